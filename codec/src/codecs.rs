@@ -1,0 +1,131 @@
+//! A set of codecs and the choice among them by media type.
+
+use std::fmt;
+use std::sync::Arc;
+
+use crate::Codec;
+
+/// The codecs an endpoint accepts, and the default for frames that name none.
+///
+/// The first codec added is the default. When two codecs claim the same
+/// media type the one added later wins, which is how SIMD-JSON takes
+/// `application/json` over serde_json:
+///
+/// ```
+/// use rpckit_codec::{Codecs, JsonCodec};
+///
+/// let codecs = Codecs::new(JsonCodec::default());
+/// assert_eq!(codecs.negotiate(Some("application/json; charset=utf-8")).unwrap().name(), "json");
+/// assert_eq!(codecs.negotiate(None).unwrap().name(), "json");
+/// assert!(codecs.negotiate(Some("text/plain")).is_err());
+/// ```
+#[derive(Clone)]
+pub struct Codecs {
+    list: Arc<[Arc<dyn Codec>]>,
+}
+
+impl Codecs {
+    /// A set holding only `default`.
+    pub fn new(default: impl Codec) -> Self {
+        Codecs {
+            list: Arc::from([Arc::new(default) as Arc<dyn Codec>]),
+        }
+    }
+
+    /// Adds a codec; for the media types it shares with earlier ones, it wins.
+    pub fn with(self, codec: impl Codec) -> Self {
+        self.with_shared(Arc::new(codec))
+    }
+
+    /// Adds a codec already behind an `Arc`.
+    pub fn with_shared(self, codec: Arc<dyn Codec>) -> Self {
+        let mut list = self.list.to_vec();
+        list.push(codec);
+        Codecs { list: list.into() }
+    }
+
+    /// Makes the codec named `name` the default, for frames without a media
+    /// type. Returns `None` when no codec has that name.
+    pub fn default_to(self, name: &str) -> Option<Self> {
+        let index = self.list.iter().position(|codec| codec.name() == name)?;
+        let mut list = self.list.to_vec();
+        let codec = list.remove(index);
+        list.insert(0, codec);
+        Some(Codecs { list: list.into() })
+    }
+
+    /// The codec for frames that name no media type.
+    pub fn default_codec(&self) -> &Arc<dyn Codec> {
+        &self.list[0]
+    }
+
+    /// Every codec, the default first.
+    pub fn iter(&self) -> impl Iterator<Item = &Arc<dyn Codec>> {
+        self.list.iter()
+    }
+
+    /// Picks the codec for a `Content-Type` header value: its essence, case
+    /// and parameters ignored. No header, or an empty one, picks the default.
+    pub fn negotiate(&self, content_type: Option<&str>) -> Result<&Arc<dyn Codec>, UnsupportedMediaType> {
+        let essence = content_type
+            .map(|value| value.split(';').next().unwrap_or("").trim())
+            .unwrap_or("");
+        if essence.is_empty() {
+            return Ok(self.default_codec());
+        }
+        self.list
+            .iter()
+            .rev()
+            .find(|codec| {
+                codec
+                    .media_types()
+                    .iter()
+                    .any(|media| media.eq_ignore_ascii_case(essence))
+            })
+            .ok_or_else(|| UnsupportedMediaType {
+                media_type: essence.to_owned(),
+            })
+    }
+}
+
+/// The set every endpoint gets unless told otherwise: JSON, plus CBOR and
+/// MessagePack when their features are on. SIMD-JSON is opt-in per endpoint.
+impl Default for Codecs {
+    fn default() -> Self {
+        let codecs = Codecs::new(crate::JsonCodec::default());
+        #[cfg(feature = "cbor")]
+        let codecs = codecs.with(crate::CborCodec::default());
+        #[cfg(feature = "msgpack")]
+        let codecs = codecs.with(crate::MsgPackCodec::default());
+        codecs
+    }
+}
+
+impl fmt::Debug for Codecs {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list()
+            .entries(self.list.iter().map(|codec| codec.name()))
+            .finish()
+    }
+}
+
+/// No codec of the set answers to the frame's media type (HTTP 415).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UnsupportedMediaType {
+    media_type: String,
+}
+
+impl UnsupportedMediaType {
+    /// The media type that was asked for.
+    pub fn media_type(&self) -> &str {
+        &self.media_type
+    }
+}
+
+impl fmt::Display for UnsupportedMediaType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "unsupported media type `{}`", self.media_type)
+    }
+}
+
+impl std::error::Error for UnsupportedMediaType {}

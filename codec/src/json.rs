@@ -1,0 +1,449 @@
+//! JSON through serde_json: the default codec.
+//!
+//! Decoding borrows from the frame: the envelope is read in one pass into
+//! borrowed fields, and `params` is kept as the exact byte range of the
+//! frame ([`serde_json::value::RawValue`]), so no value tree is built. The
+//! handler's own type is deserialised from that range later, once.
+
+use std::borrow::Cow;
+use std::fmt;
+
+use bytes::Bytes;
+use serde::de::{self, DeserializeOwned, Deserializer, IgnoredAny, Visitor};
+use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
+
+use crate::codec::Builtin;
+use crate::params::{drive, Failure, Tracking};
+use crate::{
+    Codec, DecodeLimits, Entry, ErrorObject, Id, Message, RawParams, Reply, Request, Response,
+    Serializable, ValueError, Visit,
+};
+
+/// Media types of JSON-RPC over JSON. `application/json` is what replies carry.
+pub(crate) const MEDIA_TYPES: &[&str] = &[
+    "application/json",
+    "application/json-rpc",
+    "application/jsonrequest",
+];
+
+/// The JSON codec, on serde_json.
+///
+/// ```
+/// use rpckit_codec::{Codec, JsonCodec, Message};
+///
+/// let codec = JsonCodec::default();
+/// let frame = br#"{"jsonrpc":"2.0","method":"sum","params":[1,2],"id":"a"}"#;
+/// let Message::Single(Ok(request)) = codec.decode(frame[..].into(), &Default::default()) else {
+///     panic!("valid request");
+/// };
+/// assert_eq!(&*request.method, "sum");
+/// assert_eq!(&request.params.unwrap().as_bytes().unwrap()[..], b"[1,2]");
+/// ```
+#[derive(Clone, Copy, Debug, Default)]
+pub struct JsonCodec {
+    _private: (),
+}
+
+impl Codec for JsonCodec {
+    fn name(&self) -> &'static str {
+        "json"
+    }
+
+    fn media_types(&self) -> &'static [&'static str] {
+        MEDIA_TYPES
+    }
+
+    fn decode(&self, frame: Bytes, limits: &DecodeLimits) -> Message {
+        decode(&frame, limits)
+    }
+
+    fn deserialize_params(&self, raw: &RawParams, visit: Visit<'_>) -> Result<(), ValueError> {
+        let bytes = raw
+            .as_bytes()
+            .ok_or_else(|| ValueError::new("params were not decoded by the JSON codec"))?;
+        visit.deserialize(&mut serde_json::Deserializer::from_slice(bytes))
+    }
+
+    fn encode_value(&self, value: Serializable<'_>, out: &mut Vec<u8>) -> Result<(), ValueError> {
+        write_value(&value, out)
+    }
+
+    fn encode_reply(&self, reply: &Reply, out: &mut Vec<u8>) {
+        write_reply(reply, out);
+    }
+
+    fn builtin(&self) -> Option<Builtin> {
+        Some(Builtin::Json)
+    }
+}
+
+pub(crate) fn write_value<T: Serialize + ?Sized>(value: &T, out: &mut Vec<u8>) -> Result<(), ValueError> {
+    serde_json::to_writer(out, value).map_err(ValueError::new)
+}
+
+pub(crate) fn read_value<T: DeserializeOwned>(bytes: &[u8], tracking: Tracking) -> Result<T, Failure> {
+    drive(&mut serde_json::Deserializer::from_slice(bytes), tracking)
+}
+
+/// Writes a reply as JSON. Shared with the SIMD-JSON codec, whose replies
+/// are the same bytes.
+pub(crate) fn write_reply(reply: &Reply, out: &mut Vec<u8>) {
+    match reply {
+        Reply::Single(response) => write_response(response, out),
+        Reply::Batch(responses) => {
+            out.push(b'[');
+            for (index, response) in responses.iter().enumerate() {
+                if index > 0 {
+                    out.push(b',');
+                }
+                write_response(response, out);
+            }
+            out.push(b']');
+        }
+    }
+}
+
+fn write_response(response: &Response, out: &mut Vec<u8>) {
+    out.extend_from_slice(br#"{"jsonrpc":"2.0","#);
+    match &response.outcome {
+        Ok(result) => {
+            out.extend_from_slice(br#""result":"#);
+            out.extend_from_slice(&result.0);
+        }
+        Err(error) => {
+            out.extend_from_slice(br#""error":"#);
+            // An ErrorObject (strings, an i32, a serde_json::Value) always
+            // serialises; writing to a Vec cannot fail.
+            serde_json::to_writer(&mut *out, error).expect("error objects serialise");
+        }
+    }
+    out.extend_from_slice(br#","id":"#);
+    serde_json::to_writer(&mut *out, &response.id).expect("ids serialise");
+    out.push(b'}');
+}
+
+fn decode(frame: &Bytes, limits: &DecodeLimits) -> Message {
+    let text = match std::str::from_utf8(frame) {
+        Ok(text) => text,
+        Err(err) => {
+            return Message::error(ErrorObject::parse_error(format_args!(
+                "invalid UTF-8 at byte {}",
+                err.valid_up_to()
+            )))
+        }
+    };
+    if nesting_exceeds(text.as_bytes(), limits.depth()) {
+        return Message::error(ErrorObject::parse_error(format_args!(
+            "nesting deeper than {}",
+            limits.depth()
+        )));
+    }
+    match text.bytes().find(|b| !b.is_ascii_whitespace()) {
+        Some(b'[') => decode_batch(frame, text, limits),
+        _ => Message::Single(decode_entry(frame, text, Level::TopLevel)),
+    }
+}
+
+fn decode_batch(frame: &Bytes, text: &str, limits: &DecodeLimits) -> Message {
+    let entries: Vec<&RawValue> = match serde_json::from_str(text) {
+        Ok(entries) => entries,
+        Err(err) => return Message::error(ErrorObject::parse_error(err)),
+    };
+    if entries.is_empty() {
+        return Message::error(ErrorObject::invalid_request("empty batch"));
+    }
+    if entries.len() > limits.batch_len() {
+        return Message::error(ErrorObject::invalid_request(format_args!(
+            "batch of {} entries exceeds the limit of {}",
+            entries.len(),
+            limits.batch_len()
+        )));
+    }
+    Message::Batch(
+        entries
+            .into_iter()
+            .map(|entry| decode_entry(frame, entry.get(), Level::InBatch))
+            .collect(),
+    )
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Level {
+    /// Syntax not yet checked: a failure may be a parse error.
+    TopLevel,
+    /// Syntax already checked by the batch parse: any failure is invalid.
+    InBatch,
+}
+
+fn decode_entry(frame: &Bytes, text: &str, level: Level) -> Entry {
+    match serde_json::from_str::<Wire<'_>>(text) {
+        Ok(wire) => wire.into_request(frame),
+        Err(err) if level == Level::TopLevel && !is_well_formed(&err, text) => {
+            Err(ErrorObject::parse_error(err))
+        }
+        Err(err) => Err(ErrorObject::invalid_request(err)),
+    }
+}
+
+/// A data error can stop serde before the syntax error further on; only
+/// then is the text parsed again, to tell -32600 from -32700.
+fn is_well_formed(err: &serde_json::Error, text: &str) -> bool {
+    err.is_data() && serde_json::from_str::<IgnoredAny>(text).is_ok()
+}
+
+/// The request envelope, borrowing from the frame.
+#[derive(Deserialize)]
+struct Wire<'a> {
+    #[serde(rename = "jsonrpc")]
+    _jsonrpc: Version,
+    #[serde(borrow)]
+    method: Cow<'a, str>,
+    #[serde(default, borrow, deserialize_with = "present")]
+    params: Option<&'a RawValue>,
+    #[serde(default, deserialize_with = "present")]
+    id: Option<Id>,
+}
+
+impl Wire<'_> {
+    fn into_request(self, frame: &Bytes) -> Entry {
+        let params = match self.params {
+            None => None,
+            Some(raw) => {
+                let text = raw.get();
+                if !text.starts_with(['[', '{']) {
+                    return Err(ErrorObject::invalid_request(
+                        "params must be an array or an object",
+                    ));
+                }
+                Some(RawParams::from_bytes(slice_of(frame, text)))
+            }
+        };
+        Ok(Request {
+            method: self.method.into(),
+            params,
+            id: self.id,
+        })
+    }
+}
+
+/// The part of `frame` that `part` (borrowed from it) covers, without a copy.
+fn slice_of(frame: &Bytes, part: &str) -> Bytes {
+    let start = part.as_ptr() as usize - frame.as_ptr() as usize;
+    frame.slice(start..start + part.len())
+}
+
+/// A member that is present is `Some`, even when it is `null`: `"id": null`
+/// is a request, a missing `id` a notification.
+fn present<'de, D, T>(deserializer: D) -> Result<Option<T>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    T::deserialize(deserializer).map(Some)
+}
+
+/// `"jsonrpc": "2.0"`, exactly.
+struct Version;
+
+impl<'de> Deserialize<'de> for Version {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct VersionVisitor;
+
+        impl Visitor<'_> for VersionVisitor {
+            type Value = Version;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("the string \"2.0\"")
+            }
+
+            fn visit_str<E: de::Error>(self, value: &str) -> Result<Version, E> {
+                if value == "2.0" {
+                    Ok(Version)
+                } else {
+                    Err(E::invalid_value(de::Unexpected::Str(value), &self))
+                }
+            }
+        }
+
+        deserializer.deserialize_str(VersionVisitor)
+    }
+}
+
+/// Whether arrays and objects nest deeper than `limit`, strings skipped.
+///
+/// serde_json guards its own stack at depth 128, but skips unknown members
+/// and raw params without a depth check; this scan enforces the configured
+/// limit over the whole frame. Nesting deeper than `limit` needs more than
+/// `2 * limit` bytes, so small frames are not scanned at all.
+pub(crate) fn nesting_exceeds(bytes: &[u8], limit: usize) -> bool {
+    if bytes.len() <= limit.saturating_mul(2) {
+        return false;
+    }
+    let mut depth = 0usize;
+    let mut rest = bytes;
+    while let Some((&byte, tail)) = rest.split_first() {
+        rest = tail;
+        match byte {
+            b'"' => rest = skip_string(rest),
+            b'[' | b'{' => {
+                depth += 1;
+                if depth > limit {
+                    return true;
+                }
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    false
+}
+
+/// The bytes after the closing quote of a string whose opening quote has
+/// been consumed (or nothing, for an unterminated string).
+fn skip_string(mut rest: &[u8]) -> &[u8] {
+    loop {
+        match rest.iter().position(|&b| b == b'"' || b == b'\\') {
+            None => return &[],
+            Some(at) if rest[at] == b'"' => return &rest[at + 1..],
+            Some(at) => rest = rest.get(at + 2..).unwrap_or(&[]),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ErrorCode;
+
+    fn decode_str(text: &str) -> Message {
+        JsonCodec::default().decode(Bytes::copy_from_slice(text.as_bytes()), &DecodeLimits::default())
+    }
+
+    fn single_error(text: &str) -> ErrorCode {
+        match decode_str(text) {
+            Message::Single(Err(err)) => err.code(),
+            other => panic!("expected an error for {text}: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn valid_requests_keep_their_parts() {
+        let Message::Single(Ok(req)) =
+            decode_str(r#"{"jsonrpc":"2.0","method":"a\u0062","params":{"x":[1]},"id":null}"#)
+        else {
+            panic!()
+        };
+        assert_eq!(&*req.method, "ab");
+        assert_eq!(req.id, Some(Id::Null));
+        assert_eq!(&req.params.unwrap().as_bytes().unwrap()[..], br#"{"x":[1]}"#);
+
+        let Message::Single(Ok(req)) = decode_str(r#" {"method":"n","jsonrpc":"2.0"} "#) else {
+            panic!()
+        };
+        assert!(req.is_notification());
+        assert!(req.params.is_none());
+    }
+
+    #[test]
+    fn parse_errors_and_invalid_requests_are_told_apart() {
+        for text in [
+            "",
+            "{",
+            r#"{"jsonrpc":"2.0","method":"foobar,"params":"bar","baz]"#,
+            r#"{"jsonrpc":"2.0","method":1,"params":"bar""#,
+            "[1,2",
+            "\u{feff}{}",
+            "{} x",
+            "NaN",
+        ] {
+            assert_eq!(single_error(text), ErrorCode::ParseError, "{text:?}");
+        }
+        for text in [
+            "1",
+            r#""x""#,
+            "{}",
+            r#"{"jsonrpc":"2.0","method":1,"params":"bar"}"#,
+            r#"{"jsonrpc":"2.0","method":"m","params":"bar","id":1}"#,
+            r#"{"jsonrpc":"2.0","method":"m","params":null,"id":1}"#,
+            r#"{"jsonrpc":"2.0","method":"m","id":[1]}"#,
+            r#"{"jsonrpc":"2.0","method":"m","id":{}}"#,
+            r#"{"jsonrpc":"2.0","method":"m","id":true}"#,
+            r#"{"jsonrpc":2.0,"method":"m","id":1}"#,
+            r#"{"jsonrpc":"1.0","method":"m","id":1}"#,
+            r#"{"method":"m","id":1}"#,
+            r#"{"jsonrpc":"2.0","id":1}"#,
+            r#"{"jsonrpc":"2.0","method":"m","method":"n","id":1}"#,
+            "[]",
+        ] {
+            assert_eq!(single_error(text), ErrorCode::InvalidRequest, "{text:?}");
+        }
+    }
+
+    #[test]
+    fn batches_keep_order_and_mark_invalid_entries() {
+        let Message::Batch(entries) = decode_str(
+            r#"[{"jsonrpc":"2.0","method":"a","id":1},1,{"jsonrpc":"2.0","method":"b"}]"#,
+        ) else {
+            panic!()
+        };
+        assert_eq!(entries.len(), 3);
+        assert_eq!(&*entries[0].as_ref().unwrap().method, "a");
+        assert_eq!(entries[1].as_ref().unwrap_err().code(), ErrorCode::InvalidRequest);
+        assert!(entries[2].as_ref().unwrap().is_notification());
+    }
+
+    #[test]
+    fn limits_hold() {
+        let long = format!("[{}]", vec![r#"{"jsonrpc":"2.0","method":"a"}"#; 3].join(","));
+        let limits = DecodeLimits::default().max_batch_len(2);
+        match JsonCodec::default().decode(long.into(), &limits) {
+            Message::Single(Err(err)) => assert_eq!(err.code(), ErrorCode::InvalidRequest),
+            other => panic!("{other:?}"),
+        }
+        let deep = format!(
+            r#"{{"jsonrpc":"2.0","method":"a","params":{}{}}}"#,
+            "[".repeat(200),
+            "]".repeat(200)
+        );
+        assert_eq!(single_error(&deep), ErrorCode::ParseError);
+        let deep = "[".repeat(100_000);
+        assert_eq!(single_error(&deep), ErrorCode::ParseError);
+    }
+
+    #[test]
+    fn invalid_utf8_is_a_parse_error() {
+        let frame = Bytes::from_static(b"{\"jsonrpc\":\"2.0\",\"method\":\"\xff\",\"id\":1}");
+        match JsonCodec::default().decode(frame, &DecodeLimits::default()) {
+            Message::Single(Err(err)) => assert_eq!(err.code(), ErrorCode::ParseError),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn nesting_scan_skips_strings() {
+        assert!(!nesting_exceeds(br#"["[[[[[[[[[[[[[[[[[[[[", "\"[[[[[["]"#, 2));
+        assert!(nesting_exceeds(b"[[[ 1 ]]]", 2));
+        assert!(!nesting_exceeds(b"[[ 1 ]] [[ 2 ]]", 2));
+    }
+
+    #[test]
+    fn replies_are_spec_shaped() {
+        let reply = Reply::Batch(vec![
+            Response {
+                id: Id::Int(1),
+                outcome: Ok(crate::Encoded(Bytes::from_static(b"19"))),
+            },
+            Response {
+                id: Id::Null,
+                outcome: Err(ErrorObject::new(ErrorCode::InvalidRequest, "Invalid Request")),
+            },
+        ]);
+        let mut out = Vec::new();
+        JsonCodec::default().encode_reply(&reply, &mut out);
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            r#"[{"jsonrpc":"2.0","result":19,"id":1},{"jsonrpc":"2.0","error":{"code":-32600,"message":"Invalid Request"},"id":null}]"#
+        );
+    }
+}

@@ -1,0 +1,51 @@
+//! The JSON-RPC 2.0 wire model and the codecs that put it on the wire.
+//!
+//! The key decision: **params stay raw until a handler names their type.** A
+//! codec validates the envelope (`jsonrpc`, `method`, `id`, the shape of
+//! `params`) and keeps `params` as the exact bytes of the frame, so a request
+//! is parsed once, into the handler's own type, and no intermediate value
+//! tree is built on the JSON path. Results travel the other way: the handler's
+//! value is encoded once ([`encode_value`]) and spliced into the reply.
+//!
+//! Framing is not a codec's business: a [`Codec`] gets exactly one message
+//! per [`Frame`]. Transports depend on this crate alone.
+//!
+//! # Codecs
+//!
+//! | codec | feature | default | media types |
+//! |---|---|---|---|
+//! | [`JsonCodec`] (serde_json) | `json` | yes | `application/json`, `application/json-rpc`, `application/jsonrequest` |
+//! | `SimdJsonCodec` (simd-json) | `simd-json` | no | the JSON ones |
+//! | `CborCodec` (ciborium) | `cbor` | no | `application/cbor` |
+//! | `MsgPackCodec` (rmp-serde) | `msgpack` | no | `application/msgpack`, `application/x-msgpack`, `application/vnd.msgpack` |
+//!
+//! Your own format plugs in by implementing [`Codec`].
+//!
+//! # Untrusted input
+//!
+//! Decoding never panics and never fails silently: malformed bytes decode to
+//! a -32700 answer, a well-formed non-request to -32600 with id `null`.
+//! Nesting depth and batch length are limited ([`DecodeLimits`]); invalid
+//! UTF-8 is a parse error in every codec.
+
+mod codec;
+mod codecs;
+mod error;
+mod frame;
+mod id;
+mod json;
+mod limits;
+mod message;
+mod params;
+
+pub use codec::{Codec, Serializable, ValueError, Visit};
+#[doc(hidden)]
+pub use codec::{erased_deserialize, Builtin, ErasedDeserializer};
+pub use codecs::{Codecs, UnsupportedMediaType};
+pub use error::{ErrorCode, ErrorObject};
+pub use frame::{Frame, PeerAddr};
+pub use id::Id;
+pub use json::JsonCodec;
+pub use limits::DecodeLimits;
+pub use message::{Encoded, Entry, Message, Reply, Request, Response};
+pub use params::{encode_value, parse_params, ParamsError, RawParams};

@@ -1,0 +1,411 @@
+//! Raw params, and turning them into the type a handler asks for.
+
+use std::any::Any;
+use std::fmt;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use serde::de::value::{Error as ValueDeError, SeqDeserializer};
+use serde::de::{DeserializeOwned, Deserializer, Visitor};
+use serde::Serialize;
+
+use crate::codec::{Builtin, Visit};
+use crate::{Codec, Encoded, ErrorObject, Serializable, ValueError};
+
+/// Params as they arrived, not yet decoded.
+///
+/// Most codecs keep the exact bytes of the `params` member, a slice of the
+/// frame that costs no copy; a codec whose parser cannot point into its
+/// input keeps its own owned form instead.
+#[derive(Clone)]
+pub struct RawParams {
+    repr: Repr,
+}
+
+#[derive(Clone)]
+enum Repr {
+    Bytes(Bytes),
+    Owned(Arc<dyn Any + Send + Sync>),
+}
+
+impl RawParams {
+    /// Params kept as the encoded bytes of the `params` member.
+    pub fn from_bytes(bytes: Bytes) -> Self {
+        RawParams {
+            repr: Repr::Bytes(bytes),
+        }
+    }
+
+    /// Params kept in a codec's own decoded form.
+    pub fn from_owned<T: Any + Send + Sync>(value: T) -> Self {
+        RawParams {
+            repr: Repr::Owned(Arc::new(value)),
+        }
+    }
+
+    /// The encoded bytes, if kept as bytes.
+    pub fn as_bytes(&self) -> Option<&Bytes> {
+        match &self.repr {
+            Repr::Bytes(bytes) => Some(bytes),
+            Repr::Owned(_) => None,
+        }
+    }
+
+    /// The codec's own form, if kept as one of type `T`.
+    pub fn downcast_ref<T: Any>(&self) -> Option<&T> {
+        match &self.repr {
+            Repr::Owned(value) => value.downcast_ref(),
+            Repr::Bytes(_) => None,
+        }
+    }
+}
+
+impl fmt::Debug for RawParams {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.repr {
+            Repr::Bytes(bytes) => f.debug_tuple("RawParams").field(bytes).finish(),
+            Repr::Owned(_) => f.write_str("RawParams(..)"),
+        }
+    }
+}
+
+/// Why params did not fit: the message, and the param it concerns if known.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ParamsError {
+    param: Option<String>,
+    message: String,
+}
+
+impl ParamsError {
+    /// The name (or `#index`) of the offending param, when one is to blame.
+    pub fn param(&self) -> Option<&str> {
+        self.param.as_deref()
+    }
+
+    /// What went wrong.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+}
+
+impl fmt::Display for ParamsError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.param {
+            Some(param) => write!(f, "param `{param}`: {}", self.message),
+            None => f.write_str(&self.message),
+        }
+    }
+}
+
+impl std::error::Error for ParamsError {}
+
+impl From<ParamsError> for ErrorObject {
+    fn from(err: ParamsError) -> Self {
+        let object = ErrorObject::invalid_params(&err);
+        match err.param {
+            Some(param) => object.with_data(serde_json::json!({ "param": param })),
+            None => object,
+        }
+    }
+}
+
+/// Decodes params into `T`, from positional (array) or named (object) form.
+///
+/// Absent params decode as an empty array, so a struct whose fields all have
+/// `#[serde(default)]` accepts a call without params, and missing trailing
+/// positional params take their defaults. On failure the error names the
+/// param: the field for named params, and for positional ones the struct
+/// field at that position (or `#index` when `T` is not a struct).
+///
+/// ```
+/// use rpckit_codec::{parse_params, Codec, JsonCodec, Message};
+/// use serde::Deserialize;
+///
+/// #[derive(Debug, Deserialize)]
+/// struct Subtract { minuend: i64, subtrahend: i64 }
+///
+/// let codec = JsonCodec::default();
+/// let frame = br#"{"jsonrpc":"2.0","method":"subtract","params":[42,"x"],"id":1}"#;
+/// let Message::Single(Ok(request)) = codec.decode(frame[..].into(), &Default::default()) else { panic!() };
+/// let err = parse_params::<Subtract>(&codec, request.params.as_ref()).unwrap_err();
+/// assert_eq!(err.param(), Some("subtrahend"));
+/// ```
+pub fn parse_params<T: DeserializeOwned>(
+    codec: &dyn Codec,
+    raw: Option<&RawParams>,
+) -> Result<T, ParamsError> {
+    match run::<T>(codec, raw, Tracking::Off) {
+        Ok(value) => Ok(value),
+        // The cold path: decode again, this time tracking where it failed.
+        Err(plain) => match run::<T>(codec, raw, Tracking::On) {
+            Err(Failure { path: Some(path), message }) => Err(ParamsError {
+                param: Some(name_param::<T>(&path)),
+                message,
+            }),
+            Err(Failure { path: None, message }) => Err(ParamsError {
+                param: missing_field(&message).map(str::to_owned),
+                message,
+            }),
+            Ok(_) => Err(ParamsError {
+                param: None,
+                message: plain.message,
+            }),
+        },
+    }
+}
+
+/// Serialises a handler's result with `codec`.
+pub fn encode_value<T: Serialize + ?Sized>(codec: &dyn Codec, value: &T) -> Result<Encoded, ValueError> {
+    let mut out = Vec::with_capacity(64);
+    match codec.builtin() {
+        Some(Builtin::Json | Builtin::SimdJson) => crate::json::write_value(value, &mut out)?,
+        #[cfg(feature = "cbor")]
+        Some(Builtin::Cbor) => crate::cbor::write_value(value, &mut out)?,
+        #[cfg(feature = "msgpack")]
+        Some(Builtin::MsgPack) => crate::msgpack::write_value(value, &mut out)?,
+        _ => codec.encode_value(Serializable::new(&SizedRef(value)), &mut out)?,
+    }
+    Ok(Encoded(Bytes::from(out)))
+}
+
+/// Lets `encode_value` accept unsized values while erasure needs `Sized`.
+struct SizedRef<'a, T: ?Sized>(&'a T);
+
+impl<T: Serialize + ?Sized> Serialize for SizedRef<'_, T> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.0.serialize(serializer)
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Tracking {
+    Off,
+    On,
+}
+
+/// A failed decode: the message, and with tracking, where it failed.
+pub(crate) struct Failure {
+    path: Option<serde_path_to_error::Path>,
+    message: String,
+}
+
+/// Deserialises `T` from any deserializer, tracking the path if asked.
+pub(crate) fn drive<'de, D, T>(deserializer: D, tracking: Tracking) -> Result<T, Failure>
+where
+    D: Deserializer<'de>,
+    T: DeserializeOwned,
+{
+    match tracking {
+        Tracking::Off => T::deserialize(deserializer).map_err(|err| Failure {
+            path: None,
+            message: err.to_string(),
+        }),
+        Tracking::On => serde_path_to_error::deserialize(deserializer).map_err(|err| {
+            let path = err.path().clone();
+            let has_segments = path.iter().next().is_some();
+            Failure {
+                path: has_segments.then_some(path),
+                message: err.into_inner().to_string(),
+            }
+        }),
+    }
+}
+
+fn run<T: DeserializeOwned>(
+    codec: &dyn Codec,
+    raw: Option<&RawParams>,
+    tracking: Tracking,
+) -> Result<T, Failure> {
+    let Some(raw) = raw else {
+        let empty = SeqDeserializer::<_, ValueDeError>::new(std::iter::empty::<()>());
+        return drive(empty, tracking);
+    };
+    match (codec.builtin(), raw.as_bytes()) {
+        (Some(Builtin::Json), Some(bytes)) => crate::json::read_value(bytes, tracking),
+        #[cfg(feature = "simd-json")]
+        (Some(Builtin::SimdJson), _) => crate::simd::read_value(raw, tracking),
+        #[cfg(feature = "cbor")]
+        (Some(Builtin::Cbor), Some(bytes)) => crate::cbor::read_value(bytes, tracking),
+        #[cfg(feature = "msgpack")]
+        (Some(Builtin::MsgPack), Some(bytes)) => crate::msgpack::read_value(bytes, tracking),
+        _ => run_erased(codec, raw, tracking),
+    }
+}
+
+fn run_erased<T: DeserializeOwned>(
+    codec: &dyn Codec,
+    raw: &RawParams,
+    tracking: Tracking,
+) -> Result<T, Failure> {
+    let mut result = None;
+    let mut visit = |de: &mut dyn erased_serde::Deserializer<'_>| {
+        result = Some(drive::<_, T>(de, tracking));
+        Ok(())
+    };
+    let outcome = codec.deserialize_params(raw, Visit::from_fn(&mut visit));
+    match (result, outcome) {
+        (Some(result), _) => result,
+        (None, Err(err)) => Err(Failure {
+            path: None,
+            message: err.to_string(),
+        }),
+        (None, Ok(())) => Err(Failure {
+            path: None,
+            message: format!("codec {} produced no params", codec.name()),
+        }),
+    }
+}
+
+/// Names the param at the head of `path`.
+fn name_param<T: DeserializeOwned>(path: &serde_path_to_error::Path) -> String {
+    use serde_path_to_error::Segment;
+    let mut segments = path.iter();
+    let head = match segments.next() {
+        Some(Segment::Map { key }) => key.clone(),
+        Some(Segment::Seq { index }) => match struct_fields::<T>().and_then(|f| f.get(*index)) {
+            Some(name) => (*name).to_owned(),
+            None => format!("#{index}"),
+        },
+        Some(Segment::Enum { variant }) => variant.clone(),
+        Some(Segment::Unknown) | None => "?".to_owned(),
+    };
+    segments.fold(head, |mut name, segment| {
+        match segment {
+            Segment::Seq { index } => name.push_str(&format!("[{index}]")),
+            Segment::Map { key } => name.push_str(&format!(".{key}")),
+            Segment::Enum { variant } => name.push_str(&format!(".{variant}")),
+            Segment::Unknown => name.push_str(".?"),
+        }
+        name
+    })
+}
+
+/// serde reports a missing named field only in its message.
+fn missing_field(message: &str) -> Option<&str> {
+    let rest = message.strip_prefix("missing field `")?;
+    rest.split('`').next()
+}
+
+/// The field names of `T` if it deserialises as a struct, found by asking
+/// `T::deserialize` to describe itself to a deserializer that holds no data.
+fn struct_fields<T: DeserializeOwned>() -> Option<&'static [&'static str]> {
+    match T::deserialize(FieldProbe) {
+        Err(Probe::Fields(fields)) => Some(fields),
+        _ => None,
+    }
+}
+
+struct FieldProbe;
+
+#[derive(Debug)]
+enum Probe {
+    Fields(&'static [&'static str]),
+    Other,
+}
+
+impl fmt::Display for Probe {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("probe")
+    }
+}
+
+impl std::error::Error for Probe {}
+
+impl serde::de::Error for Probe {
+    fn custom<M: fmt::Display>(_: M) -> Self {
+        Probe::Other
+    }
+}
+
+impl<'de> Deserializer<'de> for FieldProbe {
+    type Error = Probe;
+
+    fn deserialize_any<V: Visitor<'de>>(self, _: V) -> Result<V::Value, Probe> {
+        Err(Probe::Other)
+    }
+
+    fn deserialize_struct<V: Visitor<'de>>(
+        self,
+        _: &'static str,
+        fields: &'static [&'static str],
+        _: V,
+    ) -> Result<V::Value, Probe> {
+        Err(Probe::Fields(fields))
+    }
+
+    serde::forward_to_deserialize_any! {
+        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string
+        bytes byte_buf option unit unit_struct newtype_struct seq tuple
+        tuple_struct map enum identifier ignored_any
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{JsonCodec, Message};
+    use serde::Deserialize;
+
+    #[derive(Debug, Deserialize, PartialEq)]
+    struct Echo {
+        #[serde(default = "hello")]
+        data: String,
+        #[serde(default)]
+        times: u32,
+    }
+
+    fn hello() -> String {
+        "Hello world!".into()
+    }
+
+    fn params_of(frame: &'static str) -> Option<RawParams> {
+        match JsonCodec::default().decode(Bytes::from_static(frame.as_bytes()), &Default::default()) {
+            Message::Single(Ok(request)) => request.params,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    fn parse<T: DeserializeOwned>(frame: &'static str) -> Result<T, ParamsError> {
+        parse_params(&JsonCodec::default(), params_of(frame).as_ref())
+    }
+
+    #[test]
+    fn positional_named_and_defaults() {
+        let f = r#"{"jsonrpc":"2.0","method":"e","params":["x",2],"id":1}"#;
+        assert_eq!(parse::<Echo>(f).unwrap(), Echo { data: "x".into(), times: 2 });
+        let f = r#"{"jsonrpc":"2.0","method":"e","params":{"times":3},"id":1}"#;
+        assert_eq!(parse::<Echo>(f).unwrap(), Echo { data: hello(), times: 3 });
+        let f = r#"{"jsonrpc":"2.0","method":"e","params":["x"],"id":1}"#;
+        assert_eq!(parse::<Echo>(f).unwrap(), Echo { data: "x".into(), times: 0 });
+        let f = r#"{"jsonrpc":"2.0","method":"e","id":1}"#;
+        assert_eq!(parse::<Echo>(f).unwrap(), Echo { data: hello(), times: 0 });
+    }
+
+    #[test]
+    fn errors_name_the_param() {
+        let f = r#"{"jsonrpc":"2.0","method":"e","params":["x","y"],"id":1}"#;
+        assert_eq!(parse::<Echo>(f).unwrap_err().param(), Some("times"));
+        let f = r#"{"jsonrpc":"2.0","method":"e","params":{"times":"y"},"id":1}"#;
+        assert_eq!(parse::<Echo>(f).unwrap_err().param(), Some("times"));
+        let f = r#"{"jsonrpc":"2.0","method":"e","params":[1,"y"],"id":1}"#;
+        assert_eq!(parse::<(i32, i32)>(f).unwrap_err().param(), Some("#1"));
+
+        #[derive(Debug, Deserialize)]
+        #[allow(dead_code)]
+        struct Needs {
+            a: i32,
+        }
+        let f = r#"{"jsonrpc":"2.0","method":"e","params":{},"id":1}"#;
+        let err = parse::<Needs>(f).unwrap_err();
+        assert_eq!(err.param(), Some("a"));
+        let object = ErrorObject::from(err);
+        assert_eq!(object.code(), crate::ErrorCode::InvalidParams);
+        assert_eq!(object.data().unwrap()["param"], "a");
+    }
+
+    #[test]
+    fn too_many_positional_params_is_an_error() {
+        let f = r#"{"jsonrpc":"2.0","method":"e","params":["x",1,2],"id":1}"#;
+        assert!(parse::<Echo>(f).is_err());
+    }
+}

@@ -1,0 +1,1 @@
+//! Stream transport for rpckit: TCP, Unix sockets and stdio (its own issue).
