@@ -1,0 +1,69 @@
+//! Run with `cargo run -p rpckit-examples --bin quickstart -- --addr 127.0.0.1:7001`
+//!
+//! The port of flaskJSONRPCServer's README example. `/api` serves `random`
+//! (an integer in 0..65535), `echo` (param `data`, default "Hello world!",
+//! alias `helloworld`), `myip`, `setcookie` and `big`; `/api2` serves its
+//! own `random` (a float with one decimal). Try:
+//!
+//! ```text
+//! curl -s http://127.0.0.1:7001/api -H 'Content-Type: application/json' \
+//!      -d '{"jsonrpc":"2.0","method":"echo","params":["hi"],"id":1}'
+//! ```
+
+use std::collections::hash_map::RandomState;
+use std::hash::BuildHasher;
+
+use rpckit::extract::Params;
+use rpckit::http::cookie::Cookie;
+use rpckit::http::{ClientIp, ResponseHandle};
+use rpckit::Router;
+use serde::Deserialize;
+
+#[derive(Deserialize)]
+struct Echo {
+    #[serde(default = "hello_world")]
+    data: serde_json::Value,
+}
+
+fn hello_world() -> serde_json::Value {
+    "Hello world!".into()
+}
+
+/// A fresh random 64-bit number from the standard library's hasher seeds.
+fn random_u64() -> u64 {
+    RandomState::new().hash_one(0_u8)
+}
+
+fn api() -> Router {
+    Router::new()
+        .sync_method("random", || (random_u64() % 65_536) as u16)
+        .sync_method(["echo", "helloworld"], |Params(p): Params<Echo>| p.data)
+        .sync_method("myip", |ClientIp(ip): ClientIp| ip.to_string())
+        .sync_method("setcookie", |ClientIp(ip): ClientIp, response: ResponseHandle| {
+            let cookie = Cookie::build(("myTestCookie", format!("Your IP is {ip}")))
+                .path("/")
+                .http_only(true)
+                .build();
+            response.set_cookie(cookie);
+            "Cookie set"
+        })
+        .sync_method("big", || "foobar".repeat(100_000))
+}
+
+fn api2() -> Router {
+    Router::new().sync_method("random", || (random_u64() % 10) as f64 / 10.0)
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    rpckit_examples::init_tracing();
+    let addr = rpckit_examples::addr_from_args()?;
+    let server = rpckit::http::Server::builder()
+        .route("/api", api())
+        .route("/api2", api2())
+        .bind(addr)
+        .await?;
+    println!("quickstart listening on http://{}/api and /api2", server.local_addr());
+    server.serve().await?;
+    Ok(())
+}

@@ -1,0 +1,94 @@
+//! An endpoint: a router with its codecs and limits, ready for a transport.
+
+use rpckit_codec::{Codecs, DecodeLimits};
+
+use crate::{CodecService, Router, RpcLayer, RpcService};
+
+/// One endpoint path's worth of JSON-RPC: the [`Router`], the codecs it
+/// accepts and the limits it decodes with. A transport serves it.
+///
+/// ```
+/// use rpckit::{codec::DecodeLimits, Endpoint, Router};
+///
+/// let endpoint = Endpoint::new(Router::new().sync_method("ping", || "pong"))
+///     .limits(DecodeLimits::default().max_batch_len(100))
+///     .batch_concurrency(8);
+/// let _service = endpoint.into_service();
+/// ```
+#[derive(Clone, Debug)]
+pub struct Endpoint {
+    router: Router,
+    codecs: Codecs,
+    limits: DecodeLimits,
+    rpc: RpcLayer,
+}
+
+/// The frame-level service an [`Endpoint`] builds.
+pub type EndpointService = CodecService<RpcService<Router>>;
+
+impl Endpoint {
+    /// An endpoint with the default codecs and limits.
+    pub fn new(router: Router) -> Self {
+        Endpoint {
+            router,
+            codecs: Codecs::default(),
+            limits: DecodeLimits::default(),
+            rpc: RpcLayer::new(),
+        }
+    }
+
+    /// Sets the accepted codecs; the first is the default.
+    pub fn codecs(mut self, codecs: Codecs) -> Self {
+        self.codecs = codecs;
+        self
+    }
+
+    /// Sets the decode limits (nesting depth, batch length).
+    pub fn limits(mut self, limits: DecodeLimits) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    /// Sets how many calls of one batch run at once.
+    pub fn batch_concurrency(mut self, limit: usize) -> Self {
+        self.rpc = self.rpc.batch_concurrency(limit);
+        self
+    }
+
+    /// The accepted codecs.
+    pub fn codec_set(&self) -> &Codecs {
+        &self.codecs
+    }
+
+    /// The frame-level service: codec layer, rpc layer, router.
+    pub fn into_service(self) -> EndpointService {
+        self.into_parts().1
+    }
+
+    /// The codecs and the frame-level service, as a transport needs them.
+    pub fn into_parts(self) -> (Codecs, EndpointService) {
+        let rpc = tower::Layer::layer(&self.rpc, self.router);
+        (self.codecs, CodecService::new(rpc, self.limits))
+    }
+}
+
+impl From<Router> for Endpoint {
+    fn from(router: Router) -> Self {
+        Endpoint::new(router)
+    }
+}
+
+#[cfg(feature = "http")]
+impl From<Endpoint> for rpckit_http::Route {
+    fn from(endpoint: Endpoint) -> Self {
+        let (codecs, service) = endpoint.into_parts();
+        rpckit_http::Route::new(codecs, service)
+    }
+}
+
+#[cfg(feature = "http")]
+impl From<Router> for rpckit_http::Route {
+    fn from(router: Router) -> Self {
+        Endpoint::new(router).into()
+    }
+}

@@ -1,0 +1,75 @@
+//! JSON-RPC 2.0 over any transport in any encoding, built on tower.
+//!
+//! The key decision: **every step of a request is a `tower::Service`.** A
+//! transport produces frames; the [`CodecLayer`] decodes them with the codec
+//! the frame's content type chose; the [`RpcLayer`] applies the
+//! specification (batches, notifications, errors, panics) and makes
+//! [`Call`]s; the [`Router`] finds the handler. So any tower middleware can
+//! sit at the frame level or the call level, and codecs and transports swap
+//! independently.
+//!
+//! ```text
+//! socket ─► transport ─► Frame ─► CodecLayer ─► Incoming ─► RpcLayer ─► Call ─► Router ─► handler
+//! ```
+//!
+//! # Quick start
+//!
+//! ```no_run
+//! use rpckit::{extract::Params, Router};
+//! use serde::Deserialize;
+//!
+//! #[derive(Deserialize)]
+//! struct Echo {
+//!     #[serde(default = "hello")]
+//!     data: String,
+//! }
+//! fn hello() -> String { "Hello world!".into() }
+//!
+//! # async fn run() -> std::io::Result<()> {
+//! let api = Router::new().method(["echo", "helloworld"], |Params(p): Params<Echo>| async move { p.data });
+//! rpckit::http::Server::builder()
+//!     .route("/api", api)
+//!     .bind("127.0.0.1:7001")
+//!     .await?
+//!     .serve()
+//!     .await
+//! # }
+//! ```
+//!
+//! # Feature flags
+//!
+//! | feature | default | what it adds |
+//! |---|---|---|
+//! | `json` | yes | JSON through serde_json |
+//! | `http` | yes | the HTTP transport ([`http`]) |
+//! | `simd-json` | no | the SIMD-JSON codec |
+//! | `cbor` | no | the CBOR codec |
+//! | `msgpack` | no | the MessagePack codec |
+//! | `tcp` | no | the stream transport ([`tcp`]) |
+//! | `full` | no | all of the above |
+
+mod call;
+mod codec_layer;
+mod endpoint;
+pub mod extract;
+pub mod handler;
+mod router;
+mod rpc;
+
+pub use call::{Call, Outcome};
+pub use codec_layer::{CodecLayer, CodecService};
+pub use endpoint::{Endpoint, EndpointService};
+pub use router::{MethodNames, MethodSet, ResponseFuture, Router};
+pub use rpc::{Incoming, RpcLayer, RpcService};
+pub use rpckit_codec::{ErrorCode, ErrorObject, Id};
+
+/// The wire model and the codecs (the `rpckit-codec` crate).
+pub use rpckit_codec as codec;
+
+/// The HTTP transport (the `rpckit-http` crate).
+#[cfg(feature = "http")]
+pub use rpckit_http as http;
+
+/// The stream transport (the `rpckit-tcp` crate).
+#[cfg(feature = "tcp")]
+pub use rpckit_tcp as tcp;

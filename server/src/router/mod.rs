@@ -1,0 +1,202 @@
+//! Method name → handler.
+
+mod future;
+mod names;
+
+use std::collections::HashMap;
+use std::convert::Infallible;
+use std::fmt;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use rpckit_codec::ErrorObject;
+
+pub use future::ResponseFuture;
+pub use names::MethodNames;
+
+use crate::handler::{BoxOutcome, Handler, SyncHandler};
+use crate::{Call, Outcome};
+
+type BoxedHandler = Arc<dyn Fn(Call) -> BoxOutcome + Send + Sync>;
+
+/// The methods of one endpoint: names (and aliases) to handlers.
+///
+/// A router is a `tower::Service<Call>`; cloning it is cheap (one `Arc`), and
+/// lookups take no lock. Build it once, then hand it to an
+/// [`Endpoint`](crate::Endpoint) or straight to a transport.
+///
+/// ```
+/// use rpckit::{extract::Params, Router};
+///
+/// let router = Router::new()
+///     .method(["echo", "helloworld"], |Params((s,)): Params<(String,)>| async move { s })
+///     .sync_method("random", || 4_u16);
+/// assert!(router.has_method("helloworld"));
+/// ```
+#[derive(Clone, Default)]
+pub struct Router {
+    methods: Arc<HashMap<Box<str>, BoxedHandler>>,
+}
+
+impl Router {
+    /// An empty router.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Registers an async handler under one name or several (aliases).
+    ///
+    /// # Panics
+    ///
+    /// When a name is already taken, empty, or starts with `rpc.` (reserved
+    /// by the specification for the library). Registration happens at start
+    /// up, so this is a bug to fix, not an error to handle.
+    ///
+    /// ```should_panic
+    /// use rpckit::Router;
+    ///
+    /// Router::new().method("a", || async { 1 }).method("a", || async { 2 });
+    /// ```
+    #[track_caller]
+    pub fn method<N: MethodNames, H: Handler<T>, T>(self, names: N, handler: H) -> Self {
+        let handler: BoxedHandler = Arc::new(move |call| handler.clone().call(call));
+        self.insert(names, handler)
+    }
+
+    /// Registers a synchronous handler under one name or several. It runs
+    /// inline on the serving task: keep it short.
+    ///
+    /// # Panics
+    ///
+    /// As [`Router::method`].
+    #[track_caller]
+    pub fn sync_method<N: MethodNames, H: SyncHandler<T>, T>(self, names: N, handler: H) -> Self {
+        let handler: BoxedHandler = Arc::new(move |call| {
+            let outcome = handler.clone().call(call);
+            Box::pin(std::future::ready(outcome))
+        });
+        self.insert(names, handler)
+    }
+
+    /// Registers every method of a [`MethodSet`] (the counterpart of
+    /// registering all methods of an instance).
+    ///
+    /// # Panics
+    ///
+    /// As [`Router::method`].
+    #[track_caller]
+    pub fn register<M: MethodSet>(self, set: M) -> Self {
+        set.register(self)
+    }
+
+    /// Adds every method of `other`.
+    ///
+    /// # Panics
+    ///
+    /// When both have a method of the same name.
+    #[track_caller]
+    pub fn merge(mut self, other: Router) -> Self {
+        let methods = Arc::make_mut(&mut self.methods);
+        for (name, handler) in other.methods.iter() {
+            assert!(
+                !methods.contains_key(name),
+                "rpckit: method `{name}` is registered twice"
+            );
+            methods.insert(name.clone(), handler.clone());
+        }
+        self
+    }
+
+    /// Whether a method of that name (or alias) exists.
+    pub fn has_method(&self, name: &str) -> bool {
+        self.methods.contains_key(name)
+    }
+
+    /// The names of every method and alias, in no particular order.
+    pub fn method_names(&self) -> impl Iterator<Item = &str> {
+        self.methods.keys().map(|name| &**name)
+    }
+
+    #[track_caller]
+    fn insert<N: MethodNames>(mut self, names: N, handler: BoxedHandler) -> Self {
+        let names = names.into_names();
+        assert!(!names.is_empty(), "rpckit: a method needs at least one name");
+        let methods = Arc::make_mut(&mut self.methods);
+        for name in names {
+            assert!(!name.is_empty(), "rpckit: method names cannot be empty");
+            assert!(
+                !name.starts_with("rpc."),
+                "rpckit: method `{name}`: names starting with `rpc.` are reserved"
+            );
+            assert!(
+                !methods.contains_key(&*name),
+                "rpckit: method `{name}` is registered twice"
+            );
+            methods.insert(name, handler.clone());
+        }
+        self
+    }
+
+    fn dispatch(&self, call: Call) -> ResponseFuture {
+        match self.methods.get(call.method()) {
+            Some(handler) => ResponseFuture::handler(handler(call)),
+            None => ResponseFuture::ready(Err(ErrorObject::method_not_found(call.method()))),
+        }
+    }
+}
+
+impl tower::Service<Call> for Router {
+    type Response = Outcome;
+    type Error = Infallible;
+    type Future = ResponseFuture;
+
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, call: Call) -> ResponseFuture {
+        self.dispatch(call)
+    }
+}
+
+impl fmt::Debug for Router {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut names: Vec<&str> = self.method_names().collect();
+        names.sort_unstable();
+        f.debug_struct("Router").field("methods", &names).finish()
+    }
+}
+
+/// A group of methods that registers itself: implement it for a type whose
+/// methods should all be served, then [`Router::register`] it.
+///
+/// ```
+/// use std::sync::{atomic::{AtomicU64, Ordering}, Arc};
+/// use rpckit::{MethodSet, Router};
+///
+/// #[derive(Clone, Default)]
+/// struct Counter(Arc<AtomicU64>);
+///
+/// impl MethodSet for Counter {
+///     fn register(self, router: Router) -> Router {
+///         let (inc, get) = (self.clone(), self);
+///         router
+///             .sync_method("counter.inc", move || inc.0.fetch_add(1, Ordering::Relaxed) + 1)
+///             .sync_method("counter.get", move || get.0.load(Ordering::Relaxed))
+///     }
+/// }
+///
+/// let router = Router::new().register(Counter::default());
+/// assert!(router.has_method("counter.inc"));
+/// ```
+pub trait MethodSet {
+    /// Adds this set's methods to `router`.
+    fn register(self, router: Router) -> Router;
+}
+
+impl MethodSet for Router {
+    #[track_caller]
+    fn register(self, router: Router) -> Router {
+        router.merge(self)
+    }
+}

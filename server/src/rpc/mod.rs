@@ -1,0 +1,195 @@
+//! JSON-RPC semantics between the codec and the router: batches,
+//! notifications, invalid entries, panics.
+
+mod layer;
+
+use std::convert::Infallible;
+use std::fmt;
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use futures_util::future::BoxFuture;
+use futures_util::{FutureExt, StreamExt};
+use rpckit_codec::{Codec, Entry, ErrorObject, Id, Message, Reply, Response};
+use tower::{BoxError, Service, ServiceExt};
+use tracing::Instrument;
+
+pub use layer::RpcLayer;
+
+use crate::{Call, Outcome};
+
+/// A decoded frame on its way to the [`RpcService`]: the message, the codec
+/// that decoded it, and the transport's facts.
+pub struct Incoming {
+    /// What the codec decoded.
+    pub message: Message,
+    /// The codec of the frame.
+    pub codec: Arc<dyn Codec>,
+    /// Connection and request facts from the transport.
+    pub extensions: http::Extensions,
+}
+
+impl fmt::Debug for Incoming {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Incoming")
+            .field("message", &self.message)
+            .field("codec", &self.codec.name())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Turns a [`Message`] into calls on the inner service and their outcomes
+/// into a [`Reply`]: the specification's semantics in one place.
+///
+/// - A batch runs its calls concurrently, at most `batch_concurrency` at a
+///   time, and answers in request order.
+/// - Notifications run, and are never answered; a batch of only
+///   notifications gets no reply (`None`).
+/// - Invalid entries are answered with their error and id `null`.
+/// - A handler that panics answers -32603 for its call alone.
+/// - An error from the inner service (a tower middleware's, say) answers
+///   -32603 with its text.
+#[derive(Clone, Debug)]
+pub struct RpcService<S> {
+    inner: S,
+    batch_concurrency: usize,
+}
+
+impl<S> RpcService<S> {
+    /// Wraps `inner` with at most `batch_concurrency` calls of a batch in
+    /// flight at once (at least one).
+    pub fn new(inner: S, batch_concurrency: usize) -> Self {
+        RpcService {
+            inner,
+            batch_concurrency: batch_concurrency.max(1),
+        }
+    }
+}
+
+impl<S> Service<Incoming> for RpcService<S>
+where
+    S: Service<Call, Response = Outcome> + Clone + Send + 'static,
+    S::Error: Into<BoxError>,
+    S::Future: Send + 'static,
+{
+    type Response = Option<Reply>;
+    type Error = Infallible;
+    type Future = BoxFuture<'static, Result<Option<Reply>, Infallible>>;
+
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        // Readiness is asked of the inner service per call, by `oneshot`.
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, incoming: Incoming) -> Self::Future {
+        let Incoming {
+            message,
+            codec,
+            extensions,
+        } = incoming;
+        let inner = self.inner.clone();
+        match message {
+            Message::Single(entry) => Box::pin(async move {
+                Ok(run_entry(inner, entry, codec, extensions)
+                    .await
+                    .map(Reply::Single))
+            }),
+            Message::Batch(entries) => {
+                let limit = self.batch_concurrency;
+                Box::pin(async move {
+                    let responses: Vec<Response> = futures_util::stream::iter(entries)
+                        .map(move |entry| {
+                            run_entry(inner.clone(), entry, codec.clone(), extensions.clone())
+                        })
+                        .buffered(limit)
+                        .filter_map(std::future::ready)
+                        .collect()
+                        .await;
+                    Ok((!responses.is_empty()).then_some(Reply::Batch(responses)))
+                })
+            }
+        }
+    }
+}
+
+/// Runs one entry; the response to send for it, if any.
+async fn run_entry<S>(
+    inner: S,
+    entry: Entry,
+    codec: Arc<dyn Codec>,
+    extensions: http::Extensions,
+) -> Option<Response>
+where
+    S: Service<Call, Response = Outcome> + Send + 'static,
+    S::Error: Into<BoxError>,
+    S::Future: Send + 'static,
+{
+    let request = match entry {
+        Ok(request) => request,
+        Err(error) => {
+            tracing::debug!(code = error.code().code(), message = error.message(), "invalid request");
+            return Some(Response {
+                id: Id::Null,
+                outcome: Err(error),
+            });
+        }
+    };
+    let span = tracing::debug_span!(
+        "rpc.call",
+        method = %request.method,
+        id = %DisplayId(request.id.as_ref()),
+        codec = codec.name(),
+    );
+    let id = request.id.clone();
+    let call = Call {
+        request,
+        codec,
+        extensions,
+    };
+    let outcome = guarded(inner, call).instrument(span.clone()).await;
+    if let Err(error) = &outcome {
+        span.in_scope(|| {
+            tracing::debug!(code = error.code().code(), message = error.message(), "call failed");
+        });
+    }
+    id.map(|id| Response { id, outcome })
+}
+
+/// Calls the inner service, turning its errors and panics into -32603.
+async fn guarded<S>(inner: S, call: Call) -> Outcome
+where
+    S: Service<Call, Response = Outcome> + Send + 'static,
+    S::Error: Into<BoxError>,
+    S::Future: Send + 'static,
+{
+    match AssertUnwindSafe(inner.oneshot(call)).catch_unwind().await {
+        Ok(Ok(outcome)) => outcome,
+        Ok(Err(error)) => {
+            let error = error.into();
+            tracing::error!(%error, "call service failed");
+            Err(ErrorObject::internal_error(error))
+        }
+        Err(panic) => {
+            let reason = panic
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "unknown panic".to_owned());
+            tracing::error!(panic = %reason, "handler panicked");
+            Err(ErrorObject::internal_error("the handler panicked"))
+        }
+    }
+}
+
+/// Displays an optional id for spans: `-` for a notification.
+struct DisplayId<'a>(Option<&'a Id>);
+
+impl fmt::Display for DisplayId<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            Some(id) => id.fmt(f),
+            None => f.write_str("-"),
+        }
+    }
+}

@@ -1,0 +1,206 @@
+//! The whole stack without sockets: frames in, frames out, via `oneshot`.
+
+use std::sync::Arc;
+
+use rpckit::codec::{Frame, JsonCodec};
+use rpckit::extract::{Extension, MethodName, Params, RequestId};
+use rpckit::{Call, Endpoint, ErrorCode, ErrorObject, Router};
+use serde_json::{json, Value};
+use tokio::sync::Notify;
+use tower::ServiceExt;
+
+async fn ask(endpoint: &Endpoint, body: &str) -> Option<Value> {
+    ask_with(endpoint, Frame::new(body.to_owned(), Arc::new(JsonCodec::default()))).await
+}
+
+async fn ask_with(endpoint: &Endpoint, frame: Frame) -> Option<Value> {
+    let reply = endpoint.clone().into_service().oneshot(frame).await.unwrap();
+    reply.map(|frame| serde_json::from_slice(&frame.bytes).expect("replies are JSON"))
+}
+
+fn call(method: &str, params: Value, id: i64) -> String {
+    json!({"jsonrpc": "2.0", "method": method, "params": params, "id": id}).to_string()
+}
+
+#[tokio::test]
+async fn aliases_reach_one_handler_that_knows_its_name() {
+    let router = Router::new().sync_method(["echo", "helloworld"], |MethodName(name): MethodName| name.to_string());
+    let endpoint = Endpoint::new(router);
+    let reply = ask(&endpoint, &call("helloworld", json!([]), 1)).await.unwrap();
+    assert_eq!(reply["result"], "helloworld");
+    let reply = ask(&endpoint, &call("echo", json!([]), 2)).await.unwrap();
+    assert_eq!(reply["result"], "echo");
+}
+
+#[tokio::test]
+async fn async_and_sync_handlers_with_typed_errors() {
+    #[derive(Debug)]
+    struct Refused;
+    impl From<Refused> for ErrorObject {
+        fn from(_: Refused) -> Self {
+            ErrorObject::new(ErrorCode::Application(42), "refused").with_data(json!({"why": "test"}))
+        }
+    }
+    let router = Router::new()
+        .method("add", |Params((a, b)): Params<(i64, i64)>| async move { a + b })
+        .method("refuse", || async { Err::<(), _>(Refused) })
+        .sync_method("id", |RequestId(id): RequestId| id.map(|id| id.to_string()));
+    let endpoint = Endpoint::new(router);
+    assert_eq!(ask(&endpoint, &call("add", json!([2, 3]), 1)).await.unwrap()["result"], 5);
+    let reply = ask(&endpoint, &call("refuse", json!([]), 2)).await.unwrap();
+    assert_eq!(reply["error"]["code"], 42);
+    assert_eq!(reply["error"]["data"]["why"], "test");
+    assert_eq!(reply["id"], 2);
+    assert_eq!(ask(&endpoint, &call("id", json!([]), 3)).await.unwrap()["result"], "3");
+}
+
+#[tokio::test]
+async fn invalid_params_name_the_param() {
+    #[derive(serde::Deserialize)]
+    #[allow(dead_code)]
+    struct Move {
+        from: u32,
+        to: u32,
+    }
+    let router = Router::new().sync_method("move", |Params(_): Params<Move>| true);
+    let endpoint = Endpoint::new(router);
+    let reply = ask(&endpoint, &call("move", json!([1, "x"]), 1)).await.unwrap();
+    assert_eq!(reply["error"]["code"], -32602);
+    assert_eq!(reply["error"]["data"]["param"], "to");
+    assert!(reply["error"]["message"].as_str().unwrap().contains("`to`"));
+    let reply = ask(&endpoint, &call("move", json!({"to": 1}), 2)).await.unwrap();
+    assert_eq!(reply["error"]["data"]["param"], "from");
+}
+
+#[tokio::test]
+async fn a_panicking_handler_fails_its_call_and_the_service_lives_on() {
+    let router = Router::new()
+        .sync_method("boom", || -> u8 { panic!("boom") })
+        .method("async_boom", || async { panic!("async boom") as u8 })
+        .sync_method("ok", || 1);
+    let endpoint = Endpoint::new(router);
+    for method in ["boom", "async_boom"] {
+        let reply = ask(&endpoint, &call(method, json!([]), 1)).await.unwrap();
+        assert_eq!(reply["error"]["code"], -32603, "{method}");
+        assert_eq!(reply["id"], 1);
+    }
+    assert_eq!(ask(&endpoint, &call("ok", json!([]), 2)).await.unwrap()["result"], 1);
+}
+
+#[tokio::test]
+async fn notifications_run_but_are_never_answered() {
+    let seen = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = seen.clone();
+    let router = Router::new().sync_method("note", move || {
+        counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    });
+    let endpoint = Endpoint::new(router);
+    assert!(ask(&endpoint, r#"{"jsonrpc":"2.0","method":"note"}"#).await.is_none());
+    assert!(ask(&endpoint, r#"{"jsonrpc":"2.0","method":"missing"}"#).await.is_none());
+    let batch = r#"[{"jsonrpc":"2.0","method":"note"},{"jsonrpc":"2.0","method":"note","params":[]}]"#;
+    assert!(ask(&endpoint, batch).await.is_none());
+    assert_eq!(seen.load(std::sync::atomic::Ordering::SeqCst), 3);
+    // `"id": null` is a request, and is answered.
+    let reply = ask(&endpoint, r#"{"jsonrpc":"2.0","method":"note","id":null}"#).await.unwrap();
+    assert_eq!(reply, json!({"jsonrpc": "2.0", "result": null, "id": null}));
+}
+
+#[tokio::test]
+async fn a_batch_runs_concurrently_and_answers_in_request_order() {
+    // `first` can only finish after `second` ran: were the batch sequential,
+    // this would never complete.
+    let gate = Arc::new(Notify::new());
+    let (wait, open) = (gate.clone(), gate);
+    let router = Router::new()
+        .method("first", move || {
+            let wait = wait.clone();
+            async move {
+                wait.notified().await;
+                "first"
+            }
+        })
+        .method("second", move || {
+            let open = open.clone();
+            async move {
+                open.notify_one();
+                "second"
+            }
+        });
+    let endpoint = Endpoint::new(router);
+    let batch = json!([
+        {"jsonrpc": "2.0", "method": "first", "id": 1},
+        {"jsonrpc": "2.0", "method": "second", "id": 2},
+    ]);
+    let reply = ask(&endpoint, &batch.to_string()).await.unwrap();
+    assert_eq!(reply[0]["result"], "first");
+    assert_eq!(reply[1]["result"], "second");
+}
+
+#[tokio::test]
+async fn extensions_from_the_frame_reach_handlers_and_missing_ones_are_internal_errors() {
+    #[derive(Clone)]
+    struct User(&'static str);
+    let router = Router::new().sync_method("whoami", |Extension(User(name)): Extension<User>| name);
+    let endpoint = Endpoint::new(router);
+    let mut frame = Frame::new(call("whoami", json!([]), 1), Arc::new(JsonCodec::default()));
+    frame.extensions.insert(User("ada"));
+    assert_eq!(ask_with(&endpoint, frame).await.unwrap()["result"], "ada");
+    let reply = ask(&endpoint, &call("whoami", json!([]), 1)).await.unwrap();
+    assert_eq!(reply["error"]["code"], -32603);
+}
+
+#[tokio::test]
+async fn tower_middleware_fits_at_the_call_level() {
+    use rpckit::{CodecLayer, RpcLayer};
+    use tower::ServiceBuilder;
+
+    // A call-level layer that rejects one method before the router.
+    let guard = tower::filter::FilterLayer::new(|call: Call| {
+        if call.method() == "secret" {
+            Err("forbidden by policy")
+        } else {
+            Ok(call)
+        }
+    });
+    let service = ServiceBuilder::new()
+        .layer(CodecLayer::default())
+        .layer(RpcLayer::default())
+        .layer(guard)
+        .service(Router::new().sync_method("secret", || 1).sync_method("open", || 2));
+    let frame = |method: &str| Frame::new(call(method, json!([]), 7), Arc::new(JsonCodec::default()));
+    let reply = service.clone().oneshot(frame("open")).await.unwrap().unwrap();
+    let reply: Value = serde_json::from_slice(&reply.bytes).unwrap();
+    assert_eq!(reply["result"], 2);
+    let reply = service.oneshot(frame("secret")).await.unwrap().unwrap();
+    let reply: Value = serde_json::from_slice(&reply.bytes).unwrap();
+    assert_eq!(reply["error"]["code"], -32603);
+    assert!(reply["error"]["message"].as_str().unwrap().contains("forbidden by policy"));
+}
+
+#[test]
+#[should_panic(expected = "registered twice")]
+fn duplicate_names_are_rejected_at_build_time() {
+    let _ = Router::new().sync_method("a", || 1).sync_method(["b", "a"], || 2);
+}
+
+#[test]
+#[should_panic(expected = "reserved")]
+fn rpc_names_are_reserved() {
+    let _ = Router::new().sync_method("rpc.discover", || 1);
+}
+
+#[test]
+#[should_panic(expected = "registered twice")]
+fn merging_routers_rejects_duplicates() {
+    let _ = Router::new().sync_method("a", || 1).merge(Router::new().sync_method("a", || 2));
+}
+
+#[test]
+fn public_types_are_send_and_sync() {
+    fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<Router>();
+    assert_send_sync::<Endpoint>();
+    assert_send_sync::<rpckit::EndpointService>();
+    assert_send_sync::<Call>();
+    assert_send_sync::<ErrorObject>();
+}
