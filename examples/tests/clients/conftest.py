@@ -1,0 +1,51 @@
+"""Starts the example servers, built by cargo beforehand, on free ports."""
+
+import os
+import pathlib
+import re
+import subprocess
+
+import pytest
+
+ROOT = pathlib.Path(__file__).resolve().parents[3]
+TARGET = pathlib.Path(os.environ.get("CARGO_TARGET_DIR", ROOT / "target"))
+
+
+class Server:
+    def __init__(self, binary, *args):
+        exe = TARGET / "debug" / binary
+        if not exe.exists():
+            raise RuntimeError(f"{exe} is missing: run `cargo build -p rpckit-examples` first")
+        self.proc = subprocess.Popen(
+            [str(exe), "--addr", "127.0.0.1:0", *args],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+        )
+        line = self.proc.stdout.readline()
+        match = re.search(r"http://([0-9.]+:[0-9]+)", line)
+        if not match:
+            self.proc.kill()
+            raise RuntimeError(f"{binary} did not say where it listens: {line!r}")
+        self.base = f"http://{match.group(1)}"
+
+    def url(self, path):
+        return self.base + path
+
+    def stop(self):
+        self.proc.kill()
+        self.proc.wait(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def spec_server():
+    server = Server("spec_server")
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def quickstart():
+    server = Server("quickstart")
+    yield server
+    server.stop()
