@@ -1,1 +1,76 @@
-//! HTTP transport for rpckit.
+//! HTTP/1.1 and HTTP/2 transport for rpckit.
+//!
+//! The key decision: **the transport knows frames, not methods.** A request
+//! body becomes one [`Frame`](rpckit_codec::Frame) (the bytes, the codec
+//! negotiated from `Content-Type`, and what the transport knows about the
+//! request in its extensions), handed to a `tower::Service` that answers
+//! `Option<Frame>`. The transport never parses JSON-RPC: a JSON-RPC error is
+//! a frame like any other and travels as HTTP 200, and `None` (only
+//! notifications) is a `204 No Content`. Everything HTTP-specific — paths,
+//! status codes, body limits, client addresses, cookies — stays here, and
+//! everything RPC-specific stays behind the service, so any tower middleware
+//! fits between the two.
+//!
+//! ```no_run
+//! use std::convert::Infallible;
+//! use rpckit_codec::{Codecs, Frame};
+//! use rpckit_http::{Route, Server};
+//!
+//! # async fn run() -> std::io::Result<()> {
+//! // A frame service that echoes every request back.
+//! let echo = tower::service_fn(|frame: Frame| async move { Ok::<_, Infallible>(Some(frame)) });
+//! let handle = Server::builder()
+//!     .route("/api", Route::new(Codecs::default(), echo))
+//!     .max_body_size(1024 * 1024)
+//!     .bind("127.0.0.1:0")
+//!     .await?
+//!     .spawn();
+//! println!("listening on {}", handle.local_addr());
+//! handle.shutdown().await;
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! # What a request gets
+//!
+//! | request | response |
+//! |---|---|
+//! | `POST` to a route, the service answers a frame | `200`, `Content-Type` = the codec's first media type |
+//! | `POST`, the service answers `None` | `204 No Content` |
+//! | `Content-Type` no codec of the route accepts | `415` |
+//! | body over [`ServerBuilder::max_body_size`] | `413` (declared lengths refused unread) |
+//! | the service fails | `500`, logged with `tracing::error!` |
+//! | another method on a route | `405` with `Allow` |
+//! | a path with no route | `404` |
+//!
+//! One port speaks HTTP/1.1 (keep-alive) and HTTP/2 with prior knowledge
+//! (h2c); each connection runs on its own task and each request in a
+//! `tracing` span with its method, path and peer.
+//!
+//! # What a handler can read and write
+//!
+//! Every frame's extensions carry [`PeerAddr`],
+//! [`ClientIp`], [`RequestHeaders`], [`RequestCookies`] and a
+//! [`ResponseHandle`] for response headers and cookies. Cookies are built
+//! with the re-exported [`cookie`] crate.
+
+mod body;
+mod client_ip;
+mod cookies;
+mod dispatch;
+mod error;
+mod headers;
+mod post;
+mod response;
+mod route;
+mod server;
+
+pub use client_ip::ClientIp;
+pub use cookie;
+pub use cookies::RequestCookies;
+pub use error::BoxError;
+pub use headers::RequestHeaders;
+pub use response::ResponseHandle;
+pub use route::Route;
+pub use rpckit_codec::PeerAddr;
+pub use server::{BoundServer, Server, ServerBuilder, ServerHandle, DEFAULT_MAX_BODY_SIZE};

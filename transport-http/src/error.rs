@@ -1,0 +1,104 @@
+//! Why a request got no answer from the frame service: one small typed
+//! error per HTTP status the transport itself produces.
+
+use std::fmt;
+
+use bytes::Bytes;
+use http::{header, HeaderValue, Method, Response, StatusCode};
+use http_body_util::Full;
+use rpckit_codec::UnsupportedMediaType;
+
+/// The error type a frame service's errors are boxed into.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// A request the transport answered itself, without a frame reaching (or
+/// coming back from) the frame service.
+///
+/// Each variant knows its status and a short plain-text body. JSON-RPC
+/// errors are not here: they are frames, and travel as HTTP 200.
+#[derive(Debug)]
+pub(crate) enum Rejection {
+    /// No route at this path.
+    NotFound,
+    /// The route exists but does not answer this method.
+    MethodNotAllowed { allow: &'static [Method] },
+    /// No codec of the route answers to the request's `Content-Type`.
+    UnsupportedMediaType(UnsupportedMediaType),
+    /// The body is (or would be) larger than the configured limit.
+    PayloadTooLarge { limit: usize },
+    /// The body could not be read: the client went away or broke framing.
+    BodyRead(BoxError),
+    /// The frame service failed.
+    Service(BoxError),
+}
+
+impl Rejection {
+    pub(crate) fn status(&self) -> StatusCode {
+        match self {
+            Rejection::NotFound => StatusCode::NOT_FOUND,
+            Rejection::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
+            Rejection::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Rejection::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            Rejection::BodyRead(_) => StatusCode::BAD_REQUEST,
+            Rejection::Service(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// The plain-text response. Internal errors are not echoed to the
+    /// client: their text may carry details only the operator should see.
+    pub(crate) fn into_response(self) -> Response<Full<Bytes>> {
+        let status = self.status();
+        let text = match &self {
+            Rejection::BodyRead(_) => "could not read the request body".to_owned(),
+            Rejection::Service(_) => "internal server error".to_owned(),
+            other => other.to_string(),
+        };
+        let mut response = Response::new(Full::new(Bytes::from(text)));
+        *response.status_mut() = status;
+        let headers = response.headers_mut();
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/plain; charset=utf-8"),
+        );
+        if let Rejection::MethodNotAllowed { allow } = self {
+            if let Some(value) = allow_header(allow) {
+                headers.insert(header::ALLOW, value);
+            }
+        }
+        response
+    }
+}
+
+fn allow_header(methods: &[Method]) -> Option<HeaderValue> {
+    let list = methods
+        .iter()
+        .map(Method::as_str)
+        .collect::<Vec<_>>()
+        .join(", ");
+    HeaderValue::from_str(&list).ok()
+}
+
+impl fmt::Display for Rejection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Rejection::NotFound => f.write_str("not found"),
+            Rejection::MethodNotAllowed { .. } => f.write_str("method not allowed"),
+            Rejection::UnsupportedMediaType(inner) => inner.fmt(f),
+            Rejection::PayloadTooLarge { limit } => {
+                write!(f, "request body larger than {limit} bytes")
+            }
+            Rejection::BodyRead(err) => write!(f, "could not read the request body: {err}"),
+            Rejection::Service(err) => write!(f, "frame service failed: {err}"),
+        }
+    }
+}
+
+impl std::error::Error for Rejection {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Rejection::UnsupportedMediaType(inner) => Some(inner),
+            Rejection::BodyRead(err) | Rejection::Service(err) => Some(&**err),
+            _ => None,
+        }
+    }
+}

@@ -1,0 +1,185 @@
+//! Headers and cookies a handler adds to the HTTP response.
+//!
+//! The frame service answers with bytes only; what else the response should
+//! carry is collected in a [`ResponseHandle`] the transport put into the
+//! frame's extensions, and applied once the service has answered.
+
+use std::fmt;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use cookie::Cookie;
+use http::header::{self, HeaderName};
+use http::{HeaderMap, HeaderValue};
+
+/// A handle to the HTTP response of the current request: add headers, set
+/// and remove cookies.
+///
+/// Clones share one response, so every call of a batch writes to the same
+/// place. Changes are applied after the frame service answers, to a `200`
+/// and to a `204` (an answer of only notifications) alike; a request the
+/// transport rejects, or whose service fails, gets none of them.
+///
+/// ```
+/// use rpckit_http::cookie::{Cookie, SameSite};
+/// use rpckit_http::ResponseHandle;
+///
+/// let response = ResponseHandle::default();
+/// response.set_cookie(
+///     Cookie::build(("session", "opaque"))
+///         .path("/")
+///         .secure(true)
+///         .http_only(true)
+///         .same_site(SameSite::Strict)
+///         .max_age(rpckit_http::cookie::time::Duration::hours(1))
+///         .build(),
+/// );
+/// response.remove_cookie("tracking");
+/// ```
+#[derive(Clone, Default)]
+pub struct ResponseHandle(Arc<Mutex<Changes>>);
+
+#[derive(Debug, Default)]
+struct Changes {
+    /// In call order, so an insert replaces what an earlier append added.
+    headers: Vec<(HeaderName, HeaderValue, Mode)>,
+    cookies: Vec<Cookie<'static>>,
+}
+
+#[derive(Clone, Copy, Debug)]
+enum Mode {
+    Insert,
+    Append,
+}
+
+impl ResponseHandle {
+    /// A handle with no changes.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    // The lock is never held across an await or user code, so a poisoned
+    // lock only means a panic elsewhere; the data is still consistent.
+    fn changes(&self) -> MutexGuard<'_, Changes> {
+        self.0.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Sets a header, replacing any value it had, including the transport's
+    /// own (such as `Content-Type`).
+    pub fn insert_header(&self, name: HeaderName, value: HeaderValue) {
+        self.changes().headers.push((name, value, Mode::Insert));
+    }
+
+    /// Adds a value to a header, keeping those it has.
+    pub fn append_header(&self, name: HeaderName, value: HeaderValue) {
+        self.changes().headers.push((name, value, Mode::Append));
+    }
+
+    /// Sends a `Set-Cookie`. A cookie set earlier with the same name, path
+    /// and domain is replaced.
+    pub fn set_cookie(&self, cookie: Cookie<'static>) {
+        let mut changes = self.changes();
+        changes
+            .cookies
+            .retain(|earlier| !same_cookie(earlier, &cookie));
+        changes.cookies.push(cookie);
+    }
+
+    /// Tells the client to delete a cookie: a `Set-Cookie` with an empty
+    /// value that expired long ago.
+    ///
+    /// A browser deletes only the cookie whose path and domain match, so
+    /// pass a cookie with those set if they were set:
+    /// `remove_cookie(Cookie::build("id").path("/api"))`; a bare name
+    /// removes the cookie with the default path and domain.
+    pub fn remove_cookie(&self, cookie: impl Into<Cookie<'static>>) {
+        let mut cookie = cookie.into();
+        cookie.make_removal();
+        self.set_cookie(cookie);
+    }
+
+    /// Writes the changes into `headers`, leaving the handle empty.
+    pub(crate) fn apply(&self, headers: &mut HeaderMap) {
+        let changes = std::mem::take(&mut *self.changes());
+        for (name, value, mode) in changes.headers {
+            match mode {
+                Mode::Insert => {
+                    headers.insert(name, value);
+                }
+                Mode::Append => {
+                    headers.append(name, value);
+                }
+            }
+        }
+        for cookie in changes.cookies {
+            // `Cookie`'s Display writes a valid header unless a name or value
+            // holds bytes a header can't; such a cookie is dropped, not sent
+            // half-formed.
+            match HeaderValue::try_from(cookie.to_string()) {
+                Ok(value) => {
+                    headers.append(header::SET_COOKIE, value);
+                }
+                Err(_) => tracing::warn!(name = cookie.name(), "cookie not sendable, dropped"),
+            }
+        }
+    }
+}
+
+fn same_cookie(a: &Cookie<'_>, b: &Cookie<'_>) -> bool {
+    a.name() == b.name() && a.path() == b.path() && a.domain() == b.domain()
+}
+
+impl fmt::Debug for ResponseHandle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("ResponseHandle")
+            .field(&*self.changes())
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn applies_headers_in_order_and_cookies() {
+        let handle = ResponseHandle::new();
+        let clone = handle.clone();
+        handle.append_header(
+            HeaderName::from_static("x-a"),
+            HeaderValue::from_static("1"),
+        );
+        clone.append_header(
+            HeaderName::from_static("x-a"),
+            HeaderValue::from_static("2"),
+        );
+        handle.insert_header(header::CONTENT_TYPE, HeaderValue::from_static("text/x"));
+        handle.set_cookie(Cookie::new("a", "old"));
+        handle.set_cookie(Cookie::new("a", "new"));
+        clone.remove_cookie("gone");
+
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
+        handle.apply(&mut headers);
+
+        let xa: Vec<_> = headers.get_all("x-a").iter().collect();
+        assert_eq!(xa, ["1", "2"]);
+        assert_eq!(headers[header::CONTENT_TYPE], "text/x");
+        let cookies: Vec<_> = headers
+            .get_all(header::SET_COOKIE)
+            .iter()
+            .map(|v| v.to_str().unwrap().to_owned())
+            .collect();
+        assert_eq!(cookies.len(), 2);
+        assert_eq!(cookies[0], "a=new");
+        assert!(cookies[1].starts_with("gone=;"), "{}", cookies[1]);
+        assert!(cookies[1].contains("Max-Age=0"), "{}", cookies[1]);
+
+        // Applied once: the handle is empty afterwards.
+        let mut again = HeaderMap::new();
+        handle.apply(&mut again);
+        assert!(again.is_empty());
+    }
+}

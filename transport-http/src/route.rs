@@ -1,0 +1,64 @@
+//! One endpoint: the codecs it accepts and the frame service behind it.
+
+use std::fmt;
+
+use rpckit_codec::{Codecs, Frame};
+use tower::util::BoxCloneSyncService;
+use tower::{Service, ServiceExt};
+
+use crate::BoxError;
+
+/// The frame service of a route, with its type erased so that one server
+/// can hold routes built from different service stacks.
+pub(crate) type FrameService = BoxCloneSyncService<Frame, Option<Frame>, BoxError>;
+
+/// One endpoint: the codecs it accepts and the frame service behind it.
+///
+/// The transport negotiates a codec from the request's `Content-Type`, puts
+/// the body and that codec into a [`Frame`], and hands it to the service. The
+/// service is cloned per request (as `tower` expects of shared services), so
+/// keep clones cheap: an `Arc` inside, not a deep copy.
+///
+/// ```
+/// use std::convert::Infallible;
+/// use rpckit_codec::{Codecs, Frame};
+/// use rpckit_http::Route;
+///
+/// // Echoes every frame back.
+/// let echo = tower::service_fn(|frame: Frame| async move { Ok::<_, Infallible>(Some(frame)) });
+/// let route = Route::new(Codecs::default(), echo);
+/// # let _ = route;
+/// ```
+#[derive(Clone)]
+pub struct Route {
+    pub(crate) codecs: Codecs,
+    pub(crate) service: FrameService,
+}
+
+impl Route {
+    /// A route answering with `service` for the media types of `codecs`.
+    pub fn new<S>(codecs: Codecs, service: S) -> Self
+    where
+        S: Service<Frame, Response = Option<Frame>> + Clone + Send + Sync + 'static,
+        S::Error: Into<BoxError>,
+        S::Future: Send + 'static,
+    {
+        Route {
+            codecs,
+            service: BoxCloneSyncService::new(service.map_err(Into::into)),
+        }
+    }
+
+    /// The codecs this route accepts, the default first.
+    pub fn codecs(&self) -> &Codecs {
+        &self.codecs
+    }
+}
+
+impl fmt::Debug for Route {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Route")
+            .field("codecs", &self.codecs)
+            .finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,308 @@
+//! Binding, accepting, and shutting down.
+
+use std::collections::HashMap;
+use std::convert::Infallible;
+use std::future::{self, Future};
+use std::io;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
+
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto;
+use hyper_util::server::graceful::GracefulShutdown;
+use tokio::net::{TcpListener, TcpStream, ToSocketAddrs};
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+use tracing::Instrument;
+
+use crate::client_ip::TrustedProxies;
+use crate::dispatch::{self, Connection, Shared};
+use crate::Route;
+
+/// The default of [`ServerBuilder::max_body_size`]: 10 MiB.
+pub const DEFAULT_MAX_BODY_SIZE: usize = 10 * 1024 * 1024;
+
+/// An HTTP server for JSON-RPC frames. Start with [`Server::builder`].
+///
+/// ```no_run
+/// use std::convert::Infallible;
+/// use rpckit_codec::{Codecs, Frame};
+/// use rpckit_http::{Route, Server};
+///
+/// # async fn run() -> std::io::Result<()> {
+/// let echo = tower::service_fn(|frame: Frame| async move { Ok::<_, Infallible>(Some(frame)) });
+/// let server = Server::builder()
+///     .route("/api", Route::new(Codecs::default(), echo))
+///     .bind("127.0.0.1:8080")
+///     .await?;
+/// println!("listening on {}", server.local_addr());
+/// server.serve().await
+/// # }
+/// ```
+#[derive(Debug)]
+pub struct Server {
+    _private: (),
+}
+
+impl Server {
+    /// A builder with no routes, a 10 MiB body limit and no trusted proxies.
+    pub fn builder() -> ServerBuilder {
+        ServerBuilder::default()
+    }
+}
+
+/// Configures a [`Server`]: its routes and limits.
+#[derive(Debug)]
+pub struct ServerBuilder {
+    routes: HashMap<Box<str>, Route>,
+    max_body_size: usize,
+    trusted_proxies: Vec<IpAddr>,
+}
+
+impl Default for ServerBuilder {
+    fn default() -> Self {
+        ServerBuilder {
+            routes: HashMap::new(),
+            max_body_size: DEFAULT_MAX_BODY_SIZE,
+            trusted_proxies: Vec::new(),
+        }
+    }
+}
+
+impl ServerBuilder {
+    /// Serves `route` at `path`, matched exactly (no prefix, no trailing
+    /// slash folding). A server can have any number of routes.
+    ///
+    /// # Panics
+    ///
+    /// When `path` does not start with `/` (it could never match a request),
+    /// or when a route is already at `path` (one of the two would be silently
+    /// lost). Both are programming errors, caught at startup.
+    ///
+    /// ```should_panic
+    /// # use std::convert::Infallible;
+    /// # use rpckit_codec::{Codecs, Frame};
+    /// # use rpckit_http::{Route, Server};
+    /// let echo = tower::service_fn(|frame: Frame| async move { Ok::<_, Infallible>(Some(frame)) });
+    /// let route = Route::new(Codecs::default(), echo);
+    /// Server::builder()
+    ///     .route("/api", route.clone())
+    ///     .route("/api", route); // panics: `/api` is taken
+    /// ```
+    #[track_caller]
+    pub fn route(mut self, path: &str, route: impl Into<Route>) -> Self {
+        assert!(
+            path.starts_with('/'),
+            "route path `{path}` must start with `/`"
+        );
+        assert!(
+            !self.routes.contains_key(path),
+            "a route is already at `{path}`"
+        );
+        self.routes.insert(path.into(), route.into());
+        self
+    }
+
+    /// The largest request body accepted, in bytes; larger ones get 413
+    /// Payload Too Large. Default 10 MiB.
+    ///
+    /// A body that declares its length is refused before any of it is read;
+    /// a chunked body is cut off as soon as it crosses the limit. The limit is
+    /// on the bytes as received: decoding limits (nesting, batch length) are
+    /// the codec layer's.
+    pub fn max_body_size(mut self, bytes: usize) -> Self {
+        self.max_body_size = bytes;
+        self
+    }
+
+    /// The reverse proxies whose `X-Real-IP` and `X-Forwarded-For` headers
+    /// decide the [`ClientIp`](crate::ClientIp). Default: none, so the
+    /// client IP is always the TCP peer's and forwarding headers, which any
+    /// client can forge, are ignored.
+    pub fn trusted_proxies(mut self, proxies: impl IntoIterator<Item = IpAddr>) -> Self {
+        self.trusted_proxies = proxies.into_iter().collect();
+        self
+    }
+
+    /// Binds the listening socket now, so that a port of 0 resolves to a
+    /// real one ([`BoundServer::local_addr`]) before serving starts.
+    pub async fn bind(self, addr: impl ToSocketAddrs) -> io::Result<BoundServer> {
+        let listener = TcpListener::bind(addr).await?;
+        let local_addr = listener.local_addr()?;
+        Ok(BoundServer {
+            listener,
+            local_addr,
+            shared: Arc::new(Shared {
+                routes: self.routes,
+                max_body_size: self.max_body_size,
+                trusted_proxies: TrustedProxies::new(self.trusted_proxies),
+            }),
+        })
+    }
+}
+
+/// A server with its socket bound, not yet accepting.
+#[derive(Debug)]
+pub struct BoundServer {
+    listener: TcpListener,
+    local_addr: SocketAddr,
+    shared: Arc<Shared>,
+}
+
+impl BoundServer {
+    /// The address the server listens on.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// Serves until the process ends. Accept errors (such as running out
+    /// of file descriptors) are logged and retried, not returned.
+    pub async fn serve(self) -> io::Result<()> {
+        accept_loop(self.listener, self.shared, future::pending()).await
+    }
+
+    /// Serves on a new tokio task; the handle shuts it down.
+    ///
+    /// # Panics
+    ///
+    /// Outside a tokio runtime.
+    pub fn spawn(self) -> ServerHandle {
+        let (stop, stopped) = oneshot::channel();
+        // A dropped handle detaches the server, as a dropped `JoinHandle`
+        // detaches its task: only `shutdown` stops it.
+        let signal = async move {
+            if stopped.await.is_err() {
+                future::pending::<()>().await;
+            }
+        };
+        let task = tokio::spawn(accept_loop(self.listener, self.shared, signal));
+        ServerHandle {
+            local_addr: self.local_addr,
+            stop,
+            task,
+        }
+    }
+}
+
+/// Controls a server started with [`BoundServer::spawn`].
+///
+/// Dropping the handle leaves the server running.
+#[derive(Debug)]
+pub struct ServerHandle {
+    local_addr: SocketAddr,
+    stop: oneshot::Sender<()>,
+    task: JoinHandle<io::Result<()>>,
+}
+
+impl ServerHandle {
+    /// The address the server listens on.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// Stops accepting, lets every in-flight request finish, and returns
+    /// once all connections are closed. Idle keep-alive connections are
+    /// closed at once; HTTP/2 clients get a GOAWAY.
+    ///
+    /// There is no deadline: a request that never finishes holds this up.
+    /// Wrap the call in `tokio::time::timeout` to bound it.
+    pub async fn shutdown(self) {
+        // The server may be gone already (its task panicked); then there
+        // is nothing to signal.
+        let _ = self.stop.send(());
+        match self.task.await {
+            Ok(result) => {
+                if let Err(err) = result {
+                    tracing::error!(error = %err, "server ended with an error");
+                }
+            }
+            Err(err) if err.is_panic() => std::panic::resume_unwind(err.into_panic()),
+            Err(_) => {}
+        }
+    }
+}
+
+/// Accepts connections until `shutdown` completes, then drains them.
+async fn accept_loop(
+    listener: TcpListener,
+    shared: Arc<Shared>,
+    shutdown: impl Future<Output = ()>,
+) -> io::Result<()> {
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    // The timer arms hyper's HTTP/1 header read timeout (a slowloris guard)
+    // and HTTP/2 keep-alive pings.
+    builder.http1().timer(TokioTimer::new());
+    builder.http2().timer(TokioTimer::new());
+    let graceful = GracefulShutdown::new();
+    let mut shutdown = std::pin::pin!(shutdown);
+
+    loop {
+        let accepted = tokio::select! {
+            biased;
+            () = &mut shutdown => break,
+            accepted = listener.accept() => accepted,
+        };
+        match accepted {
+            Ok((stream, peer)) => serve_connection(&builder, &graceful, &shared, stream, peer),
+            Err(err) if is_connection_error(&err) => {}
+            Err(err) => {
+                // Most likely out of file descriptors: back off instead of
+                // spinning, and let connections close meanwhile.
+                tracing::error!(error = %err, "accept failed");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+        }
+    }
+
+    drop(listener);
+    graceful.shutdown().await;
+    Ok(())
+}
+
+/// Serves one connection on its own task.
+fn serve_connection(
+    builder: &auto::Builder<TokioExecutor>,
+    graceful: &GracefulShutdown,
+    shared: &Arc<Shared>,
+    stream: TcpStream,
+    peer: SocketAddr,
+) {
+    // Replies are written whole; waiting to coalesce them only adds latency.
+    if let Err(err) = stream.set_nodelay(true) {
+        tracing::debug!(%peer, error = %err, "could not set TCP_NODELAY");
+    }
+    let shared = Arc::clone(shared);
+    let connection = Connection { peer };
+    let service = hyper::service::service_fn(move |request: hyper::Request<Incoming>| {
+        let span = tracing::debug_span!(
+            "request",
+            method = %request.method(),
+            path = %request.uri().path(),
+            %peer,
+        );
+        let shared = Arc::clone(&shared);
+        async move { Ok::<_, Infallible>(dispatch::dispatch(shared, connection, request).await) }
+            .instrument(span)
+    });
+    let connection = builder
+        .serve_connection(TokioIo::new(stream), service)
+        .into_owned();
+    let connection = graceful.watch(connection);
+    tokio::spawn(async move {
+        if let Err(err) = connection.await {
+            tracing::debug!(%peer, error = %err, "connection closed with an error");
+        }
+    });
+}
+
+/// Errors that concern one connection, not the listener.
+fn is_connection_error(err: &io::Error) -> bool {
+    matches!(
+        err.kind(),
+        io::ErrorKind::ConnectionRefused
+            | io::ErrorKind::ConnectionAborted
+            | io::ErrorKind::ConnectionReset
+    )
+}

@@ -1,0 +1,195 @@
+//! Stub frame services and small clients shared by the integration tests.
+#![allow(dead_code, unreachable_pub)]
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{HeaderMap, Request, StatusCode};
+use http_body_util::{BodyExt, Full};
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use rpckit_codec::{
+    Codec, Codecs, DecodeLimits, Frame, JsonCodec, Message, RawParams, Reply, Serializable,
+    ValueError, Visit,
+};
+use rpckit_http::{Route, ServerBuilder, ServerHandle};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+/// Bounds every wait, so a broken feature fails a test instead of hanging it.
+pub const WAIT: Duration = Duration::from_secs(5);
+
+pub async fn start(builder: ServerBuilder) -> ServerHandle {
+    builder
+        .bind("127.0.0.1:0")
+        .await
+        .expect("bind 127.0.0.1:0")
+        .spawn()
+}
+
+/// A second codec with its own media type, to tell which codec answered.
+#[derive(Debug, Default)]
+pub struct OtherCodec(JsonCodec);
+
+impl Codec for OtherCodec {
+    fn name(&self) -> &'static str {
+        "other"
+    }
+    fn media_types(&self) -> &'static [&'static str] {
+        &["application/x-other"]
+    }
+    fn decode(&self, frame: Bytes, limits: &DecodeLimits) -> Message {
+        self.0.decode(frame, limits)
+    }
+    fn deserialize_params(&self, raw: &RawParams, visit: Visit<'_>) -> Result<(), ValueError> {
+        self.0.deserialize_params(raw, visit)
+    }
+    fn encode_value(&self, value: Serializable<'_>, out: &mut Vec<u8>) -> Result<(), ValueError> {
+        self.0.encode_value(value, out)
+    }
+    fn encode_reply(&self, reply: &Reply, out: &mut Vec<u8>) {
+        self.0.encode_reply(reply, out)
+    }
+}
+
+pub fn codecs() -> Codecs {
+    Codecs::new(JsonCodec::default()).with(OtherCodec::default())
+}
+
+/// Answers every frame with itself, in the codec it came in.
+pub fn echo() -> Route {
+    Route::new(
+        codecs(),
+        tower::service_fn(|frame: Frame| async move { Ok::<_, Infallible>(Some(frame)) }),
+    )
+}
+
+/// Answers nothing, as for a notification.
+pub fn silent() -> Route {
+    Route::new(
+        codecs(),
+        tower::service_fn(|_: Frame| async move { Ok::<_, Infallible>(None) }),
+    )
+}
+
+/// Always fails.
+pub fn failing() -> Route {
+    Route::new(
+        codecs(),
+        tower::service_fn(|_: Frame| async move {
+            Err::<Option<Frame>, _>(std::io::Error::other("secret detail"))
+        }),
+    )
+}
+
+/// A whole response from the server.
+#[derive(Debug)]
+pub struct Answer {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Bytes,
+    pub version: http::Version,
+}
+
+impl Answer {
+    pub fn text(&self) -> &str {
+        std::str::from_utf8(&self.body).expect("utf-8 body")
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .get(name)
+            .map(|v| v.to_str().expect("visible header"))
+    }
+}
+
+pub fn post(path: &str, content_type: Option<&str>, body: &'static str) -> Request<Full<Bytes>> {
+    let mut request = Request::post(path);
+    if let Some(content_type) = content_type {
+        request = request.header("content-type", content_type);
+    }
+    request
+        .header("host", "localhost")
+        .body(Full::new(Bytes::from_static(body.as_bytes())))
+        .unwrap()
+}
+
+pub async fn read(response: http::Response<hyper::body::Incoming>) -> Answer {
+    let (parts, body) = response.into_parts();
+    let body = tokio::time::timeout(WAIT, body.collect())
+        .await
+        .expect("body in time")
+        .expect("body")
+        .to_bytes();
+    Answer {
+        status: parts.status,
+        headers: parts.headers,
+        body,
+        version: parts.version,
+    }
+}
+
+/// An HTTP/1.1 connection.
+pub struct H1(hyper::client::conn::http1::SendRequest<Full<Bytes>>);
+
+impl H1 {
+    pub async fn connect(addr: SocketAddr) -> H1 {
+        let stream = TcpStream::connect(addr).await.expect("connect");
+        let (send, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+            .await
+            .expect("handshake");
+        tokio::spawn(connection);
+        H1(send)
+    }
+
+    pub async fn send(&mut self, request: Request<Full<Bytes>>) -> Answer {
+        let response = tokio::time::timeout(WAIT, self.0.send_request(request))
+            .await
+            .expect("response in time")
+            .expect("response");
+        read(response).await
+    }
+}
+
+/// One request on a fresh HTTP/1.1 connection.
+pub async fn send(addr: SocketAddr, request: Request<Full<Bytes>>) -> Answer {
+    H1::connect(addr).await.send(request).await
+}
+
+/// One request on a fresh HTTP/2 connection with prior knowledge.
+pub async fn send_h2(addr: SocketAddr, request: Request<Full<Bytes>>) -> Answer {
+    let stream = TcpStream::connect(addr).await.expect("connect");
+    let (mut send, connection) =
+        hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(stream))
+            .await
+            .expect("h2 handshake");
+    tokio::spawn(connection);
+    let response = tokio::time::timeout(WAIT, send.send_request(request))
+        .await
+        .expect("response in time")
+        .expect("response");
+    read(response).await
+}
+
+/// Writes raw bytes, then reads until the response head is complete.
+/// Returns the head (status line and headers).
+pub async fn raw_head(stream: &mut TcpStream, request: &[u8]) -> String {
+    stream.write_all(request).await.expect("write");
+    let mut received = Vec::new();
+    let mut buffer = [0u8; 4096];
+    tokio::time::timeout(WAIT, async {
+        while !received.windows(4).any(|w| w == b"\r\n\r\n") {
+            let n = stream.read(&mut buffer).await.expect("read");
+            assert!(n > 0, "connection closed before a response: {received:?}");
+            received.extend_from_slice(&buffer[..n]);
+        }
+    })
+    .await
+    .expect("response head in time");
+    String::from_utf8_lossy(&received).into_owned()
+}
+
+/// Shared between a test and its stub service.
+pub type Shared<T> = Arc<std::sync::Mutex<T>>;
