@@ -28,6 +28,8 @@
 //! Nesting depth and batch length are limited ([`DecodeLimits`]); invalid
 //! UTF-8 is a parse error in every codec.
 
+#[cfg(feature = "cbor")]
+mod cbor;
 mod codec;
 mod codecs;
 mod error;
@@ -36,8 +38,14 @@ mod id;
 mod json;
 mod limits;
 mod message;
+#[cfg(feature = "msgpack")]
+mod msgpack;
 mod params;
+#[cfg(any(feature = "cbor", feature = "msgpack"))]
+mod walk;
 
+#[cfg(feature = "cbor")]
+pub use cbor::CborCodec;
 pub use codec::{Codec, Serializable, ValueError, Visit};
 #[doc(hidden)]
 pub use codec::{erased_deserialize, Builtin, ErasedDeserializer};
@@ -48,4 +56,6 @@ pub use id::Id;
 pub use json::JsonCodec;
 pub use limits::DecodeLimits;
 pub use message::{Encoded, Entry, Message, Reply, Request, Response};
+#[cfg(feature = "msgpack")]
+pub use msgpack::MsgPackCodec;
 pub use params::{encode_value, parse_params, ParamsError, RawParams};
