@@ -90,9 +90,8 @@ impl fmt::Display for ValueError {
 
 impl std::error::Error for ValueError {}
 
-type VisitFn<'a> =
-    dyn for<'de> FnMut(&mut dyn erased_serde::Deserializer<'de>) -> Result<(), erased_serde::Error>
-        + 'a;
+type VisitFn<'a> = dyn for<'de> FnMut(&mut dyn erased_serde::Deserializer<'de>) -> Result<(), erased_serde::Error>
+    + 'a;
 
 /// A type-erased request for "deserialise the params into the type the
 /// handler wants". A codec hands it any serde [`Deserializer`].

@@ -66,7 +66,10 @@ impl Codecs {
 
     /// Picks the codec for a `Content-Type` header value: its essence, case
     /// and parameters ignored. No header, or an empty one, picks the default.
-    pub fn negotiate(&self, content_type: Option<&str>) -> Result<&Arc<dyn Codec>, UnsupportedMediaType> {
+    pub fn negotiate(
+        &self,
+        content_type: Option<&str>,
+    ) -> Result<&Arc<dyn Codec>, UnsupportedMediaType> {
         let essence = content_type
             .map(|value| value.split(';').next().unwrap_or("").trim())
             .unwrap_or("");

@@ -134,7 +134,10 @@ impl ErrorObject {
 
     /// -32600 with the given detail.
     pub fn invalid_request(detail: impl fmt::Display) -> Self {
-        Self::new(ErrorCode::InvalidRequest, format!("Invalid Request: {detail}"))
+        Self::new(
+            ErrorCode::InvalidRequest,
+            format!("Invalid Request: {detail}"),
+        )
     }
 
     /// -32601 naming the method.
@@ -147,12 +150,18 @@ impl ErrorObject {
 
     /// -32602 with the given detail.
     pub fn invalid_params(detail: impl fmt::Display) -> Self {
-        Self::new(ErrorCode::InvalidParams, format!("Invalid params: {detail}"))
+        Self::new(
+            ErrorCode::InvalidParams,
+            format!("Invalid params: {detail}"),
+        )
     }
 
     /// -32603 with the given detail.
     pub fn internal_error(detail: impl fmt::Display) -> Self {
-        Self::new(ErrorCode::InternalError, format!("Internal error: {detail}"))
+        Self::new(
+            ErrorCode::InternalError,
+            format!("Internal error: {detail}"),
+        )
     }
 
     /// The classified code.
@@ -215,7 +224,9 @@ mod tests {
 
     #[test]
     fn codes_classify_and_round_trip() {
-        for code in [-32700, -32600, -32601, -32602, -32603, -32000, -32099, -32100, 0, 5] {
+        for code in [
+            -32700, -32600, -32601, -32602, -32603, -32000, -32099, -32100, 0, 5,
+        ] {
             assert_eq!(ErrorCode::from_code(code).code(), code);
         }
         assert_eq!(ErrorCode::from_code(-32100), ErrorCode::Application(-32100));

@@ -166,7 +166,15 @@ mod tests {
 
     #[test]
     fn json_ids_round_trip_with_their_kind() {
-        for text in ["1", "\"1\"", "null", "-5", "18446744073709551615", "1.5", "\"\""] {
+        for text in [
+            "1",
+            "\"1\"",
+            "null",
+            "-5",
+            "18446744073709551615",
+            "1.5",
+            "\"\"",
+        ] {
             let id: Id = serde_json::from_str(text).unwrap();
             assert_eq!(serde_json::to_string(&id).unwrap(), text);
             assert_eq!(id.to_string(), text);

@@ -78,11 +78,17 @@ impl Codec for JsonCodec {
     }
 }
 
-pub(crate) fn write_value<T: Serialize + ?Sized>(value: &T, out: &mut Vec<u8>) -> Result<(), ValueError> {
+pub(crate) fn write_value<T: Serialize + ?Sized>(
+    value: &T,
+    out: &mut Vec<u8>,
+) -> Result<(), ValueError> {
     serde_json::to_writer(out, value).map_err(ValueError::new)
 }
 
-pub(crate) fn read_value<T: DeserializeOwned>(bytes: &[u8], tracking: Tracking) -> Result<T, Failure> {
+pub(crate) fn read_value<T: DeserializeOwned>(
+    bytes: &[u8],
+    tracking: Tracking,
+) -> Result<T, Failure> {
     drive(&mut serde_json::Deserializer::from_slice(bytes), tracking)
 }
 
@@ -317,7 +323,10 @@ mod tests {
     use crate::ErrorCode;
 
     fn decode_str(text: &str) -> Message {
-        JsonCodec::default().decode(Bytes::copy_from_slice(text.as_bytes()), &DecodeLimits::default())
+        JsonCodec::default().decode(
+            Bytes::copy_from_slice(text.as_bytes()),
+            &DecodeLimits::default(),
+        )
     }
 
     fn single_error(text: &str) -> ErrorCode {
@@ -336,7 +345,10 @@ mod tests {
         };
         assert_eq!(&*req.method, "ab");
         assert_eq!(req.id, Some(Id::Null));
-        assert_eq!(&req.params.unwrap().as_bytes().unwrap()[..], br#"{"x":[1]}"#);
+        assert_eq!(
+            &req.params.unwrap().as_bytes().unwrap()[..],
+            br#"{"x":[1]}"#
+        );
 
         let Message::Single(Ok(req)) = decode_str(r#" {"method":"n","jsonrpc":"2.0"} "#) else {
             panic!()
@@ -389,13 +401,16 @@ mod tests {
         };
         assert_eq!(entries.len(), 3);
         assert_eq!(&*entries[0].as_ref().unwrap().method, "a");
-        assert_eq!(entries[1].as_ref().unwrap_err().code(), ErrorCode::InvalidRequest);
+        assert_eq!(
+            entries[1].as_ref().unwrap_err().code(),
+            ErrorCode::InvalidRequest
+        );
         assert!(entries[2].as_ref().unwrap().is_notification());
     }
 
     #[test]
     fn limits_hold() {
-        let long = format!("[{}]", vec![r#"{"jsonrpc":"2.0","method":"a"}"#; 3].join(","));
+        let long = format!("[{}]", [r#"{"jsonrpc":"2.0","method":"a"}"#; 3].join(","));
         let limits = DecodeLimits::default().max_batch_len(2);
         match JsonCodec::default().decode(long.into(), &limits) {
             Message::Single(Err(err)) => assert_eq!(err.code(), ErrorCode::InvalidRequest),
@@ -422,7 +437,10 @@ mod tests {
 
     #[test]
     fn nesting_scan_skips_strings() {
-        assert!(!nesting_exceeds(br#"["[[[[[[[[[[[[[[[[[[[[", "\"[[[[[["]"#, 2));
+        assert!(!nesting_exceeds(
+            br#"["[[[[[[[[[[[[[[[[[[[[", "\"[[[[[["]"#,
+            2
+        ));
         assert!(nesting_exceeds(b"[[[ 1 ]]]", 2));
         assert!(!nesting_exceeds(b"[[ 1 ]] [[ 2 ]]", 2));
     }
@@ -436,7 +454,10 @@ mod tests {
             },
             Response {
                 id: Id::Null,
-                outcome: Err(ErrorObject::new(ErrorCode::InvalidRequest, "Invalid Request")),
+                outcome: Err(ErrorObject::new(
+                    ErrorCode::InvalidRequest,
+                    "Invalid Request",
+                )),
             },
         ]);
         let mut out = Vec::new();

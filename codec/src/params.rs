@@ -138,11 +138,17 @@ pub fn parse_params<T: DeserializeOwned>(
         Ok(value) => Ok(value),
         // The cold path: decode again, this time tracking where it failed.
         Err(plain) => match run::<T>(codec, raw, Tracking::On) {
-            Err(Failure { path: Some(path), message }) => Err(ParamsError {
+            Err(Failure {
+                path: Some(path),
+                message,
+            }) => Err(ParamsError {
                 param: Some(name_param::<T>(&path)),
                 message,
             }),
-            Err(Failure { path: None, message }) => Err(ParamsError {
+            Err(Failure {
+                path: None,
+                message,
+            }) => Err(ParamsError {
                 param: missing_field(&message).map(str::to_owned),
                 message,
             }),
@@ -155,7 +161,10 @@ pub fn parse_params<T: DeserializeOwned>(
 }
 
 /// Serialises a handler's result with `codec`.
-pub fn encode_value<T: Serialize + ?Sized>(codec: &dyn Codec, value: &T) -> Result<Encoded, ValueError> {
+pub fn encode_value<T: Serialize + ?Sized>(
+    codec: &dyn Codec,
+    value: &T,
+) -> Result<Encoded, ValueError> {
     let mut out = Vec::with_capacity(64);
     match codec.builtin() {
         Some(Builtin::Json | Builtin::SimdJson) => crate::json::write_value(value, &mut out)?,
@@ -359,7 +368,8 @@ mod tests {
     }
 
     fn params_of(frame: &'static str) -> Option<RawParams> {
-        match JsonCodec::default().decode(Bytes::from_static(frame.as_bytes()), &Default::default()) {
+        match JsonCodec::default().decode(Bytes::from_static(frame.as_bytes()), &Default::default())
+        {
             Message::Single(Ok(request)) => request.params,
             other => panic!("{other:?}"),
         }
@@ -372,13 +382,37 @@ mod tests {
     #[test]
     fn positional_named_and_defaults() {
         let f = r#"{"jsonrpc":"2.0","method":"e","params":["x",2],"id":1}"#;
-        assert_eq!(parse::<Echo>(f).unwrap(), Echo { data: "x".into(), times: 2 });
+        assert_eq!(
+            parse::<Echo>(f).unwrap(),
+            Echo {
+                data: "x".into(),
+                times: 2
+            }
+        );
         let f = r#"{"jsonrpc":"2.0","method":"e","params":{"times":3},"id":1}"#;
-        assert_eq!(parse::<Echo>(f).unwrap(), Echo { data: hello(), times: 3 });
+        assert_eq!(
+            parse::<Echo>(f).unwrap(),
+            Echo {
+                data: hello(),
+                times: 3
+            }
+        );
         let f = r#"{"jsonrpc":"2.0","method":"e","params":["x"],"id":1}"#;
-        assert_eq!(parse::<Echo>(f).unwrap(), Echo { data: "x".into(), times: 0 });
+        assert_eq!(
+            parse::<Echo>(f).unwrap(),
+            Echo {
+                data: "x".into(),
+                times: 0
+            }
+        );
         let f = r#"{"jsonrpc":"2.0","method":"e","id":1}"#;
-        assert_eq!(parse::<Echo>(f).unwrap(), Echo { data: hello(), times: 0 });
+        assert_eq!(
+            parse::<Echo>(f).unwrap(),
+            Echo {
+                data: hello(),
+                times: 0
+            }
+        );
     }
 
     #[test]

@@ -39,14 +39,17 @@ fn api() -> Router {
         .sync_method("random", || (random_u64() % 65_536) as u16)
         .sync_method(["echo", "helloworld"], |Params(p): Params<Echo>| p.data)
         .sync_method("myip", |ClientIp(ip): ClientIp| ip.to_string())
-        .sync_method("setcookie", |ClientIp(ip): ClientIp, response: ResponseHandle| {
-            let cookie = Cookie::build(("myTestCookie", format!("Your IP is {ip}")))
-                .path("/")
-                .http_only(true)
-                .build();
-            response.set_cookie(cookie);
-            "Cookie set"
-        })
+        .sync_method(
+            "setcookie",
+            |ClientIp(ip): ClientIp, response: ResponseHandle| {
+                let cookie = Cookie::build(("myTestCookie", format!("Your IP is {ip}")))
+                    .path("/")
+                    .http_only(true)
+                    .build();
+                response.set_cookie(cookie);
+                "Cookie set"
+            },
+        )
         .sync_method("big", || "foobar".repeat(100_000))
 }
 
@@ -63,7 +66,10 @@ async fn main() -> anyhow::Result<()> {
         .route("/api2", api2())
         .bind(addr)
         .await?;
-    println!("quickstart listening on http://{}/api and /api2", server.local_addr());
+    println!(
+        "quickstart listening on http://{}/api and /api2",
+        server.local_addr()
+    );
     server.serve().await?;
     Ok(())
 }

@@ -15,13 +15,17 @@ async fn main() -> anyhow::Result<()> {
     rpckit_examples::init_tracing();
     let addr = rpckit_examples::addr_from_args()?;
     let methods = spec::router(Arc::new(spec::Notified::default()));
-    let simd = Endpoint::new(methods.clone()).codecs(Codecs::default().with(SimdJsonCodec::default()));
+    let simd =
+        Endpoint::new(methods.clone()).codecs(Codecs::default().with(SimdJsonCodec::default()));
     let server = rpckit::http::Server::builder()
         .route("/rpc", methods)
         .route("/rpc/simd", simd)
         .bind(addr)
         .await?;
-    println!("spec_server listening on http://{}/rpc", server.local_addr());
+    println!(
+        "spec_server listening on http://{}/rpc",
+        server.local_addr()
+    );
     server.serve().await?;
     Ok(())
 }

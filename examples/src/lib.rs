@@ -23,7 +23,10 @@ pub fn flag_value(name: &str) -> Option<String> {
         if arg == name {
             return args.next();
         }
-        if let Some(value) = arg.strip_prefix(name).and_then(|rest| rest.strip_prefix('=')) {
+        if let Some(value) = arg
+            .strip_prefix(name)
+            .and_then(|rest| rest.strip_prefix('='))
+        {
             return Some(value.to_owned());
         }
     }

@@ -36,8 +36,12 @@ pub fn router(notified: Arc<Notified>) -> Router {
     let on_hello = notified.clone();
     let on_sum = notified;
     Router::new()
-        .sync_method("subtract", |Params(p): Params<Subtract>| p.minuend - p.subtrahend)
-        .sync_method("sum", |Params(terms): Params<Vec<i64>>| terms.iter().sum::<i64>())
+        .sync_method("subtract", |Params(p): Params<Subtract>| {
+            p.minuend - p.subtrahend
+        })
+        .sync_method("sum", |Params(terms): Params<Vec<i64>>| {
+            terms.iter().sum::<i64>()
+        })
         .sync_method("get_data", || serde_json::json!(["hello", 5]))
         .sync_method("update", move |Params(_): Params<Vec<i64>>| {
             on_update.0.fetch_add(1, Ordering::SeqCst);

@@ -30,7 +30,8 @@ fn cases() -> Vec<Case> {
             });
         } else if let Some(response) = line.strip_prefix("<--") {
             let case = cases.last_mut().expect("a response follows a request");
-            case.expected = Some(serde_json::from_str(response).expect("expected responses are JSON"));
+            case.expected =
+                Some(serde_json::from_str(response).expect("expected responses are JSON"));
         }
     }
     assert!(cases.len() > 20, "the conformance file was read");
@@ -99,12 +100,24 @@ async fn run(codec: Arc<dyn Codec>, encode: Encode, decode: Decode, include_raw:
 
 #[tokio::test]
 async fn json() {
-    run(Arc::new(JsonCodec::default()), |v| serde_json::to_vec(v).unwrap(), |b| serde_json::from_slice(b).unwrap(), true).await;
+    run(
+        Arc::new(JsonCodec::default()),
+        |v| serde_json::to_vec(v).unwrap(),
+        |b| serde_json::from_slice(b).unwrap(),
+        true,
+    )
+    .await;
 }
 
 #[tokio::test]
 async fn simd_json() {
-    run(Arc::new(SimdJsonCodec::default()), |v| serde_json::to_vec(v).unwrap(), |b| serde_json::from_slice(b).unwrap(), true).await;
+    run(
+        Arc::new(SimdJsonCodec::default()),
+        |v| serde_json::to_vec(v).unwrap(),
+        |b| serde_json::from_slice(b).unwrap(),
+        true,
+    )
+    .await;
 }
 
 #[tokio::test]

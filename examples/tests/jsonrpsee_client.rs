@@ -25,18 +25,36 @@ async fn calls_notifications_and_batches() {
     let (url, notified, handle) = serve().await;
     let client = HttpClientBuilder::default().build(&url).unwrap();
 
-    let diff: i64 = client.request("subtract", rpc_params![42, 23]).await.unwrap();
+    let diff: i64 = client
+        .request("subtract", rpc_params![42, 23])
+        .await
+        .unwrap();
     assert_eq!(diff, 19);
     let data: (String, i64) = client.request("get_data", rpc_params![]).await.unwrap();
     assert_eq!(data, ("hello".to_owned(), 5));
 
-    let err = client.request::<i64, _>("foobar", rpc_params![]).await.unwrap_err();
-    assert!(err.to_string().contains("-32601") || err.to_string().contains("not found"), "{err}");
-    let err = client.request::<i64, _>("subtract", rpc_params!["x"]).await.unwrap_err();
-    assert!(err.to_string().contains("-32602") || err.to_string().contains("Invalid params"), "{err}");
+    let err = client
+        .request::<i64, _>("foobar", rpc_params![])
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("-32601") || err.to_string().contains("not found"),
+        "{err}"
+    );
+    let err = client
+        .request::<i64, _>("subtract", rpc_params!["x"])
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("-32602") || err.to_string().contains("Invalid params"),
+        "{err}"
+    );
 
     // The empty 204 reply to a notification is accepted.
-    client.notification("update", rpc_params![1, 2, 3]).await.unwrap();
+    client
+        .notification("update", rpc_params![1, 2, 3])
+        .await
+        .unwrap();
     assert_eq!(notified.count(), 1);
 
     let mut batch = BatchRequestBuilder::new();

@@ -10,11 +10,20 @@ use tokio::sync::Notify;
 use tower::ServiceExt;
 
 async fn ask(endpoint: &Endpoint, body: &str) -> Option<Value> {
-    ask_with(endpoint, Frame::new(body.to_owned(), Arc::new(JsonCodec::default()))).await
+    ask_with(
+        endpoint,
+        Frame::new(body.to_owned(), Arc::new(JsonCodec::default())),
+    )
+    .await
 }
 
 async fn ask_with(endpoint: &Endpoint, frame: Frame) -> Option<Value> {
-    let reply = endpoint.clone().into_service().oneshot(frame).await.unwrap();
+    let reply = endpoint
+        .clone()
+        .into_service()
+        .oneshot(frame)
+        .await
+        .unwrap();
     reply.map(|frame| serde_json::from_slice(&frame.bytes).expect("replies are JSON"))
 }
 
@@ -24,9 +33,14 @@ fn call(method: &str, params: Value, id: i64) -> String {
 
 #[tokio::test]
 async fn aliases_reach_one_handler_that_knows_its_name() {
-    let router = Router::new().sync_method(["echo", "helloworld"], |MethodName(name): MethodName| name.to_string());
+    let router = Router::new()
+        .sync_method(["echo", "helloworld"], |MethodName(name): MethodName| {
+            name.to_string()
+        });
     let endpoint = Endpoint::new(router);
-    let reply = ask(&endpoint, &call("helloworld", json!([]), 1)).await.unwrap();
+    let reply = ask(&endpoint, &call("helloworld", json!([]), 1))
+        .await
+        .unwrap();
     assert_eq!(reply["result"], "helloworld");
     let reply = ask(&endpoint, &call("echo", json!([]), 2)).await.unwrap();
     assert_eq!(reply["result"], "echo");
@@ -38,20 +52,32 @@ async fn async_and_sync_handlers_with_typed_errors() {
     struct Refused;
     impl From<Refused> for ErrorObject {
         fn from(_: Refused) -> Self {
-            ErrorObject::new(ErrorCode::Application(42), "refused").with_data(json!({"why": "test"}))
+            ErrorObject::new(ErrorCode::Application(42), "refused")
+                .with_data(json!({"why": "test"}))
         }
     }
     let router = Router::new()
-        .method("add", |Params((a, b)): Params<(i64, i64)>| async move { a + b })
+        .method(
+            "add",
+            |Params((a, b)): Params<(i64, i64)>| async move { a + b },
+        )
         .method("refuse", || async { Err::<(), _>(Refused) })
         .sync_method("id", |RequestId(id): RequestId| id.map(|id| id.to_string()));
     let endpoint = Endpoint::new(router);
-    assert_eq!(ask(&endpoint, &call("add", json!([2, 3]), 1)).await.unwrap()["result"], 5);
+    assert_eq!(
+        ask(&endpoint, &call("add", json!([2, 3]), 1))
+            .await
+            .unwrap()["result"],
+        5
+    );
     let reply = ask(&endpoint, &call("refuse", json!([]), 2)).await.unwrap();
     assert_eq!(reply["error"]["code"], 42);
     assert_eq!(reply["error"]["data"]["why"], "test");
     assert_eq!(reply["id"], 2);
-    assert_eq!(ask(&endpoint, &call("id", json!([]), 3)).await.unwrap()["result"], "3");
+    assert_eq!(
+        ask(&endpoint, &call("id", json!([]), 3)).await.unwrap()["result"],
+        "3"
+    );
 }
 
 #[tokio::test]
@@ -64,11 +90,15 @@ async fn invalid_params_name_the_param() {
     }
     let router = Router::new().sync_method("move", |Params(_): Params<Move>| true);
     let endpoint = Endpoint::new(router);
-    let reply = ask(&endpoint, &call("move", json!([1, "x"]), 1)).await.unwrap();
+    let reply = ask(&endpoint, &call("move", json!([1, "x"]), 1))
+        .await
+        .unwrap();
     assert_eq!(reply["error"]["code"], -32602);
     assert_eq!(reply["error"]["data"]["param"], "to");
     assert!(reply["error"]["message"].as_str().unwrap().contains("`to`"));
-    let reply = ask(&endpoint, &call("move", json!({"to": 1}), 2)).await.unwrap();
+    let reply = ask(&endpoint, &call("move", json!({"to": 1}), 2))
+        .await
+        .unwrap();
     assert_eq!(reply["error"]["data"]["param"], "from");
 }
 
@@ -84,7 +114,10 @@ async fn a_panicking_handler_fails_its_call_and_the_service_lives_on() {
         assert_eq!(reply["error"]["code"], -32603, "{method}");
         assert_eq!(reply["id"], 1);
     }
-    assert_eq!(ask(&endpoint, &call("ok", json!([]), 2)).await.unwrap()["result"], 1);
+    assert_eq!(
+        ask(&endpoint, &call("ok", json!([]), 2)).await.unwrap()["result"],
+        1
+    );
 }
 
 #[tokio::test]
@@ -95,13 +128,20 @@ async fn notifications_run_but_are_never_answered() {
         counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
     });
     let endpoint = Endpoint::new(router);
-    assert!(ask(&endpoint, r#"{"jsonrpc":"2.0","method":"note"}"#).await.is_none());
-    assert!(ask(&endpoint, r#"{"jsonrpc":"2.0","method":"missing"}"#).await.is_none());
-    let batch = r#"[{"jsonrpc":"2.0","method":"note"},{"jsonrpc":"2.0","method":"note","params":[]}]"#;
+    assert!(ask(&endpoint, r#"{"jsonrpc":"2.0","method":"note"}"#)
+        .await
+        .is_none());
+    assert!(ask(&endpoint, r#"{"jsonrpc":"2.0","method":"missing"}"#)
+        .await
+        .is_none());
+    let batch =
+        r#"[{"jsonrpc":"2.0","method":"note"},{"jsonrpc":"2.0","method":"note","params":[]}]"#;
     assert!(ask(&endpoint, batch).await.is_none());
     assert_eq!(seen.load(std::sync::atomic::Ordering::SeqCst), 3);
     // `"id": null` is a request, and is answered.
-    let reply = ask(&endpoint, r#"{"jsonrpc":"2.0","method":"note","id":null}"#).await.unwrap();
+    let reply = ask(&endpoint, r#"{"jsonrpc":"2.0","method":"note","id":null}"#)
+        .await
+        .unwrap();
     assert_eq!(reply, json!({"jsonrpc": "2.0", "result": null, "id": null}));
 }
 
@@ -166,21 +206,36 @@ async fn tower_middleware_fits_at_the_call_level() {
         .layer(CodecLayer::default())
         .layer(RpcLayer::default())
         .layer(guard)
-        .service(Router::new().sync_method("secret", || 1).sync_method("open", || 2));
-    let frame = |method: &str| Frame::new(call(method, json!([]), 7), Arc::new(JsonCodec::default()));
-    let reply = service.clone().oneshot(frame("open")).await.unwrap().unwrap();
+        .service(
+            Router::new()
+                .sync_method("secret", || 1)
+                .sync_method("open", || 2),
+        );
+    let frame =
+        |method: &str| Frame::new(call(method, json!([]), 7), Arc::new(JsonCodec::default()));
+    let reply = service
+        .clone()
+        .oneshot(frame("open"))
+        .await
+        .unwrap()
+        .unwrap();
     let reply: Value = serde_json::from_slice(&reply.bytes).unwrap();
     assert_eq!(reply["result"], 2);
     let reply = service.oneshot(frame("secret")).await.unwrap().unwrap();
     let reply: Value = serde_json::from_slice(&reply.bytes).unwrap();
     assert_eq!(reply["error"]["code"], -32603);
-    assert!(reply["error"]["message"].as_str().unwrap().contains("forbidden by policy"));
+    assert!(reply["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("forbidden by policy"));
 }
 
 #[test]
 #[should_panic(expected = "registered twice")]
 fn duplicate_names_are_rejected_at_build_time() {
-    let _ = Router::new().sync_method("a", || 1).sync_method(["b", "a"], || 2);
+    let _ = Router::new()
+        .sync_method("a", || 1)
+        .sync_method(["b", "a"], || 2);
 }
 
 #[test]
@@ -192,7 +247,9 @@ fn rpc_names_are_reserved() {
 #[test]
 #[should_panic(expected = "registered twice")]
 fn merging_routers_rejects_duplicates() {
-    let _ = Router::new().sync_method("a", || 1).merge(Router::new().sync_method("a", || 2));
+    let _ = Router::new()
+        .sync_method("a", || 1)
+        .merge(Router::new().sync_method("a", || 2));
 }
 
 #[test]

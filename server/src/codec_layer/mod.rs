@@ -79,7 +79,9 @@ impl CodecLayer {
 
 impl fmt::Debug for CodecLayer {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("CodecLayer").field("limits", &self.limits).finish()
+        f.debug_struct("CodecLayer")
+            .field("limits", &self.limits)
+            .finish()
     }
 }
 

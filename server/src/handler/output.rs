@@ -39,8 +39,9 @@ pub trait IntoResult {
 }
 
 fn encode<T: Serialize + ?Sized>(codec: &dyn Codec, value: &T) -> Outcome {
-    encode_value(codec, value)
-        .map_err(|err| ErrorObject::internal_error(format_args!("the result could not be encoded: {err}")))
+    encode_value(codec, value).map_err(|err| {
+        ErrorObject::internal_error(format_args!("the result could not be encoded: {err}"))
+    })
 }
 
 impl<T: Serialize, E: Into<ErrorObject>> IntoResult for Result<T, E> {
@@ -63,8 +64,26 @@ macro_rules! plain_results {
 }
 
 plain_results!(
-    (), bool, char, i8, i16, i32, i64, i128, isize, u8, u16, u32, u64, u128, usize, f32, f64,
-    String, &'static str, serde_json::Value
+    (),
+    bool,
+    char,
+    i8,
+    i16,
+    i32,
+    i64,
+    i128,
+    isize,
+    u8,
+    u16,
+    u32,
+    u64,
+    u128,
+    usize,
+    f32,
+    f64,
+    String,
+    &'static str,
+    serde_json::Value
 );
 
 impl<T: Serialize> IntoResult for Vec<T> {

@@ -120,7 +120,10 @@ impl Router {
     #[track_caller]
     fn insert<N: MethodNames>(mut self, names: N, handler: BoxedHandler) -> Self {
         let names = names.into_names();
-        assert!(!names.is_empty(), "rpckit: a method needs at least one name");
+        assert!(
+            !names.is_empty(),
+            "rpckit: a method needs at least one name"
+        );
         let methods = Arc::make_mut(&mut self.methods);
         for name in names {
             assert!(!name.is_empty(), "rpckit: method names cannot be empty");

@@ -128,7 +128,11 @@ where
     let request = match entry {
         Ok(request) => request,
         Err(error) => {
-            tracing::debug!(code = error.code().code(), message = error.message(), "invalid request");
+            tracing::debug!(
+                code = error.code().code(),
+                message = error.message(),
+                "invalid request"
+            );
             return Some(Response {
                 id: Id::Null,
                 outcome: Err(error),
@@ -150,7 +154,11 @@ where
     let outcome = guarded(inner, call).instrument(span.clone()).await;
     if let Err(error) = &outcome {
         span.in_scope(|| {
-            tracing::debug!(code = error.code().code(), message = error.message(), "call failed");
+            tracing::debug!(
+                code = error.code().code(),
+                message = error.message(),
+                "call failed"
+            );
         });
     }
     id.map(|id| Response { id, outcome })
