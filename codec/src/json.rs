@@ -468,3 +468,29 @@ mod tests {
         );
     }
 }
+
+#[cfg(test)]
+mod huge_numbers {
+    use super::*;
+    use crate::{parse_params, ErrorCode};
+
+    #[test]
+    fn ten_thousand_digits_are_clear_errors() {
+        let digits = "9".repeat(10_000);
+        let codec = JsonCodec::default();
+        let limits = DecodeLimits::default();
+        // As an id: no id can hold it, so the request is rejected as a whole.
+        let frame = format!(r#"{{"jsonrpc":"2.0","method":"m","id":{digits}}}"#);
+        match codec.decode(frame.into(), &limits) {
+            Message::Single(Err(err)) => assert_eq!(err.code(), ErrorCode::ParseError),
+            other => panic!("{other:?}"),
+        }
+        // As a param: decoding succeeds, the typed handler param does not.
+        let frame = format!(r#"{{"jsonrpc":"2.0","method":"m","params":[{digits}],"id":1}}"#);
+        let Message::Single(Ok(request)) = codec.decode(frame.into(), &limits) else {
+            panic!("params are decoded lazily");
+        };
+        let err = parse_params::<(i64,)>(&codec, request.params.as_ref()).unwrap_err();
+        assert_eq!(err.param(), Some("#0"));
+    }
+}
