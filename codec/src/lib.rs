@@ -41,6 +41,8 @@ mod message;
 #[cfg(feature = "msgpack")]
 mod msgpack;
 mod params;
+#[cfg(feature = "simd-json")]
+mod simd;
 #[cfg(any(feature = "cbor", feature = "msgpack"))]
 mod walk;
 
@@ -59,3 +61,5 @@ pub use message::{Encoded, Entry, Message, Reply, Request, Response};
 #[cfg(feature = "msgpack")]
 pub use msgpack::MsgPackCodec;
 pub use params::{encode_value, parse_params, ParamsError, RawParams};
+#[cfg(feature = "simd-json")]
+pub use simd::SimdJsonCodec;
