@@ -48,9 +48,9 @@ mod walk;
 
 #[cfg(feature = "cbor")]
 pub use cbor::CborCodec;
-pub use codec::{Codec, Serializable, ValueError, Visit};
 #[doc(hidden)]
 pub use codec::{erased_deserialize, Builtin, ErasedDeserializer};
+pub use codec::{Codec, Serializable, ValueError, Visit};
 pub use codecs::{Codecs, UnsupportedMediaType};
 pub use error::{ErrorCode, ErrorObject};
 pub use frame::{Frame, PeerAddr};

@@ -57,8 +57,8 @@ def test_curl(quickstart):
     out = subprocess.run(
         ["curl", "-sS", "-i", quickstart.url("/api"), "-H", "Content-Type: application/json",
          "-d", '{"jsonrpc":"2.0","method":"echo","params":["curl"],"id":7}'],
-        check=True, capture_output=True, text=True, timeout=30,
-    ).stdout
+        check=True, capture_output=True, timeout=30,
+    ).stdout.decode()
     head, body = out.split("\r\n\r\n", 1)
     assert head.startswith("HTTP/1.1 200")
     assert "content-type: application/json" in head.lower()
