@@ -132,3 +132,58 @@ impl fmt::Display for UnsupportedMediaType {
 }
 
 impl std::error::Error for UnsupportedMediaType {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::JsonCodec;
+
+    #[derive(Debug)]
+    struct Other;
+
+    impl Codec for Other {
+        fn name(&self) -> &'static str {
+            "other"
+        }
+        fn media_types(&self) -> &'static [&'static str] {
+            &["application/x-other", "application/json"]
+        }
+        fn decode(&self, _: bytes::Bytes, _: &crate::DecodeLimits) -> crate::Message {
+            crate::Message::error(crate::ErrorObject::internal_error("unused"))
+        }
+        fn deserialize_params(
+            &self,
+            _: &crate::RawParams,
+            _: crate::Visit<'_>,
+        ) -> Result<(), crate::ValueError> {
+            Ok(())
+        }
+        fn encode_value(
+            &self,
+            _: crate::Serializable<'_>,
+            _: &mut Vec<u8>,
+        ) -> Result<(), crate::ValueError> {
+            Ok(())
+        }
+        fn encode_reply(&self, _: &crate::Reply, _: &mut Vec<u8>) {}
+    }
+
+    #[test]
+    fn later_codecs_win_shared_media_types_and_the_default_can_move() {
+        let codecs = Codecs::new(JsonCodec::default()).with(Other);
+        let pick = |ct: Option<&str>| codecs.negotiate(ct).map(|c| c.name());
+        assert_eq!(pick(Some("APPLICATION/JSON")), Ok("other"));
+        assert_eq!(pick(Some("application/json-rpc")), Ok("json"));
+        assert_eq!(pick(None), Ok("json"));
+        assert_eq!(pick(Some("")), Ok("json"));
+        assert_eq!(
+            pick(Some("text/html; charset=utf-8"))
+                .unwrap_err()
+                .media_type(),
+            "text/html"
+        );
+        let moved = codecs.clone().default_to("other").unwrap();
+        assert_eq!(moved.negotiate(None).unwrap().name(), "other");
+        assert!(codecs.default_to("nope").is_none());
+    }
+}

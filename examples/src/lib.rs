@@ -33,9 +33,13 @@ pub fn flag_value(name: &str) -> Option<String> {
     None
 }
 
-/// Installs a `tracing` subscriber controlled by `RUST_LOG` (default `info`).
+/// Installs a `tracing` subscriber controlled by `RUST_LOG` (default `info`),
+/// writing to stderr so that stdout carries only what scripts read.
 pub fn init_tracing() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    tracing_subscriber::fmt().with_env_filter(filter).init();
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
 }
