@@ -59,7 +59,7 @@ mod rpc;
 pub use call::{Call, Outcome};
 pub use codec_layer::{CodecLayer, CodecService};
 pub use endpoint::{Endpoint, EndpointService};
-pub use router::{MethodNames, MethodSet, ResponseFuture, Router};
+pub use router::{MethodNames, MethodSet, MethodSettings, ResponseFuture, Router};
 pub use rpc::{Incoming, RpcLayer, RpcService};
 pub use rpckit_codec::{ErrorCode, ErrorObject, Id};
 

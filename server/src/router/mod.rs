@@ -2,6 +2,7 @@
 
 mod future;
 mod names;
+mod settings;
 
 use std::collections::HashMap;
 use std::convert::Infallible;
@@ -13,11 +14,18 @@ use rpckit_codec::ErrorObject;
 
 pub use future::ResponseFuture;
 pub use names::MethodNames;
+pub use settings::MethodSettings;
 
 use crate::handler::{BoxOutcome, Handler, SyncHandler};
 use crate::{Call, Outcome};
 
 type BoxedHandler = Arc<dyn Fn(Call) -> BoxOutcome + Send + Sync>;
+
+/// One registered method: its handler and its settings. Aliases share it.
+struct Method {
+    handler: BoxedHandler,
+    settings: MethodSettings,
+}
 
 /// The methods of one endpoint: names (and aliases) to handlers.
 ///
@@ -35,7 +43,7 @@ type BoxedHandler = Arc<dyn Fn(Call) -> BoxOutcome + Send + Sync>;
 /// ```
 #[derive(Clone, Default)]
 pub struct Router {
-    methods: Arc<HashMap<Box<str>, BoxedHandler>>,
+    methods: Arc<HashMap<Box<str>, Arc<Method>>>,
 }
 
 impl Router {
@@ -107,6 +115,46 @@ impl Router {
         self
     }
 
+    /// Changes the settings of the method `name` (and of its aliases).
+    ///
+    /// ```
+    /// use rpckit::Router;
+    ///
+    /// let router = Router::new()
+    ///     .sync_method(["big", "huge"], || "x".repeat(1 << 20))
+    ///     .configure("huge", |settings| settings.compression(true));
+    /// assert_eq!(router.settings("big").unwrap().compression_allowed(), Some(true));
+    /// ```
+    ///
+    /// # Panics
+    ///
+    /// When no method is called `name`.
+    #[track_caller]
+    pub fn configure(
+        mut self,
+        name: &str,
+        change: impl FnOnce(MethodSettings) -> MethodSettings,
+    ) -> Self {
+        let Some(old) = self.methods.get(name).cloned() else {
+            panic!("rpckit: cannot configure `{name}`: no such method");
+        };
+        let new = Arc::new(Method {
+            handler: old.handler.clone(),
+            settings: change(old.settings.clone()),
+        });
+        for method in Arc::make_mut(&mut self.methods).values_mut() {
+            if Arc::ptr_eq(method, &old) {
+                *method = new.clone();
+            }
+        }
+        self
+    }
+
+    /// The settings of the method `name`, if there is one.
+    pub fn settings(&self, name: &str) -> Option<&MethodSettings> {
+        self.methods.get(name).map(|method| &method.settings)
+    }
+
     /// Whether a method of that name (or alias) exists.
     pub fn has_method(&self, name: &str) -> bool {
         self.methods.contains_key(name)
@@ -124,6 +172,10 @@ impl Router {
             !names.is_empty(),
             "rpckit: a method needs at least one name"
         );
+        let method = Arc::new(Method {
+            handler,
+            settings: MethodSettings::default(),
+        });
         let methods = Arc::make_mut(&mut self.methods);
         for name in names {
             assert!(!name.is_empty(), "rpckit: method names cannot be empty");
@@ -135,14 +187,14 @@ impl Router {
                 !methods.contains_key(&*name),
                 "rpckit: method `{name}` is registered twice"
             );
-            methods.insert(name, handler.clone());
+            methods.insert(name, method.clone());
         }
         self
     }
 
     fn dispatch(&self, call: Call) -> ResponseFuture {
         match self.methods.get(call.method()) {
-            Some(handler) => ResponseFuture::handler(handler(call)),
+            Some(method) => ResponseFuture::handler((method.handler)(call)),
             None => ResponseFuture::ready(Err(ErrorObject::method_not_found(call.method()))),
         }
     }
