@@ -1,0 +1,52 @@
+//! Run with `cargo run --release -p rpckit-examples --bin bench_server -- --addr 127.0.0.1:7001 --threads 1`
+//!
+//! The rpckit side of the load benchmark (`loadbench`): `echo` returns its
+//! one param (positional `[x]` or named `{"data": x}`), `echo_struct`
+//! deserialises its param into a typed [`Catalog`] and returns it. Served
+//! at `/`, `/rpc` and `/api` with every codec by content type (JSON, CBOR,
+//! MessagePack), and at `/simd` with SIMD-JSON decoding JSON. The transport
+//! matches exact paths, so those are the paths; anything else is a 404.
+//! No tracing subscriber: the comparison servers log nothing either.
+
+#[path = "../bench/shared.rs"]
+mod shared;
+
+use rpckit::codec::{Codecs, SimdJsonCodec};
+use rpckit::extract::Params;
+use rpckit::{Endpoint, ErrorObject, Router};
+use serde::Deserialize;
+use shared::{Catalog, EchoStruct};
+
+#[derive(Deserialize)]
+struct Echo {
+    data: serde_json::Value,
+}
+
+fn methods() -> Router {
+    Router::new()
+        .sync_method("echo", |Params(p): Params<Echo>| p.data)
+        .sync_method(
+            "echo_struct",
+            |Params(p): Params<EchoStruct>| -> Result<Catalog, ErrorObject> { Ok(p.data) },
+        )
+}
+
+fn main() -> anyhow::Result<()> {
+    let addr = rpckit_examples::addr_from_args()?;
+    let threads = shared::threads_from_args()?;
+    shared::runtime(threads)?.block_on(async {
+        let api = methods();
+        let simd =
+            Endpoint::new(api.clone()).codecs(Codecs::default().with(SimdJsonCodec::default()));
+        let server = rpckit::http::Server::builder()
+            .route("/", api.clone())
+            .route("/rpc", api.clone())
+            .route("/api", api)
+            .route("/simd", simd)
+            .bind(addr)
+            .await?;
+        println!("bench_server listening on http://{}/", server.local_addr());
+        server.serve().await?;
+        Ok(())
+    })
+}

@@ -1,0 +1,691 @@
+//! Run with `cargo run --release -p rpckit-examples --bin loadbench -- --rounds 3 --duration 5`
+//!
+//! The side-by-side load benchmark (issue 3). It builds, in release, the
+//! three servers — rpckit (`bench_server`), jsonrpsee 0.26
+//! (`bench_jsonrpsee`) and bare hyper answering a fixed body
+//! (`bench_hyper`, the HTTP limit of the box) — and runs every scenario of
+//! `scenarios.rs` against each, one after another with the same settings:
+//! the server pinned to core 1 with one tokio worker thread, the load
+//! generator (wrk, installed with apt-get when missing) pinned to core 0,
+//! everything on 127.0.0.1. Runs are interleaved (rpckit, jsonrpsee, hyper,
+//! rpckit, ...) and repeated for `--rounds`; every run gets a fresh server
+//! and a warm-up. It prints req/s, p50 and p99 (or memory per connection)
+//! per server and scenario as medians over the rounds, the ratios
+//! rpckit/jsonrpsee and rpckit/hyper, and PASS/MISS for the issue's
+//! targets, and writes the same as JSON.
+//!
+//! Flags (defaults in brackets): `--rounds N` [3], `--duration SECS` per
+//! run [5], `--warmup SECS` [1], `--connections N` wrk connections [32],
+//! `--threads N` server worker threads [1], `--scenarios KEY,KEY` [all; keys
+//! in the report], `--out FILE` [`loadbench.json` next to the binary],
+//! `--no-build` (use the server binaries already built).
+//!
+//! Measurement only: a MISS is a finding, not something to tune here.
+
+#[path = "../bench/shared.rs"]
+mod shared;
+
+mod http;
+mod report;
+mod scenarios;
+mod wrk;
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader, Write};
+use std::net::{SocketAddr, TcpListener};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use anyhow::{bail, Context};
+
+use scenarios::{Load, Request, Scenario};
+
+/// The metrics of one run, by name (see the constants in `scenarios`).
+pub(crate) type Metrics = BTreeMap<&'static str, f64>;
+
+/// One of the servers compared.
+#[derive(Debug)]
+pub(crate) struct ServerKind {
+    pub(crate) name: &'static str,
+    bin: &'static str,
+    /// Whether its answers are real JSON-RPC (bare hyper's are a fixed body).
+    answers: bool,
+}
+
+/// The servers, in the order they run within a scenario; rpckit first.
+pub(crate) static SERVERS: [ServerKind; 3] = [
+    ServerKind {
+        name: "rpckit",
+        bin: "bench_server",
+        answers: true,
+    },
+    ServerKind {
+        name: "jsonrpsee",
+        bin: "bench_jsonrpsee",
+        answers: true,
+    },
+    ServerKind {
+        name: "hyper",
+        bin: "bench_hyper",
+        answers: false,
+    },
+];
+
+/// The command line.
+#[derive(Debug)]
+pub(crate) struct Options {
+    pub(crate) rounds: usize,
+    pub(crate) duration: u64,
+    pub(crate) warmup: u64,
+    pub(crate) connections: u32,
+    pub(crate) threads: usize,
+    scenarios: Option<Vec<String>>,
+    out: Option<PathBuf>,
+    build: bool,
+}
+
+impl Options {
+    fn parse(args: &[String]) -> anyhow::Result<Self> {
+        let mut options = Options {
+            rounds: 3,
+            duration: 5,
+            warmup: 1,
+            connections: 32,
+            threads: 1,
+            scenarios: None,
+            out: None,
+            build: true,
+        };
+        let mut args = args.iter();
+        while let Some(arg) = args.next() {
+            let (flag, inline) = match arg.split_once('=') {
+                Some((flag, value)) => (flag, Some(value.to_owned())),
+                None => (arg.as_str(), None),
+            };
+            if flag == "--no-build" {
+                options.build = false;
+                continue;
+            }
+            let value = match inline.or_else(|| args.next().cloned()) {
+                Some(value) => value,
+                None => bail!("{flag} needs a value"),
+            };
+            let number = || -> anyhow::Result<u64> {
+                match value.parse() {
+                    Ok(n) if n > 0 => Ok(n),
+                    _ => bail!("{flag} {value}: expected a positive integer"),
+                }
+            };
+            match flag {
+                "--rounds" => options.rounds = number()? as usize,
+                "--duration" => options.duration = number()?,
+                "--warmup" => options.warmup = number()?,
+                "--connections" => options.connections = number()? as u32,
+                "--threads" => options.threads = number()? as usize,
+                "--scenarios" => {
+                    options.scenarios = Some(value.split(',').map(str::to_owned).collect());
+                }
+                "--out" => options.out = Some(value.into()),
+                _ => bail!("unknown flag {flag} (see the top of examples/loadbench/main.rs)"),
+            }
+        }
+        Ok(options)
+    }
+}
+
+fn main() -> anyhow::Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().map(String::as_str) == Some("__hold") {
+        return http::hold(&args[1..]);
+    }
+    let options = Options::parse(&args)?;
+    let scenarios = select(scenarios::all(), options.scenarios.as_deref())?;
+
+    check_machine()?;
+    let bin_dir = server_dir()?;
+    if options.build {
+        build_servers()?;
+    }
+    let work = std::env::temp_dir().join(format!("loadbench-{}", std::process::id()));
+    std::fs::create_dir_all(&work)?;
+    let prepared = prepare(&scenarios, &work)?;
+    let nofile = hard_nofile_limit()?;
+
+    let load_before = load_average();
+    println!(
+        "loadbench: {} scenarios x {} servers x {} rounds, {} s runs (+{} s warm-up); load average before: {load_before}",
+        scenarios.len(),
+        SERVERS.len(),
+        options.rounds,
+        options.duration,
+        options.warmup
+    );
+    let bench = Bench {
+        options: &options,
+        bin_dir: &bin_dir,
+        work: &work,
+        nofile,
+        clock_ticks: clock_ticks()?,
+    };
+    let mut results = report::Results::default();
+    for round in 1..=options.rounds {
+        for (index, scenario) in scenarios.iter().enumerate() {
+            for server in &SERVERS {
+                print!(
+                    "[round {round}/{}] {:<18} {:<9} ",
+                    options.rounds, scenario.key, server.name
+                );
+                std::io::stdout().flush()?;
+                let outcome = bench.run(scenario, &prepared[index], server);
+                match &outcome {
+                    Ok(metrics) => println!("{}", report::brief(&scenario.load, metrics)),
+                    Err(err) => println!("FAILED: {err:#}"),
+                }
+                results.record(scenario.key, server.name, outcome);
+            }
+        }
+    }
+    let load_after = load_average();
+
+    let summary = report::Summary {
+        options: &options,
+        scenarios: &scenarios,
+        results: &results,
+        load_before: &load_before,
+        load_after: &load_after,
+        catalog_items: scenarios::catalog_items(),
+    };
+    println!();
+    print!("{}", summary.table());
+    let out = options
+        .out
+        .clone()
+        .unwrap_or_else(|| bin_dir.join("loadbench.json"));
+    std::fs::write(&out, serde_json::to_string_pretty(&summary.json())?)?;
+    println!("written to {}", out.display());
+    let _ = std::fs::remove_dir_all(&work);
+    Ok(())
+}
+
+/// The scenarios named by `--scenarios` (all without it), plus the
+/// baselines they compare with.
+fn select(all: Vec<Scenario>, keys: Option<&[String]>) -> anyhow::Result<Vec<Scenario>> {
+    let Some(keys) = keys else {
+        return Ok(all);
+    };
+    let mut wanted: Vec<&str> = keys.iter().map(String::as_str).collect();
+    for key in keys {
+        match all.iter().find(|scenario| scenario.key == key.as_str()) {
+            None => {
+                let known: Vec<_> = all.iter().map(|scenario| scenario.key).collect();
+                bail!("unknown scenario {key}; known: {}", known.join(", "));
+            }
+            Some(Scenario {
+                load: Load::Contended { baseline, .. },
+                ..
+            }) => wanted.push(baseline),
+            Some(_) => {}
+        }
+    }
+    Ok(all
+        .into_iter()
+        .filter(|scenario| wanted.contains(&scenario.key))
+        .collect())
+}
+
+/// Two cores, taskset and prlimit, and wrk (installed when missing).
+fn check_machine() -> anyhow::Result<()> {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    if cores < 2 {
+        bail!("needs two cores (server on core 1, load on core 0); this machine has {cores}");
+    }
+    for tool in ["taskset", "prlimit"] {
+        if !runs(Command::new(tool).arg("--version")) {
+            bail!("`{tool}` is missing (Debian: apt-get install util-linux)");
+        }
+    }
+    if !runs(Command::new("wrk").arg("--version")) {
+        println!("wrk is missing; installing it with apt-get");
+        let installed = runs(Command::new("apt-get").args(["install", "-y", "-q", "wrk"]))
+            || (runs(Command::new("apt-get").args(["update", "-q"]))
+                && runs(Command::new("apt-get").args(["install", "-y", "-q", "wrk"])));
+        if !installed {
+            bail!("could not install wrk: run `apt-get update && apt-get install -y wrk` as root");
+        }
+    }
+    Ok(())
+}
+
+/// Whether the command starts and exits (any status: `wrk --version` exits 1).
+fn runs(command: &mut Command) -> bool {
+    command
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok()
+}
+
+/// Where the release server binaries are: next to this one, or in the
+/// sibling `release` folder when this one is a debug build.
+fn server_dir() -> anyhow::Result<PathBuf> {
+    let exe = std::env::current_exe()?;
+    let dir = exe.parent().context("binary without a folder")?;
+    if dir.file_name().is_some_and(|name| name == "release") {
+        Ok(dir.to_owned())
+    } else {
+        Ok(dir.with_file_name("release"))
+    }
+}
+
+/// `cargo build --release` of the three servers, with this run's cargo and
+/// target folder.
+fn build_servers() -> anyhow::Result<()> {
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let manifest = Path::new(env!("CARGO_MANIFEST_DIR")).join("Cargo.toml");
+    let mut command = Command::new(cargo);
+    command
+        .args(["build", "--release", "--manifest-path"])
+        .arg(manifest);
+    for server in &SERVERS {
+        command.args(["--bin", server.bin]);
+    }
+    let status = command.status().context("could not run cargo")?;
+    if !status.success() {
+        bail!("building the servers failed ({status})");
+    }
+    Ok(())
+}
+
+/// A scenario's bodies and wrk scripts, made once.
+#[derive(Debug)]
+struct Prepared {
+    /// Main request: script and body.
+    script: PathBuf,
+    body: Vec<u8>,
+    /// The background load of [`Load::Contended`].
+    background: Option<(PathBuf, Vec<u8>)>,
+}
+
+fn prepare(scenarios: &[Scenario], work: &Path) -> anyhow::Result<Vec<Prepared>> {
+    scenarios
+        .iter()
+        .map(|scenario| {
+            let (request, background) = match &scenario.load {
+                Load::Throughput(request) | Load::IdleConnections { request, .. } => {
+                    (request, None)
+                }
+                Load::Contended {
+                    probe, background, ..
+                } => (probe, Some(background)),
+            };
+            let body = (request.body)();
+            let script = wrk::write_script(work, scenario.key, request, &body)?;
+            let background = background
+                .map(|request| {
+                    let body = (request.body)();
+                    let name = format!("{}-background", scenario.key);
+                    wrk::write_script(work, &name, request, &body).map(|script| (script, body))
+                })
+                .transpose()?;
+            Ok(Prepared {
+                script,
+                body,
+                background,
+            })
+        })
+        .collect()
+}
+
+/// The hard limit on open files, which both sides raise their soft limit to.
+fn hard_nofile_limit() -> anyhow::Result<u64> {
+    let limits = std::fs::read_to_string("/proc/self/limits")?;
+    let line = limits
+        .lines()
+        .find(|line| line.starts_with("Max open files"))
+        .context("no open-file limit in /proc/self/limits")?;
+    let hard = line.split_whitespace().nth(4).context("odd limits line")?;
+    Ok(if hard == "unlimited" {
+        1 << 20
+    } else {
+        hard.parse()?
+    })
+}
+
+/// `getconf CLK_TCK` (no libc call: the crate forbids `unsafe`).
+fn clock_ticks() -> anyhow::Result<u64> {
+    let output = Command::new("getconf").arg("CLK_TCK").output()?;
+    let text = String::from_utf8_lossy(&output.stdout);
+    text.trim()
+        .parse()
+        .with_context(|| format!("getconf CLK_TCK said {text:?}"))
+}
+
+/// `/proc/loadavg`'s three load averages.
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|text| {
+            text.split_whitespace()
+                .take(3)
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+        .unwrap_or_else(|_| "unknown".into())
+}
+
+/// What every run needs.
+#[derive(Debug)]
+struct Bench<'a> {
+    options: &'a Options,
+    bin_dir: &'a Path,
+    work: &'a Path,
+    nofile: u64,
+    /// Clock ticks per second, the unit of `/proc/PID/stat`'s CPU times.
+    clock_ticks: u64,
+}
+
+impl Bench<'_> {
+    /// One scenario against one fresh server.
+    fn run(
+        &self,
+        scenario: &Scenario,
+        prepared: &Prepared,
+        kind: &'static ServerKind,
+    ) -> anyhow::Result<Metrics> {
+        let server = RunningServer::start(self, kind)?;
+        let options = self.options;
+        match &scenario.load {
+            Load::Throughput(request) => {
+                server.check(request, &prepared.body)?;
+                let run = |seconds| {
+                    wrk::run(
+                        &prepared.script,
+                        server.addr,
+                        request.path,
+                        options.connections,
+                        seconds,
+                    )
+                };
+                run(options.warmup)?;
+                let cpu_before = server.cpu_ticks()?;
+                let outcome = run(options.duration)?;
+                let cpu = server.cpu_ticks()? - cpu_before;
+                let mut metrics = wrk_metrics(&outcome);
+                if outcome.requests > 0 {
+                    let micros = cpu as f64 * 1e6 / self.clock_ticks as f64;
+                    metrics.insert(scenarios::CPU_PER_REQ, micros / outcome.requests as f64);
+                }
+                Ok(metrics)
+            }
+            Load::Contended {
+                probe,
+                background,
+                background_connections,
+                ..
+            } => {
+                let (background_script, background_body) = prepared
+                    .background
+                    .as_ref()
+                    .context("background not prepared")?;
+                server.check(probe, &prepared.body)?;
+                server.check(background, background_body)?;
+                // The background runs through the probe's warm-up and run.
+                let background_run = wrk::spawn(
+                    background_script,
+                    server.addr,
+                    background.path,
+                    *background_connections,
+                    options.warmup + options.duration + 1,
+                )?;
+                let background_run = KillOnDrop(Some(background_run));
+                let probe_run = |seconds| {
+                    wrk::run(
+                        &prepared.script,
+                        server.addr,
+                        probe.path,
+                        options.connections,
+                        seconds,
+                    )
+                };
+                probe_run(options.warmup)?;
+                let mut metrics = wrk_metrics(&probe_run(options.duration)?);
+                let background = wrk::finish(background_run.take())?;
+                metrics.insert(scenarios::BACKGROUND_REQ_S, background.req_per_s());
+                Ok(metrics)
+            }
+            Load::IdleConnections { count, request } => {
+                if self.nofile < *count as u64 + 100 {
+                    bail!(
+                        "the open-file hard limit ({}) is too low for {count} connections",
+                        self.nofile
+                    );
+                }
+                server.check(request, &prepared.body)?;
+                std::thread::sleep(Duration::from_millis(300));
+                let rss_before = server.rss_kib()?;
+                let fds_before = server.open_fds()?;
+                let held = Holder::start(self, server.addr, request, *count)?;
+                // Let the server finish its bookkeeping for the last ones.
+                std::thread::sleep(Duration::from_millis(1000));
+                let rss_after = server.rss_kib()?;
+                let fds_after = server.open_fds()?;
+                drop(held);
+                let opened = fds_after.saturating_sub(fds_before);
+                if opened < *count * 99 / 100 {
+                    bail!("only {opened} of {count} connections were open in the server");
+                }
+                let mut metrics = Metrics::new();
+                metrics.insert(
+                    scenarios::KIB_PER_CONN,
+                    (rss_after as f64 - rss_before as f64) / *count as f64,
+                );
+                metrics.insert(scenarios::RSS_BEFORE, rss_before as f64);
+                metrics.insert(scenarios::RSS_AFTER, rss_after as f64);
+                metrics.insert(scenarios::CONNECTIONS, *count as f64);
+                metrics.insert(scenarios::FDS_OPENED, opened as f64);
+                Ok(metrics)
+            }
+        }
+    }
+}
+
+fn wrk_metrics(outcome: &wrk::Outcome) -> Metrics {
+    let mut metrics = Metrics::new();
+    metrics.insert(scenarios::REQ_S, outcome.req_per_s());
+    metrics.insert(scenarios::P50, outcome.p50_us);
+    metrics.insert(scenarios::P99, outcome.p99_us);
+    metrics.insert("errors", outcome.errors() as f64);
+    metrics
+}
+
+/// A child process killed (by its id) if still running when dropped.
+#[derive(Debug)]
+struct KillOnDrop(Option<Child>);
+
+impl KillOnDrop {
+    fn take(mut self) -> Child {
+        self.0.take().expect("taken once")
+    }
+}
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        if let Some(child) = &mut self.0 {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// A benchmark server on core 1, killed when dropped.
+#[derive(Debug)]
+struct RunningServer {
+    _child: KillOnDrop,
+    pid: u32,
+    addr: SocketAddr,
+    kind: &'static ServerKind,
+}
+
+impl RunningServer {
+    fn start(bench: &Bench<'_>, kind: &'static ServerKind) -> anyhow::Result<Self> {
+        let addr = free_port()?;
+        let mut child = Command::new("prlimit")
+            .arg(format!("--nofile={0}:{0}", bench.nofile))
+            .args(["taskset", "-c", "1"])
+            .arg(bench.bin_dir.join(kind.bin))
+            .arg("--addr")
+            .arg(addr.to_string())
+            .arg("--threads")
+            .arg(bench.options.threads.to_string())
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .spawn()
+            .with_context(|| format!("could not start {}", kind.bin))?;
+        let stdout = child.stdout.take().context("no stdout")?;
+        // prlimit and taskset exec the server: the child's id is the server's.
+        let pid = child.id();
+        let child = KillOnDrop(Some(child));
+        let first = first_line(stdout, Duration::from_secs(10))
+            .with_context(|| format!("{} did not start", kind.bin))?;
+        let expected = format!("{} listening on http://{addr}/", kind.bin);
+        if first.trim_end() != expected {
+            bail!("{} printed {first:?}, expected {expected:?}", kind.bin);
+        }
+        Ok(RunningServer {
+            _child: child,
+            pid,
+            addr,
+            kind,
+        })
+    }
+
+    /// One request, answered as a JSON-RPC server must (bare hyper: 200).
+    fn check(&self, request: &Request, body: &[u8]) -> anyhow::Result<()> {
+        let (status, answer) =
+            http::exchange(self.addr, &http::request_bytes(request, self.addr, body))?;
+        if self.kind.answers {
+            http::check_answer(status, &answer, request.results)
+        } else if status == 200 {
+            Ok(())
+        } else {
+            bail!("HTTP {status}")
+        }
+    }
+
+    /// CPU time used so far (user + system, all threads), in clock ticks,
+    /// from `/proc/PID/stat`.
+    fn cpu_ticks(&self) -> anyhow::Result<u64> {
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.pid))?;
+        // Fields 14 and 15; the name (field 2) may hold spaces, so count
+        // from the `)` that ends it, after which field 3 comes.
+        let rest = stat.rsplit_once(')').context("odd /proc/PID/stat")?.1;
+        let mut fields = rest.split_whitespace().skip(11);
+        let mut next = || -> anyhow::Result<u64> {
+            Ok(fields.next().context("short /proc/PID/stat")?.parse()?)
+        };
+        Ok(next()? + next()?)
+    }
+
+    /// Resident memory, from `/proc/PID/status`.
+    fn rss_kib(&self) -> anyhow::Result<u64> {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid))?;
+        let line = status
+            .lines()
+            .find(|line| line.starts_with("VmRSS:"))
+            .context("no VmRSS")?;
+        Ok(line
+            .split_whitespace()
+            .nth(1)
+            .context("odd VmRSS line")?
+            .parse()?)
+    }
+
+    fn open_fds(&self) -> anyhow::Result<usize> {
+        Ok(std::fs::read_dir(format!("/proc/{}/fd", self.pid))?.count())
+    }
+}
+
+/// The helper process holding idle connections (`loadbench __hold`), on
+/// core 0; closing its stdin ends it.
+#[derive(Debug)]
+struct Holder(KillOnDrop);
+
+impl Holder {
+    fn start(
+        bench: &Bench<'_>,
+        addr: SocketAddr,
+        request: &Request,
+        count: usize,
+    ) -> anyhow::Result<Self> {
+        let body_file = bench.work.join("hold.body");
+        std::fs::write(&body_file, (request.body)())?;
+        let mut child = Command::new("prlimit")
+            .arg(format!("--nofile={0}:{0}", bench.nofile))
+            .args(["taskset", "-c", "0"])
+            .arg(std::env::current_exe()?)
+            .arg("__hold")
+            .arg(addr.to_string())
+            .arg(request.path)
+            .arg(count.to_string())
+            .arg(&body_file)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .context("could not start the connection holder")?;
+        let stdout = child.stdout.take().context("no stdout")?;
+        let holder = Holder(KillOnDrop(Some(child)));
+        let line = first_line(stdout, Duration::from_secs(120))
+            .context("the connection holder did not report")?;
+        let mut words = line.split_whitespace();
+        let (Some("ready"), Some(ok), Some(failed)) = (words.next(), words.next(), words.next())
+        else {
+            bail!("the connection holder said {line:?}");
+        };
+        if failed != "0" || ok != count.to_string() {
+            bail!("the connection holder opened {ok} of {count} connections: {line}");
+        }
+        Ok(holder)
+    }
+}
+
+impl Drop for Holder {
+    fn drop(&mut self) {
+        if let Some(child) = &mut self.0 .0 {
+            // Closing stdin lets it close its connections and exit.
+            drop(child.stdin.take());
+            for _ in 0..50 {
+                if matches!(child.try_wait(), Ok(Some(_))) {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        }
+    }
+}
+
+/// The first line `stdout` prints, within `timeout`; the rest is drained
+/// on a thread so the child never blocks on a full pipe.
+fn first_line(
+    stdout: impl std::io::Read + Send + 'static,
+    timeout: Duration,
+) -> anyhow::Result<String> {
+    let (sender, receiver) = mpsc::channel();
+    std::thread::spawn(move || {
+        let mut lines = BufReader::new(stdout).lines();
+        let _ = sender.send(lines.next());
+        for _ in lines {}
+    });
+    match receiver.recv_timeout(timeout) {
+        Ok(Some(Ok(line))) => Ok(line),
+        Ok(Some(Err(err))) => Err(err.into()),
+        Ok(None) => bail!("exited without printing"),
+        Err(_) => bail!("printed nothing within {timeout:?}"),
+    }
+}
+
+/// A port on 127.0.0.1 nothing listens on right now.
+fn free_port() -> anyhow::Result<SocketAddr> {
+    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?)
+}

@@ -1,0 +1,365 @@
+//! Medians, ratios, targets: the table and the JSON report.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use serde_json::{json, Value};
+
+use crate::scenarios::{self, Check, Load, Scenario, Target};
+use crate::{Metrics, Options, SERVERS};
+
+/// Every run's metrics (or its failure), by scenario and server.
+#[derive(Debug, Default)]
+pub(crate) struct Results {
+    runs: BTreeMap<(&'static str, &'static str), Vec<Result<Metrics, String>>>,
+}
+
+impl Results {
+    pub(crate) fn record(
+        &mut self,
+        scenario: &'static str,
+        server: &'static str,
+        outcome: anyhow::Result<Metrics>,
+    ) {
+        self.runs
+            .entry((scenario, server))
+            .or_default()
+            .push(outcome.map_err(|err| format!("{err:#}")));
+    }
+
+    fn runs(&self, scenario: &str, server: &str) -> &[Result<Metrics, String>] {
+        self.runs
+            .iter()
+            .find(|((s, v), _)| *s == scenario && *v == server)
+            .map_or(&[], |(_, runs)| runs.as_slice())
+    }
+
+    /// The median of `metric` over the successful rounds.
+    fn median(&self, scenario: &str, server: &str, metric: &str) -> Option<f64> {
+        let mut values: Vec<f64> = self
+            .runs(scenario, server)
+            .iter()
+            .filter_map(|run| run.as_ref().ok()?.get(metric).copied())
+            .collect();
+        if values.is_empty() {
+            return None;
+        }
+        values.sort_by(f64::total_cmp);
+        let middle = values.len() / 2;
+        Some(if values.len() % 2 == 1 {
+            values[middle]
+        } else {
+            (values[middle - 1] + values[middle]) / 2.0
+        })
+    }
+
+    fn ratio(&self, scenario: &str, metric: &str, vs: &str) -> Option<f64> {
+        Some(self.median(scenario, "rpckit", metric)? / self.median(scenario, vs, metric)?)
+    }
+}
+
+/// One line of progress for a finished run.
+pub(crate) fn brief(load: &Load, metrics: &Metrics) -> String {
+    let get = |metric| metrics.get(metric).copied().unwrap_or(f64::NAN);
+    let mut line = match load {
+        Load::IdleConnections { .. } => format!(
+            "{:.1} KiB/conn (RSS {:.1} -> {:.1} MiB, {} fds)",
+            get(scenarios::KIB_PER_CONN),
+            get(scenarios::RSS_BEFORE) / 1024.0,
+            get(scenarios::RSS_AFTER) / 1024.0,
+            get(scenarios::FDS_OPENED)
+        ),
+        Load::Throughput(_) | Load::Contended { .. } => format!(
+            "{} req/s  p50 {} ms  p99 {} ms",
+            thousands(get(scenarios::REQ_S)),
+            millis(get(scenarios::P50)),
+            millis(get(scenarios::P99))
+        ),
+    };
+    if let Some(cpu) = metrics.get(scenarios::CPU_PER_REQ) {
+        let _ = write!(line, "  CPU {cpu:.2} us/req");
+    }
+    if let Some(background) = metrics.get(scenarios::BACKGROUND_REQ_S) {
+        let _ = write!(line, "  (background {background:.1} req/s)");
+    }
+    if let Some(errors) = metrics.get("errors").filter(|errors| **errors > 0.0) {
+        let _ = write!(line, "  WARNING: {errors} wrk errors");
+    }
+    line
+}
+
+/// Everything the report shows.
+#[derive(Debug)]
+pub(crate) struct Summary<'a> {
+    pub(crate) options: &'a Options,
+    pub(crate) scenarios: &'a [Scenario],
+    pub(crate) results: &'a Results,
+    pub(crate) load_before: &'a str,
+    pub(crate) load_after: &'a str,
+    pub(crate) catalog_items: usize,
+}
+
+/// The columns of a scenario's rows: (header, metric, formatter).
+type Column = (&'static str, &'static str, fn(f64) -> String);
+
+fn columns(load: &Load) -> &'static [Column] {
+    match load {
+        Load::Throughput(_) => &[
+            ("req/s", scenarios::REQ_S, thousands),
+            ("p50 ms", scenarios::P50, millis),
+            ("p99 ms", scenarios::P99, millis),
+            ("CPU us/req", scenarios::CPU_PER_REQ, two_decimals),
+        ],
+        Load::Contended { .. } => &[
+            ("req/s", scenarios::REQ_S, thousands),
+            ("p50 ms", scenarios::P50, millis),
+            ("p99 ms", scenarios::P99, millis),
+            ("bg req/s", scenarios::BACKGROUND_REQ_S, one_decimal),
+        ],
+        Load::IdleConnections { .. } => &[
+            ("KiB/conn", scenarios::KIB_PER_CONN, one_decimal),
+            ("RSS before MiB", scenarios::RSS_BEFORE, mebibytes),
+            ("RSS after MiB", scenarios::RSS_AFTER, mebibytes),
+        ],
+    }
+}
+
+impl Summary<'_> {
+    /// The text table.
+    pub(crate) fn table(&self) -> String {
+        let options = self.options;
+        let mut out = String::new();
+        let _ = writeln!(
+            out,
+            "Medians over {} rounds; {} s runs after {} s warm-up; server on core 1 with {} tokio worker thread(s), \
+             wrk -t1 -c{} on core 0; 128 KiB payload = {} items.",
+            options.rounds,
+            options.duration,
+            options.warmup,
+            options.threads,
+            options.connections,
+            self.catalog_items
+        );
+        let _ = writeln!(
+            out,
+            "Load average before: {}; after: {}.",
+            self.load_before, self.load_after
+        );
+        for scenario in self.scenarios {
+            out.push('\n');
+            let columns = columns(&scenario.load);
+            let _ = write!(
+                out,
+                "{} [{}]\n  {:<12}",
+                scenario.title, scenario.key, "server"
+            );
+            for (header, _, _) in columns {
+                let _ = write!(out, "{header:>15}");
+            }
+            if matches!(scenario.load, Load::Contended { .. }) {
+                let _ = write!(out, "{:>15}", "p99/idle p99");
+            }
+            out.push('\n');
+            for server in &SERVERS {
+                let _ = write!(out, "  {:<12}", server.name);
+                for (_, metric, format) in columns {
+                    let value = self.results.median(scenario.key, server.name, metric);
+                    let _ = write!(out, "{:>15}", value.map_or("n/a".into(), format));
+                }
+                if let Load::Contended { baseline, .. } = scenario.load {
+                    let value = self.vs_baseline(scenario.key, baseline, server.name);
+                    let _ = write!(out, "{:>15}", times(value));
+                }
+                let failures = self
+                    .results
+                    .runs(scenario.key, server.name)
+                    .iter()
+                    .filter(|run| run.is_err())
+                    .count();
+                if failures > 0 {
+                    let _ = write!(out, "   ({failures} failed runs)");
+                }
+                out.push('\n');
+            }
+            let (metric, _) = scenario.load.primary();
+            for metric in [metric, scenarios::CPU_PER_REQ] {
+                let jsonrpsee = self.results.ratio(scenario.key, metric, "jsonrpsee");
+                let hyper = self.results.ratio(scenario.key, metric, "hyper");
+                if jsonrpsee.is_some() || hyper.is_some() {
+                    let _ = writeln!(
+                        out,
+                        "  ratios ({metric}): rpckit/jsonrpsee {}   rpckit/hyper {}",
+                        times(jsonrpsee),
+                        times(hyper),
+                    );
+                }
+            }
+            for target in scenario.targets {
+                let (value, verdict) = match self.evaluate(scenario, target) {
+                    Some((value, true)) => (Some(value), "PASS"),
+                    Some((value, false)) => (Some(value), "MISS"),
+                    None => (None, "n/a"),
+                };
+                let _ = writeln!(
+                    out,
+                    "  target {:<36} {:>7}  {verdict}",
+                    target.text,
+                    times(value)
+                );
+            }
+        }
+        out
+    }
+
+    /// A server's p99 in an under-load scenario over its p99 in the baseline.
+    fn vs_baseline(&self, scenario: &str, baseline: &str, server: &str) -> Option<f64> {
+        Some(
+            self.results.median(scenario, server, scenarios::P99)?
+                / self.results.median(baseline, server, scenarios::P99)?,
+        )
+    }
+
+    /// The compared value and whether rpckit meets the target.
+    fn evaluate(&self, scenario: &Scenario, target: &Target) -> Option<(f64, bool)> {
+        match target.check {
+            Check::AtLeast { metric, vs, factor } => {
+                let ratio = self.results.ratio(scenario.key, metric, vs)?;
+                Some((ratio, ratio >= factor))
+            }
+            Check::AtMost { metric, vs, factor } => {
+                let ratio = self.results.ratio(scenario.key, metric, vs)?;
+                Some((ratio, ratio <= factor))
+            }
+            Check::BaselineAtMost { metric, factor } => {
+                let Load::Contended { baseline, .. } = scenario.load else {
+                    return None;
+                };
+                let ratio = self.results.median(scenario.key, "rpckit", metric)?
+                    / self.results.median(baseline, "rpckit", metric)?;
+                Some((ratio, ratio <= factor))
+            }
+        }
+    }
+
+    /// The same as JSON, with every round's numbers.
+    pub(crate) fn json(&self) -> Value {
+        let options = self.options;
+        let scenarios: Vec<Value> = self
+            .scenarios
+            .iter()
+            .map(|scenario| {
+                let servers: serde_json::Map<String, Value> = SERVERS
+                    .iter()
+                    .map(|server| {
+                        let runs = self.results.runs(scenario.key, server.name);
+                        let mut median = serde_json::Map::new();
+                        for metric in runs.iter().flatten().flat_map(|m| m.keys()) {
+                            if let Some(value) =
+                                self.results.median(scenario.key, server.name, metric)
+                            {
+                                median.insert((*metric).to_owned(), json!(value));
+                            }
+                        }
+                        let rounds: Vec<Value> = runs
+                            .iter()
+                            .map(|run| match run {
+                                Ok(metrics) => json!(metrics),
+                                Err(err) => json!({ "error": err }),
+                            })
+                            .collect();
+                        let mut entry = json!({ "median": median, "rounds": rounds });
+                        if let Load::Contended { baseline, .. } = scenario.load {
+                            entry["p99_over_idle_p99"] =
+                                json!(self.vs_baseline(scenario.key, baseline, server.name));
+                        }
+                        (server.name.to_owned(), entry)
+                    })
+                    .collect();
+                let (metric, higher_is_better) = scenario.load.primary();
+                let targets: Vec<Value> = scenario
+                    .targets
+                    .iter()
+                    .map(|target| {
+                        let evaluated = self.evaluate(scenario, target);
+                        json!({
+                            "target": target.text,
+                            "value": evaluated.map(|(value, _)| value),
+                            "pass": evaluated.map(|(_, pass)| pass),
+                        })
+                    })
+                    .collect();
+                json!({
+                    "key": scenario.key,
+                    "title": scenario.title,
+                    "primary_metric": metric,
+                    "higher_is_better": higher_is_better,
+                    "servers": servers,
+                    "ratios": {
+                        "rpckit/jsonrpsee": self.results.ratio(scenario.key, metric, "jsonrpsee"),
+                        "rpckit/hyper": self.results.ratio(scenario.key, metric, "hyper"),
+                    },
+                    "cpu_per_req_ratios": {
+                        "rpckit/jsonrpsee":
+                            self.results.ratio(scenario.key, scenarios::CPU_PER_REQ, "jsonrpsee"),
+                        "rpckit/hyper":
+                            self.results.ratio(scenario.key, scenarios::CPU_PER_REQ, "hyper"),
+                    },
+                    "targets": targets,
+                })
+            })
+            .collect();
+        json!({
+            "settings": {
+                "rounds": options.rounds,
+                "duration_s": options.duration,
+                "warmup_s": options.warmup,
+                "wrk_connections": options.connections,
+                "server_threads": options.threads,
+                "server_core": 1,
+                "load_core": 0,
+                "catalog_items": self.catalog_items,
+            },
+            "unix_time": std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |elapsed| elapsed.as_secs()),
+            "load_average_before": self.load_before,
+            "load_average_after": self.load_after,
+            "scenarios": scenarios,
+        })
+    }
+}
+
+fn thousands(value: f64) -> String {
+    if !value.is_finite() {
+        return "n/a".into();
+    }
+    let digits = format!("{:.0}", value);
+    let mut out = String::new();
+    for (i, digit) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(digit);
+    }
+    out
+}
+
+fn millis(micros: f64) -> String {
+    format!("{:.3}", micros / 1000.0)
+}
+
+fn one_decimal(value: f64) -> String {
+    format!("{value:.1}")
+}
+
+fn two_decimals(value: f64) -> String {
+    format!("{value:.2}")
+}
+
+fn mebibytes(kib: f64) -> String {
+    format!("{:.1}", kib / 1024.0)
+}
+
+fn times(value: Option<f64>) -> String {
+    value.map_or("n/a".into(), |value| format!("{value:.2}x"))
+}

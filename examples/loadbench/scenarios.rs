@@ -1,0 +1,267 @@
+//! The scenario table and the targets of issue 3. A new scenario (gzip,
+//! JSONP, a stream transport) is one more entry of [`all`]; a new kind of
+//! load is one more [`Load`] variant and its arm in `main.rs`.
+
+use std::fmt::Write as _;
+
+use crate::shared;
+
+/// Throughput metrics, as wrk reports them.
+pub(crate) const REQ_S: &str = "req_per_s";
+pub(crate) const P50: &str = "p50_us";
+pub(crate) const P99: &str = "p99_us";
+/// Server CPU time (user + system) per request during the measured run:
+/// unlike req/s, barely moved by other processes competing for the core.
+pub(crate) const CPU_PER_REQ: &str = "cpu_us_per_req";
+/// Memory metrics of the idle-connection scenarios.
+pub(crate) const KIB_PER_CONN: &str = "kib_per_conn";
+pub(crate) const RSS_BEFORE: &str = "rss_before_kib";
+pub(crate) const RSS_AFTER: &str = "rss_after_kib";
+pub(crate) const CONNECTIONS: &str = "connections";
+pub(crate) const FDS_OPENED: &str = "fds_opened";
+/// Requests per second of the background load in [`Load::Contended`].
+pub(crate) const BACKGROUND_REQ_S: &str = "background_req_per_s";
+
+/// One HTTP request the load generator repeats.
+#[derive(Debug)]
+pub(crate) struct Request {
+    pub(crate) method: &'static str,
+    pub(crate) path: &'static str,
+    /// Besides `Content-Type: application/json`.
+    pub(crate) headers: &'static [(&'static str, &'static str)],
+    pub(crate) body: fn() -> Vec<u8>,
+    /// How many JSON-RPC results a JSON-RPC server must answer (checked once
+    /// per run before the load starts; bare hyper's fixed body is not).
+    pub(crate) results: usize,
+}
+
+/// What a scenario does to a server.
+#[derive(Debug)]
+pub(crate) enum Load {
+    /// wrk repeats `request` for the run's duration: req/s, p50, p99.
+    Throughput(Request),
+    /// `count` keep-alive connections, each served `request` once, then held
+    /// idle: resident memory per connection.
+    IdleConnections { count: usize, request: Request },
+    /// wrk repeats `probe` while `background_connections` more connections
+    /// keep sending `background`: the probe's req/s, p50, p99, and its p99
+    /// over its p99 in the `baseline` scenario (the same probe, idle).
+    Contended {
+        probe: Request,
+        background: Request,
+        background_connections: u32,
+        baseline: &'static str,
+    },
+}
+
+impl Load {
+    /// The metric the ratios between servers compare, and whether more is better.
+    pub(crate) fn primary(&self) -> (&'static str, bool) {
+        match self {
+            Load::Throughput(_) => (REQ_S, true),
+            Load::IdleConnections { .. } => (KIB_PER_CONN, false),
+            Load::Contended { .. } => (P99, false),
+        }
+    }
+}
+
+/// One row group of the report.
+#[derive(Debug)]
+pub(crate) struct Scenario {
+    /// Stable name: `--scenarios` and the JSON report use it.
+    pub(crate) key: &'static str,
+    pub(crate) title: &'static str,
+    pub(crate) load: Load,
+    pub(crate) targets: &'static [Target],
+}
+
+/// A goal for rpckit, printed PASS or MISS next to its scenario.
+#[derive(Debug)]
+pub(crate) struct Target {
+    pub(crate) text: &'static str,
+    pub(crate) check: Check,
+}
+
+#[derive(Debug)]
+pub(crate) enum Check {
+    /// rpckit's `metric` ≥ `factor` × server `vs`'s.
+    AtLeast {
+        metric: &'static str,
+        vs: &'static str,
+        factor: f64,
+    },
+    /// rpckit's `metric` ≤ `factor` × server `vs`'s.
+    AtMost {
+        metric: &'static str,
+        vs: &'static str,
+        factor: f64,
+    },
+    /// rpckit's `metric` ≤ `factor` × its own `metric` in the load's baseline.
+    BaselineAtMost { metric: &'static str, factor: f64 },
+}
+
+const SMALL: Request = Request {
+    method: "POST",
+    path: "/",
+    headers: &[],
+    body: small_echo,
+    results: 1,
+};
+
+/// Every scenario, in the order they run within a round.
+pub(crate) fn all() -> Vec<Scenario> {
+    vec![
+        Scenario {
+            key: "small_echo",
+            title: "small echo",
+            load: Load::Throughput(SMALL),
+            targets: &[
+                Target {
+                    text: "req/s >= 1.15x jsonrpsee",
+                    check: Check::AtLeast {
+                        metric: REQ_S,
+                        vs: "jsonrpsee",
+                        factor: 1.15,
+                    },
+                },
+                Target {
+                    text: "req/s >= 0.95x hyper",
+                    check: Check::AtLeast {
+                        metric: REQ_S,
+                        vs: "hyper",
+                        factor: 0.95,
+                    },
+                },
+            ],
+        },
+        Scenario {
+            key: "batch_100",
+            title: "batch of 100 echo",
+            load: Load::Throughput(Request {
+                body: batch_100,
+                results: 100,
+                ..SMALL
+            }),
+            targets: &[Target {
+                text: "req/s >= 1.5x jsonrpsee",
+                check: Check::AtLeast {
+                    metric: REQ_S,
+                    vs: "jsonrpsee",
+                    factor: 1.5,
+                },
+            }],
+        },
+        Scenario {
+            key: "struct_128k_json",
+            title: "128 KiB echo_struct, JSON",
+            load: Load::Throughput(Request {
+                body: echo_struct_128k,
+                ..SMALL
+            }),
+            targets: &[],
+        },
+        Scenario {
+            key: "struct_128k_simd",
+            title: "128 KiB echo_struct, SIMD-JSON (/simd)",
+            load: Load::Throughput(Request {
+                path: "/simd",
+                body: echo_struct_128k,
+                ..SMALL
+            }),
+            targets: &[Target {
+                text: "req/s >= 2x jsonrpsee",
+                check: Check::AtLeast {
+                    metric: REQ_S,
+                    vs: "jsonrpsee",
+                    factor: 2.0,
+                },
+            }],
+        },
+        Scenario {
+            key: "idle_1k",
+            title: "1,000 idle keep-alive connections",
+            load: Load::IdleConnections {
+                count: 1_000,
+                request: SMALL,
+            },
+            targets: &[IDLE_MEMORY],
+        },
+        Scenario {
+            key: "idle_10k",
+            title: "10,000 idle keep-alive connections",
+            load: Load::IdleConnections {
+                count: 10_000,
+                request: SMALL,
+            },
+            targets: &[IDLE_MEMORY],
+        },
+        Scenario {
+            key: "small_under_4m",
+            title: "small echo while 2 conns send 4 MiB echo",
+            load: Load::Contended {
+                probe: SMALL,
+                background: Request {
+                    body: echo_4m,
+                    ..SMALL
+                },
+                background_connections: 2,
+                baseline: "small_echo",
+            },
+            targets: &[Target {
+                text: "p99 <= 2x idle p99 (small echo)",
+                check: Check::BaselineAtMost {
+                    metric: P99,
+                    factor: 2.0,
+                },
+            }],
+        },
+    ]
+}
+
+const IDLE_MEMORY: Target = Target {
+    text: "KiB/conn <= jsonrpsee",
+    check: Check::AtMost {
+        metric: KIB_PER_CONN,
+        vs: "jsonrpsee",
+        factor: 1.0,
+    },
+};
+
+fn small_echo() -> Vec<u8> {
+    br#"{"jsonrpc":"2.0","method":"echo","params":["hello"],"id":1}"#.to_vec()
+}
+
+fn batch_100() -> Vec<u8> {
+    let mut body = String::from("[");
+    for id in 1..=100 {
+        if id > 1 {
+            body.push(',');
+        }
+        let _ = write!(
+            body,
+            r#"{{"jsonrpc":"2.0","method":"echo","params":["hello"],"id":{id}}}"#
+        );
+    }
+    body.push(']');
+    body.into_bytes()
+}
+
+/// `echo_struct` with ~128 KiB of params (whole items, at most 128 KiB).
+fn echo_struct_128k() -> Vec<u8> {
+    let catalog = shared::catalog(128 * 1024);
+    let params = serde_json::to_string(&catalog).unwrap_or_default();
+    format!(r#"{{"jsonrpc":"2.0","method":"echo_struct","params":[{params}],"id":1}}"#).into_bytes()
+}
+
+/// `echo` of a 4 MiB string.
+fn echo_4m() -> Vec<u8> {
+    let text: String = (0..4 * 1024 * 1024)
+        .map(|i| char::from(b'a' + (i % 26) as u8))
+        .collect();
+    format!(r#"{{"jsonrpc":"2.0","method":"echo","params":["{text}"],"id":1}}"#).into_bytes()
+}
+
+/// How many items the 128 KiB catalogue holds, for the report.
+pub(crate) fn catalog_items() -> usize {
+    shared::catalog(128 * 1024).items.len()
+}
