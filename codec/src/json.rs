@@ -200,17 +200,21 @@ enum Level {
 fn decode_entry(frame: &Bytes, text: &str, level: Level) -> Entry {
     match serde_json::from_str::<Wire<'_>>(text) {
         Ok(wire) => wire.into_request(frame),
-        Err(err) if level == Level::TopLevel && !is_well_formed(&err, text) => {
+        Err(err) if level == Level::TopLevel && !is_well_formed(text) => {
             Err(ErrorObject::parse_error(err))
         }
         Err(err) => Err(ErrorObject::invalid_request(err)),
     }
 }
 
-/// A data error can stop serde before the syntax error further on; only
-/// then is the text parsed again, to tell -32600 from -32700.
-fn is_well_formed(err: &serde_json::Error, text: &str) -> bool {
-    err.is_data() && serde_json::from_str::<IgnoredAny>(text).is_ok()
+/// Whether `text` is JSON by the grammar (RFC 8259), whatever its values.
+///
+/// Only asked on the error path, to tell -32700 from -32600: a data error
+/// can stop serde before a syntax error further on, and text serde cannot
+/// hold (a lone surrogate escape, a number with 10,000 digits) is still
+/// JSON, so a request carrying it is invalid, not unparseable.
+fn is_well_formed(text: &str) -> bool {
+    serde_json::from_str::<IgnoredAny>(text).is_ok()
 }
 
 /// The request envelope, borrowing from the frame.
@@ -511,10 +515,10 @@ mod huge_numbers {
         let digits = "9".repeat(10_000);
         let codec = JsonCodec::default();
         let limits = DecodeLimits::default();
-        // As an id: no id can hold it, so the request is rejected as a whole.
+        // As an id: valid JSON, but no id can hold it: an invalid request.
         let frame = format!(r#"{{"jsonrpc":"2.0","method":"m","id":{digits}}}"#);
         match codec.decode(frame.into(), &limits) {
-            Message::Single(Err(err)) => assert_eq!(err.code(), ErrorCode::ParseError),
+            Message::Single(Err(err)) => assert_eq!(err.code(), ErrorCode::InvalidRequest),
             other => panic!("{other:?}"),
         }
         // As a param: decoding succeeds, the typed handler param does not.

@@ -288,9 +288,6 @@ async fn lone_surrogates() {
 /// The single-request counterpart of the batch case in [`lone_surrogates`]:
 /// the same well-formed entry must get the same -32600 alone as in a batch.
 #[tokio::test]
-#[ignore = "bug: a lone surrogate escape in a single request's method is -32700 \
-            (serde_json calls it a syntax error) but -32600 in a batch entry \
-            (codec/src/json.rs, decode_entry / is_well_formed)"]
 async fn lone_surrogate_method_alone_is_an_invalid_request() {
     let _guard = support::shared().await;
     let server = support::start(router()).await;
@@ -391,7 +388,7 @@ async fn numbers_of_10_000_digits() {
         assert_error(&reply[0], INVALID_REQUEST, &Value::Null, &context);
         assert_result(&reply[1], &json!(2), &json!(2), &context);
         // As the id of a single request, in the binary codecs: the same.
-        // (JSON: see the ignored test below.)
+        // (JSON: see `number_of_10_000_digits_as_a_single_id_is_an_invalid_request`.)
         if wire.is_binary() {
             assert_rejected(&mut client, wire, &entry, INVALID_REQUEST, "single id").await;
         }
@@ -404,9 +401,6 @@ async fn numbers_of_10_000_digits() {
 /// request is invalid (-32600), as the same id is in a batch, and as a
 /// CBOR bignum id is.
 #[tokio::test]
-#[ignore = "bug: a 10,000-digit id in a single JSON request is -32700 but \
-            -32600 in a batch entry and in CBOR (codec/src/json.rs, \
-            decode_entry / is_well_formed; pinned by json.rs huge_numbers)"]
 async fn number_of_10_000_digits_as_a_single_id_is_an_invalid_request() {
     let _guard = support::shared().await;
     let server = support::start(router()).await;
