@@ -19,7 +19,12 @@ pub struct Call {
     /// The codec of the frame the call came in.
     pub codec: Arc<dyn Codec>,
     /// Connection and request facts, keyed by type (see the transports).
-    pub extensions: http::Extensions,
+    ///
+    /// Shared by every call of a batch, so a batch copies no map. A
+    /// call-level layer that adds a value writes through
+    /// `Arc::make_mut(&mut call.extensions).insert(value)`, which copies the
+    /// map for that call only.
+    pub extensions: Arc<http::Extensions>,
 }
 
 /// What a call produces: the result, already encoded by the call's codec,

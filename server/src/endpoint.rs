@@ -20,6 +20,7 @@ pub struct Endpoint {
     router: Router,
     codecs: Codecs,
     limits: DecodeLimits,
+    offload_above: usize,
     rpc: RpcLayer,
 }
 
@@ -33,6 +34,7 @@ impl Endpoint {
             router,
             codecs: Codecs::default(),
             limits: DecodeLimits::default(),
+            offload_above: crate::codec_layer::DEFAULT_OFFLOAD_ABOVE,
             rpc: RpcLayer::new(),
         }
     }
@@ -46,6 +48,14 @@ impl Endpoint {
     /// Sets the decode limits (nesting depth, batch length).
     pub fn limits(mut self, limits: DecodeLimits) -> Self {
         self.limits = limits;
+        self
+    }
+
+    /// Serves frames above `bytes` (default 256 KiB) on tokio's blocking
+    /// pool, so that decoding and serving a large body does not hold up the
+    /// small calls behind it; `usize::MAX` keeps every frame inline.
+    pub fn offload_above(mut self, bytes: usize) -> Self {
+        self.offload_above = bytes;
         self
     }
 
@@ -68,7 +78,8 @@ impl Endpoint {
     /// The codecs and the frame-level service, as a transport needs them.
     pub fn into_parts(self) -> (Codecs, EndpointService) {
         let rpc = tower::Layer::layer(&self.rpc, self.router);
-        (self.codecs, CodecService::new(rpc, self.limits))
+        let service = CodecService::new(rpc, self.limits).offload_above(self.offload_above);
+        (self.codecs, service)
     }
 }
 

@@ -57,7 +57,7 @@ mod router;
 mod rpc;
 
 pub use call::{Call, Outcome};
-pub use codec_layer::{CodecLayer, CodecService};
+pub use codec_layer::{CodecLayer, CodecService, DEFAULT_OFFLOAD_ABOVE};
 pub use endpoint::{Endpoint, EndpointService};
 pub use router::{MethodNames, MethodSet, MethodSettings, ResponseFuture, Router};
 pub use rpc::{Incoming, RpcLayer, RpcService};

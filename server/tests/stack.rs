@@ -261,3 +261,39 @@ fn public_types_are_send_and_sync() {
     assert_send_sync::<Call>();
     assert_send_sync::<ErrorObject>();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 1)]
+async fn large_frames_are_served_off_the_runtime_worker() {
+    // `big` holds its thread until released. With one runtime worker, were
+    // the large frame served inline, `small` (spawned after `big` started)
+    // would find the worker taken and never run.
+    let (release, held) = std::sync::mpsc::channel::<()>();
+    let held = Arc::new(std::sync::Mutex::new(held));
+    let (started, big_started) = std::sync::mpsc::channel::<()>();
+    let started = Arc::new(std::sync::Mutex::new(started));
+    let (small_ran, ran) = std::sync::mpsc::channel::<()>();
+    let small_ran = Arc::new(std::sync::Mutex::new(small_ran));
+    let router = Router::new()
+        .sync_method("big", move |Params((text,)): Params<(String,)>| {
+            started.lock().unwrap().send(()).unwrap();
+            held.lock().unwrap().recv().unwrap();
+            text.len()
+        })
+        .sync_method("small", move || small_ran.lock().unwrap().send(()).is_ok());
+    let endpoint = Endpoint::new(router).offload_above(1024);
+    let big = tokio::spawn({
+        let endpoint = endpoint.clone();
+        async move { ask(&endpoint, &call("big", json!(["x".repeat(4096)]), 1)).await }
+    });
+    // The test's own thread is not a runtime worker: it may block to wait.
+    big_started.recv().unwrap();
+    let small = tokio::spawn({
+        let endpoint = endpoint.clone();
+        async move { ask(&endpoint, &call("small", json!([]), 2)).await }
+    });
+    let served = ran.recv_timeout(std::time::Duration::from_secs(60));
+    release.send(()).unwrap();
+    served.expect("a small call starved behind a large frame");
+    assert_eq!(small.await.unwrap().unwrap()["result"], true);
+    assert_eq!(big.await.unwrap().unwrap()["result"], 4096);
+}

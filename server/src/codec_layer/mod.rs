@@ -15,22 +15,42 @@ use crate::Incoming;
 ///
 /// Malformed bytes never reach the inner service as an error: the codec
 /// decodes them into an error answer, which the inner service replies with.
+///
+/// Frames larger than the offload threshold are decoded, served and encoded
+/// on tokio's blocking pool: decoding a 4 MiB body takes milliseconds, and
+/// on the runtime's worker it would hold up every small call behind it.
 #[derive(Clone, Debug)]
 pub struct CodecService<S> {
     inner: S,
     limits: DecodeLimits,
+    offload_above: usize,
 }
+
+/// Frames above this many bytes are served on the blocking pool by default.
+pub const DEFAULT_OFFLOAD_ABOVE: usize = 256 * 1024;
 
 impl<S> CodecService<S> {
     /// Wraps `inner`, decoding with `limits`.
     pub fn new(inner: S, limits: DecodeLimits) -> Self {
-        CodecService { inner, limits }
+        CodecService {
+            inner,
+            limits,
+            offload_above: DEFAULT_OFFLOAD_ABOVE,
+        }
+    }
+
+    /// Serves frames above `bytes` on tokio's blocking pool (when running
+    /// inside a tokio runtime); `usize::MAX` keeps every frame inline.
+    pub fn offload_above(mut self, bytes: usize) -> Self {
+        self.offload_above = bytes;
+        self
     }
 }
 
 impl<S> Service<Frame> for CodecService<S>
 where
-    S: Service<Incoming, Response = Option<Reply>>,
+    S: Service<Incoming, Response = Option<Reply>> + Clone + Send + 'static,
+    S::Error: Send + 'static,
     S::Future: Send + 'static,
 {
     type Response = Option<Frame>;
@@ -42,6 +62,15 @@ where
     }
 
     fn call(&mut self, frame: Frame) -> Self::Future {
+        if frame.bytes.len() > self.offload_above {
+            if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+                // The clone takes `self.inner`'s place; the instance that
+                // `poll_ready` made ready serves this frame.
+                let clone = self.inner.clone();
+                let ready = std::mem::replace(&mut self.inner, clone);
+                return Box::pin(offload(runtime, ready, frame, self.limits));
+            }
+        }
         let Frame {
             bytes,
             codec,
@@ -64,16 +93,75 @@ where
     }
 }
 
+/// Serves one frame on the blocking pool, driving the inner service's
+/// future there too, so the decode, the handlers and the encode all run off
+/// the runtime's workers.
+async fn offload<S>(
+    runtime: tokio::runtime::Handle,
+    mut inner: S,
+    frame: Frame,
+    limits: DecodeLimits,
+) -> Result<Option<Frame>, S::Error>
+where
+    S: Service<Incoming, Response = Option<Reply>> + Send + 'static,
+    S::Error: Send + 'static,
+    S::Future: Send + 'static,
+{
+    let worker = runtime.clone();
+    let task = runtime.spawn_blocking(move || {
+        let Frame {
+            bytes,
+            codec,
+            extensions,
+        } = frame;
+        let message = codec.decode(bytes, &limits);
+        let reply = worker.block_on(inner.call(Incoming {
+            message,
+            codec: codec.clone(),
+            extensions,
+        }))?;
+        Ok(reply.map(|reply| {
+            let mut out = Vec::with_capacity(128);
+            codec.encode_reply(&reply, &mut out);
+            Frame::new(out, codec)
+        }))
+    });
+    match task.await {
+        Ok(result) => result,
+        Err(err) => match err.try_into_panic() {
+            Ok(panic) => std::panic::resume_unwind(panic),
+            // Only a runtime shutting down cancels a blocking task.
+            Err(_) => panic!("rpckit: the runtime shut down while serving a frame"),
+        },
+    }
+}
+
 /// Applies [`CodecService`].
-#[derive(Clone, Copy, Default)]
+#[derive(Clone, Copy)]
 pub struct CodecLayer {
     limits: DecodeLimits,
+    offload_above: usize,
 }
 
 impl CodecLayer {
     /// A layer decoding with `limits`.
     pub fn new(limits: DecodeLimits) -> Self {
-        CodecLayer { limits }
+        CodecLayer {
+            limits,
+            offload_above: DEFAULT_OFFLOAD_ABOVE,
+        }
+    }
+
+    /// See [`CodecService::offload_above`].
+    pub fn offload_above(mut self, bytes: usize) -> Self {
+        self.offload_above = bytes;
+        self
+    }
+}
+
+impl Default for CodecLayer {
+    fn default() -> Self {
+        Self::new(DecodeLimits::default())
     }
 }
 
@@ -81,6 +169,7 @@ impl fmt::Debug for CodecLayer {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("CodecLayer")
             .field("limits", &self.limits)
+            .field("offload_above", &self.offload_above)
             .finish()
     }
 }
@@ -89,6 +178,6 @@ impl<S> Layer<S> for CodecLayer {
     type Service = CodecService<S>;
 
     fn layer(&self, inner: S) -> CodecService<S> {
-        CodecService::new(inner, self.limits)
+        CodecService::new(inner, self.limits).offload_above(self.offload_above)
     }
 }

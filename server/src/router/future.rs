@@ -17,13 +17,13 @@ pub struct ResponseFuture {
 }
 
 impl ResponseFuture {
-    pub(super) fn handler(future: BoxOutcome) -> Self {
+    pub(crate) fn handler(future: BoxOutcome) -> Self {
         ResponseFuture {
             inner: Either::Left(future),
         }
     }
 
-    pub(super) fn ready(outcome: Outcome) -> Self {
+    pub(crate) fn ready(outcome: Outcome) -> Self {
         ResponseFuture {
             inner: Either::Right(std::future::ready(outcome)),
         }

@@ -16,10 +16,10 @@ pub use future::ResponseFuture;
 pub use names::MethodNames;
 pub use settings::MethodSettings;
 
-use crate::handler::{BoxOutcome, Handler, SyncHandler};
+use crate::handler::{Handler, SyncHandler};
 use crate::{Call, Outcome};
 
-type BoxedHandler = Arc<dyn Fn(Call) -> BoxOutcome + Send + Sync>;
+type BoxedHandler = Arc<dyn Fn(Call) -> ResponseFuture + Send + Sync>;
 
 /// One registered method: its handler and its settings. Aliases share it.
 struct Method {
@@ -67,7 +67,8 @@ impl Router {
     /// ```
     #[track_caller]
     pub fn method<N: MethodNames, H: Handler<T>, T>(self, names: N, handler: H) -> Self {
-        let handler: BoxedHandler = Arc::new(move |call| handler.clone().call(call));
+        let handler: BoxedHandler =
+            Arc::new(move |call| ResponseFuture::handler(handler.clone().call(call)));
         self.insert(names, handler)
     }
 
@@ -79,10 +80,9 @@ impl Router {
     /// As [`Router::method`].
     #[track_caller]
     pub fn sync_method<N: MethodNames, H: SyncHandler<T>, T>(self, names: N, handler: H) -> Self {
-        let handler: BoxedHandler = Arc::new(move |call| {
-            let outcome = handler.clone().call(call);
-            Box::pin(std::future::ready(outcome))
-        });
+        // A sync handler's outcome is ready at once: no future to box.
+        let handler: BoxedHandler =
+            Arc::new(move |call| ResponseFuture::ready(handler.clone().call(call)));
         self.insert(names, handler)
     }
 
@@ -194,7 +194,7 @@ impl Router {
 
     fn dispatch(&self, call: Call) -> ResponseFuture {
         match self.methods.get(call.method()) {
-            Some(method) => ResponseFuture::handler((method.handler)(call)),
+            Some(method) => (method.handler)(call),
             None => ResponseFuture::ready(Err(ErrorObject::method_not_found(call.method()))),
         }
     }

@@ -89,6 +89,7 @@ where
             extensions,
         } = incoming;
         let inner = self.inner.clone();
+        let extensions = Arc::new(extensions);
         match message {
             Message::Single(entry) => Box::pin(async move {
                 Ok(run_entry(inner, entry, codec, extensions)
@@ -118,7 +119,7 @@ async fn run_entry<S>(
     inner: S,
     entry: Entry,
     codec: Arc<dyn Codec>,
-    extensions: http::Extensions,
+    extensions: Arc<http::Extensions>,
 ) -> Option<Response>
 where
     S: Service<Call, Response = Outcome> + Send + 'static,
@@ -151,7 +152,13 @@ where
         codec,
         extensions,
     };
-    let outcome = guarded(inner, call).instrument(span.clone()).await;
+    // An instrumented future costs a span enter and exit per poll: only pay
+    // it when a subscriber wants the span.
+    let outcome = if span.is_disabled() {
+        guarded(inner, call).await
+    } else {
+        guarded(inner, call).instrument(span.clone()).await
+    };
     if let Err(error) = &outcome {
         span.in_scope(|| {
             tracing::debug!(
