@@ -9,8 +9,11 @@ use std::borrow::Cow;
 use std::fmt;
 
 use bytes::Bytes;
-use serde::de::{self, DeserializeOwned, Deserializer, IgnoredAny, Visitor};
-use serde::{Deserialize, Serialize};
+use serde::de::{
+    self, DeserializeOwned, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess,
+    Visitor,
+};
+use serde::Serialize;
 use serde_json::value::RawValue;
 
 use crate::codec::Builtin;
@@ -160,139 +163,210 @@ fn decode(frame: &Bytes, limits: &DecodeLimits) -> Message {
             limits.depth()
         )));
     }
-    match text.bytes().find(|b| !b.is_ascii_whitespace()) {
-        Some(b'[') => decode_batch(frame, text, limits),
-        _ => Message::Single(decode_entry(frame, text, Level::TopLevel)),
-    }
-}
-
-fn decode_batch(frame: &Bytes, text: &str, limits: &DecodeLimits) -> Message {
-    let entries: Vec<&RawValue> = match serde_json::from_str(text) {
-        Ok(entries) => entries,
-        Err(err) => return Message::error(ErrorObject::parse_error(err)),
+    let mut deserializer = serde_json::Deserializer::from_str(text);
+    let message = match text.bytes().find(|b| !b.is_ascii_whitespace()) {
+        Some(b'[') => deserializer
+            .deserialize_seq(BatchVisitor {
+                frame,
+                max_len: limits.batch_len(),
+            })
+            .map(|batch| batch.into_message(limits.batch_len())),
+        _ => EntrySeed { frame }
+            .deserialize(&mut deserializer)
+            .map(Message::Single),
     };
-    if entries.is_empty() {
-        return Message::error(ErrorObject::invalid_request("empty batch"));
+    // The visitors accept any value where a request is not, so every error
+    // here is a syntax error: the frame is not JSON.
+    match message.and_then(|message| deserializer.end().map(|()| message)) {
+        Ok(message) => message,
+        Err(err) => Message::error(ErrorObject::parse_error(err)),
     }
-    if entries.len() > limits.batch_len() {
-        return Message::error(ErrorObject::invalid_request(format_args!(
-            "batch of {} entries exceeds the limit of {}",
-            entries.len(),
-            limits.batch_len()
-        )));
-    }
-    Message::Batch(
-        entries
-            .into_iter()
-            .map(|entry| decode_entry(frame, entry.get(), Level::InBatch))
-            .collect(),
-    )
 }
 
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Level {
-    /// Syntax not yet checked: a failure may be a parse error.
-    TopLevel,
-    /// Syntax already checked by the batch parse: any failure is invalid.
-    InBatch,
+/// Reads a batch in one pass, each entry as it comes.
+struct BatchVisitor<'f> {
+    frame: &'f Bytes,
+    max_len: usize,
 }
 
-fn decode_entry(frame: &Bytes, text: &str, level: Level) -> Entry {
-    match serde_json::from_str::<Wire<'_>>(text) {
-        Ok(wire) => wire.into_request(frame),
-        Err(err) if level == Level::TopLevel && !is_well_formed(text) => {
-            Err(ErrorObject::parse_error(err))
+/// A batch as read: the entries kept (at most the limit) and how many
+/// there were.
+struct Batch {
+    entries: Vec<Entry>,
+    len: usize,
+}
+
+impl Batch {
+    fn into_message(self, max_len: usize) -> Message {
+        if self.len == 0 {
+            Message::error(ErrorObject::invalid_request("empty batch"))
+        } else if self.len > max_len {
+            Message::error(ErrorObject::invalid_request(format_args!(
+                "batch of {} entries exceeds the limit of {max_len}",
+                self.len
+            )))
+        } else {
+            Message::Batch(self.entries)
         }
-        Err(err) => Err(ErrorObject::invalid_request(err)),
     }
 }
 
-/// Whether `text` is JSON by the grammar (RFC 8259), whatever its values.
-///
-/// Only asked on the error path, to tell -32700 from -32600: a data error
-/// can stop serde before a syntax error further on, and text serde cannot
-/// hold (a lone surrogate escape, a number with 10,000 digits) is still
-/// JSON, so a request carrying it is invalid, not unparseable.
-fn is_well_formed(text: &str) -> bool {
-    serde_json::from_str::<IgnoredAny>(text).is_ok()
-}
+impl<'de> Visitor<'de> for BatchVisitor<'_> {
+    type Value = Batch;
 
-/// The request envelope, borrowing from the frame.
-#[derive(Deserialize)]
-struct Wire<'a> {
-    #[serde(rename = "jsonrpc")]
-    _jsonrpc: Version,
-    #[serde(borrow)]
-    method: Cow<'a, str>,
-    #[serde(default, borrow, deserialize_with = "present")]
-    params: Option<&'a RawValue>,
-    #[serde(default, deserialize_with = "present")]
-    id: Option<Id>,
-}
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a batch of requests")
+    }
 
-impl Wire<'_> {
-    fn into_request(self, frame: &Bytes) -> Entry {
-        let params = match self.params {
-            None => None,
-            Some(raw) => {
-                let text = raw.get();
-                if !text.starts_with(['[', '{']) {
-                    return Err(ErrorObject::invalid_request(
-                        "params must be an array or an object",
-                    ));
-                }
-                Some(RawParams::from_bytes(slice_of(frame, text)))
-            }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Batch, A::Error> {
+        let mut batch = Batch {
+            entries: Vec::with_capacity(seq.size_hint().unwrap_or(0).min(self.max_len)),
+            len: 0,
         };
-        Ok(Request {
-            method: self.method.into(),
-            params,
-            id: self.id,
+        let frame = self.frame;
+        // Past the limit, entries are only checked for syntax, not kept.
+        while batch.len < self.max_len {
+            match seq.next_element_seed(EntrySeed { frame })? {
+                Some(entry) => batch.entries.push(entry),
+                None => return Ok(batch),
+            }
+            batch.len += 1;
+        }
+        while seq.next_element::<IgnoredAny>()?.is_some() {
+            batch.len += 1;
+        }
+        Ok(batch)
+    }
+}
+
+/// Reads one request, or the -32600 answer for any other JSON value.
+///
+/// Members are captured raw and checked afterwards, so that a value of the
+/// wrong type (or one serde cannot hold: a lone surrogate, a number with
+/// 10,000 digits) makes this entry invalid instead of stopping the parse:
+/// the deserializer fails only on text that is not JSON.
+struct EntrySeed<'f> {
+    frame: &'f Bytes,
+}
+
+impl<'de> DeserializeSeed<'de> for EntrySeed<'_> {
+    type Value = Entry;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Entry, D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+/// The members of a request, raw, in the order `jsonrpc`, `method`,
+/// `params`, `id`.
+const MEMBERS: [&str; 4] = ["jsonrpc", "method", "params", "id"];
+
+impl<'de> Visitor<'de> for EntrySeed<'_> {
+    type Value = Entry;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a request object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Entry, A::Error> {
+        let mut members: [Option<&'de RawValue>; 4] = [None; 4];
+        let mut duplicate = None;
+        while let Some(key) = map.next_key::<Cow<'de, str>>()? {
+            let Some(slot) = MEMBERS.iter().position(|member| *member == key) else {
+                map.next_value::<IgnoredAny>()?;
+                continue;
+            };
+            if members[slot].replace(map.next_value()?).is_some() {
+                duplicate = Some(MEMBERS[slot]);
+            }
+        }
+        Ok(match duplicate {
+            Some(member) => Err(ErrorObject::invalid_request(format_args!(
+                "duplicate member `{member}`"
+            ))),
+            None => request_of(self.frame, members),
         })
     }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Entry, A::Error> {
+        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        Ok(Err(not_an_object("an array")))
+    }
+
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Entry, E> {
+        Ok(Err(not_an_object("a boolean")))
+    }
+
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<Entry, E> {
+        Ok(Err(not_an_object("a number")))
+    }
+
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<Entry, E> {
+        Ok(Err(not_an_object("a number")))
+    }
+
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<Entry, E> {
+        Ok(Err(not_an_object("a number")))
+    }
+
+    fn visit_str<E: de::Error>(self, _: &str) -> Result<Entry, E> {
+        Ok(Err(not_an_object("a string")))
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<Entry, E> {
+        Ok(Err(not_an_object("null")))
+    }
+}
+
+fn not_an_object(what: &str) -> ErrorObject {
+    ErrorObject::invalid_request(format_args!("expected a request object, found {what}"))
+}
+
+/// Checks the raw members and builds the request.
+fn request_of(frame: &Bytes, [jsonrpc, method, params, id]: [Option<&RawValue>; 4]) -> Entry {
+    match jsonrpc {
+        Some(raw) if raw.get() == r#""2.0""# || string_of(raw).is_some_and(|v| v == "2.0") => {}
+        Some(_) => return Err(ErrorObject::invalid_request(r#"`jsonrpc` must be "2.0""#)),
+        None => return Err(ErrorObject::invalid_request("missing member `jsonrpc`")),
+    }
+    let method = match method.map(string_of) {
+        Some(Some(method)) => method.into(),
+        Some(None) => return Err(ErrorObject::invalid_request("`method` must be a string")),
+        None => return Err(ErrorObject::invalid_request("missing member `method`")),
+    };
+    let params = match params {
+        None => None,
+        Some(raw) if raw.get().starts_with(['[', '{']) => {
+            Some(RawParams::from_bytes(slice_of(frame, raw.get())))
+        }
+        Some(_) => {
+            return Err(ErrorObject::invalid_request(
+                "params must be an array or an object",
+            ))
+        }
+    };
+    let id = match id.map(|raw| serde_json::from_str::<Id>(raw.get())) {
+        None => None,
+        Some(Ok(id)) => Some(id),
+        Some(Err(err)) => {
+            return Err(ErrorObject::invalid_request(format_args!(
+                "`id` must be a string, a number or null: {err}"
+            )))
+        }
+    };
+    Ok(Request { method, params, id })
+}
+
+/// The string a raw value holds, unescaped; `None` if it is not a string
+/// (or one serde cannot hold, such as a lone surrogate).
+fn string_of(raw: &RawValue) -> Option<Cow<'_, str>> {
+    serde_json::from_str(raw.get()).ok()
 }
 
 /// The part of `frame` that `part` (borrowed from it) covers, without a copy.
 fn slice_of(frame: &Bytes, part: &str) -> Bytes {
     let start = part.as_ptr() as usize - frame.as_ptr() as usize;
     frame.slice(start..start + part.len())
-}
-
-/// A member that is present is `Some`, even when it is `null`: `"id": null`
-/// is a request, a missing `id` a notification.
-fn present<'de, D, T>(deserializer: D) -> Result<Option<T>, D::Error>
-where
-    D: Deserializer<'de>,
-    T: Deserialize<'de>,
-{
-    T::deserialize(deserializer).map(Some)
-}
-
-/// `"jsonrpc": "2.0"`, exactly.
-struct Version;
-
-impl<'de> Deserialize<'de> for Version {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct VersionVisitor;
-
-        impl Visitor<'_> for VersionVisitor {
-            type Value = Version;
-
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("the string \"2.0\"")
-            }
-
-            fn visit_str<E: de::Error>(self, value: &str) -> Result<Version, E> {
-                if value == "2.0" {
-                    Ok(Version)
-                } else {
-                    Err(E::invalid_value(de::Unexpected::Str(value), &self))
-                }
-            }
-        }
-
-        deserializer.deserialize_str(VersionVisitor)
-    }
 }
 
 /// Whether arrays and objects nest deeper than `limit`, strings skipped.
