@@ -1,3 +1,5 @@
+//! Run with `cargo test -p rpckit-examples --test browser`
+//!
 //! A real browser: headless Chromium loads a page from a second origin and
 //! calls the API with `fetch` (CORS, with and without credentials) and with
 //! JSONP `<script>` tags; the test reads what the page wrote into its DOM.
@@ -205,7 +207,7 @@ fn results(dom: &str) -> HashMap<String, String> {
 async fn cors_and_jsonp_in_headless_chromium() {
     let Some(chromium) = chromium() else {
         if std::env::var_os("RPCKIT_SKIP_BROWSER").is_some() {
-            eprintln!("skipped: no chromium and RPCKIT_SKIP_BROWSER is set");
+            println!("skipped: no chromium and RPCKIT_SKIP_BROWSER is set");
             return;
         }
         panic!(
