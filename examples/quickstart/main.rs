@@ -3,11 +3,15 @@
 //! The port of flaskJSONRPCServer's README example. `/api` serves `random`
 //! (an integer in 0..65535), `echo` (param `data`, default "Hello world!",
 //! alias `helloworld`), `myip`, `setcookie` and `big`; `/api2` serves its
-//! own `random` (a float with one decimal). Try:
+//! own `random` (a float with one decimal). CORS is permissive (any page may
+//! call, without cookies) and JSONP is on, except for `setcookie`, which
+//! changes state and so answers JSONP with 403. Try:
 //!
 //! ```text
 //! curl -s http://127.0.0.1:7001/api -H 'Content-Type: application/json' \
 //!      -d '{"jsonrpc":"2.0","method":"echo","params":["hi"],"id":1}'
+//! curl -s 'http://127.0.0.1:7001/api/echo?data=test&jsonp=cb'
+//! # /**/cb("test");
 //! ```
 
 use std::collections::hash_map::RandomState;
@@ -15,7 +19,7 @@ use std::hash::BuildHasher;
 
 use rpckit::extract::Params;
 use rpckit::http::cookie::Cookie;
-use rpckit::http::{ClientIp, ResponseHandle};
+use rpckit::http::{ClientIp, Cors, ResponseHandle};
 use rpckit::Router;
 use serde::Deserialize;
 
@@ -51,6 +55,7 @@ fn api() -> Router {
             },
         )
         .sync_method("big", || "foobar".repeat(100_000))
+        .configure("setcookie", |settings| settings.jsonp(false))
 }
 
 fn api2() -> Router {
@@ -64,6 +69,8 @@ async fn main() -> anyhow::Result<()> {
     let server = rpckit::http::Server::builder()
         .route("/api", api())
         .route("/api2", api2())
+        .cors(Cors::permissive())
+        .jsonp(true)
         .bind(addr)
         .await?;
     println!(

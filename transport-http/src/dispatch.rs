@@ -1,22 +1,29 @@
 //! From an HTTP request to the handler for its path and method.
 //!
 //! Dispatch is two lookups: the path picks a [`Route`] (404 if none), the
-//! method picks what to do with it (405 if nothing). Each method's handling
-//! lives in its own module, so CORS preflight (`OPTIONS`) and JSONP (`GET`)
-//! slot in as arms of one `match` and entries of the `Allow` list.
+//! method picks what to do with it (405 if nothing): `POST` is a frame in
+//! the body ([`post`]), `GET` a JSONP call ([`jsonp`], when on), `OPTIONS`
+//! a CORS preflight (when CORS is on). A JSONP call names its method after
+//! the route's path, so for `GET` (and its preflight) a path that is no
+//! route is looked up once more without its last segment.
+//!
+//! Every answer then gets its CORS headers, and last the changes the
+//! handler made through its [`ResponseHandle`], so a handler's header wins.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use http::{Method, Request, Response};
+use http::{header, HeaderMap, HeaderValue, Method, Request, Response};
 use http_body::Body;
 use http_body_util::Full;
+use rpckit_codec::PeerAddr;
 
 use crate::client_ip::TrustedProxies;
+use crate::cors::{self, CorsPolicy};
 use crate::error::Rejection;
-use crate::{post, BoxError, Route};
+use crate::{jsonp, post, BoxError, Jsonp, RequestCookies, RequestHeaders, ResponseHandle, Route};
 
 /// What every request of a server reads: set once by the builder.
 #[derive(Debug)]
@@ -24,15 +31,59 @@ pub(crate) struct Shared {
     pub(crate) routes: HashMap<Box<str>, Route>,
     pub(crate) max_body_size: usize,
     pub(crate) trusted_proxies: TrustedProxies,
+    pub(crate) cors: Option<CorsPolicy>,
+    pub(crate) jsonp: Jsonp,
+    /// The methods a route answers, for `Allow`.
+    pub(crate) allow: &'static [Method],
 }
 
-/// The methods a route answers, for the `Allow` header of a 405.
-const ALLOWED: &[Method] = &[Method::POST];
+/// The methods a route answers: `POST`, plus `GET` with JSONP and `OPTIONS`
+/// with CORS.
+pub(crate) fn allowed_methods(jsonp: bool, cors: bool) -> &'static [Method] {
+    const POST: &[Method] = &[Method::POST];
+    const POST_GET: &[Method] = &[Method::POST, Method::GET];
+    const POST_OPTIONS: &[Method] = &[Method::POST, Method::OPTIONS];
+    const ALL: &[Method] = &[Method::POST, Method::GET, Method::OPTIONS];
+    match (jsonp, cors) {
+        (false, false) => POST,
+        (true, false) => POST_GET,
+        (false, true) => POST_OPTIONS,
+        (true, true) => ALL,
+    }
+}
 
 /// What the transport knows about a request besides the request itself.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Connection {
     pub(crate) peer: SocketAddr,
+}
+
+/// What a path names.
+enum Target<'a> {
+    /// A route's own path.
+    Route(&'a Route),
+    /// `<route path>/<method>`, for JSONP: the method segment still encoded.
+    Method(&'a Route, &'a str),
+}
+
+impl Shared {
+    fn target<'a>(&'a self, path: &'a str, method: &Method) -> Option<Target<'a>> {
+        if let Some(route) = self.routes.get(path) {
+            return Some(Target::Route(route));
+        }
+        let jsonp_method = *method == Method::GET || *method == Method::OPTIONS;
+        if !(self.jsonp.is_enabled() && jsonp_method) {
+            return None;
+        }
+        let (prefix, name) = path.rsplit_once('/')?;
+        if name.is_empty() {
+            return None;
+        }
+        // `/echo` names `echo` of a route at `/`.
+        let prefix = if prefix.is_empty() { "/" } else { prefix };
+        let route = self.routes.get(prefix)?;
+        Some(Target::Method(route, name))
+    }
 }
 
 /// Answers one request. Never fails: every rejection becomes a response.
@@ -45,14 +96,98 @@ where
     B: Body,
     B::Error: Into<BoxError>,
 {
-    let Some(route) = shared.routes.get(request.uri().path()) else {
-        return reject(Rejection::NotFound);
+    let origin = match shared.cors {
+        Some(_) => request.headers().get(header::ORIGIN).cloned(),
+        None => None,
     };
-    let result = match *request.method() {
-        Method::POST => post::handle(&shared, route, connection, request).await,
-        _ => Err(Rejection::MethodNotAllowed { allow: ALLOWED }),
+    let handle = ResponseHandle::new();
+    let answer = answer(&shared, connection, request, &handle).await;
+    let (mut response, served) = match answer {
+        Ok(Answer::Served(response)) => (response, true),
+        // A preflight has its CORS headers already.
+        Ok(Answer::Options(response)) => return response,
+        Err(rejection) => (reject(rejection), false),
     };
-    result.unwrap_or_else(reject)
+    if let Some(cors) = &shared.cors {
+        cors.actual(origin.as_ref(), response.headers_mut());
+    }
+    if served {
+        handle.apply(&mut response);
+    }
+    response
+}
+
+enum Answer {
+    /// The frame service answered.
+    Served(Response<Full<Bytes>>),
+    /// An `OPTIONS`, answered by the CORS policy.
+    Options(Response<Full<Bytes>>),
+}
+
+async fn answer<B>(
+    shared: &Shared,
+    connection: Connection,
+    request: Request<B>,
+    handle: &ResponseHandle,
+) -> Result<Answer, Rejection>
+where
+    B: Body,
+    B::Error: Into<BoxError>,
+{
+    let method = request.method().clone();
+    // A cheap clone (shared bytes), so the method name can borrow from it
+    // while the request moves on.
+    let uri = request.uri().clone();
+    let Some(target) = shared.target(uri.path(), &method) else {
+        return Err(Rejection::NotFound);
+    };
+    let not_allowed = Rejection::MethodNotAllowed {
+        allow: shared.allow,
+    };
+    match (method, target) {
+        (Method::POST, Target::Route(route)) => {
+            post::handle(shared, route, connection, request, handle)
+                .await
+                .map(Answer::Served)
+        }
+        (Method::GET, Target::Route(_)) if shared.jsonp.is_enabled() => Err(Rejection::NoMethod),
+        (Method::GET, Target::Method(route, name)) => {
+            jsonp::handle(shared, route, name, connection, request, handle)
+                .await
+                .map(Answer::Served)
+        }
+        (Method::OPTIONS, _) => match &shared.cors {
+            Some(cors) => Ok(Answer::Options(
+                cors.options(request.headers(), allow_value(shared.allow)),
+            )),
+            None => Err(not_allowed),
+        },
+        _ => Err(not_allowed),
+    }
+}
+
+fn allow_value(methods: &[Method]) -> HeaderValue {
+    cors::list(methods.iter().map(Method::as_str))
+}
+
+/// The facts every frame of a request carries, for its handlers.
+pub(crate) fn request_extensions(
+    shared: &Shared,
+    connection: Connection,
+    headers: HeaderMap,
+    response: &ResponseHandle,
+) -> http::Extensions {
+    let headers = RequestHeaders::new(headers);
+    let client_ip = shared
+        .trusted_proxies
+        .client_ip(connection.peer.ip(), &headers);
+    let mut extensions = http::Extensions::new();
+    extensions.insert(PeerAddr(connection.peer));
+    extensions.insert(client_ip);
+    extensions.insert(RequestCookies::new(headers.clone()));
+    extensions.insert(headers);
+    extensions.insert(response.clone());
+    extensions
 }
 
 fn reject(rejection: Rejection) -> Response<Full<Bytes>> {

@@ -8,6 +8,9 @@ use http::{header, HeaderValue, Method, Response, StatusCode};
 use http_body_util::Full;
 use rpckit_codec::UnsupportedMediaType;
 
+use crate::cors::list;
+use crate::jsonp::{InvalidCallback, QueryError};
+
 /// The error type a frame service's errors are boxed into.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -28,6 +31,16 @@ pub(crate) enum Rejection {
     PayloadTooLarge { limit: usize },
     /// The body could not be read: the client went away or broke framing.
     BodyRead(BoxError),
+    /// A JSONP `GET` on the route's own path, naming no method.
+    NoMethod,
+    /// The method segment of a JSONP path does not decode.
+    InvalidMethodName(QueryError),
+    /// The query of a JSONP call does not decode.
+    InvalidQuery(QueryError),
+    /// The JSONP callback is not a safe name.
+    InvalidCallback(InvalidCallback),
+    /// The query names the JSONP callback more than once.
+    TwoCallbacks,
     /// The frame service failed.
     Service(BoxError),
 }
@@ -39,7 +52,12 @@ impl Rejection {
             Rejection::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             Rejection::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Rejection::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
-            Rejection::BodyRead(_) => StatusCode::BAD_REQUEST,
+            Rejection::BodyRead(_)
+            | Rejection::NoMethod
+            | Rejection::InvalidMethodName(_)
+            | Rejection::InvalidQuery(_)
+            | Rejection::InvalidCallback(_)
+            | Rejection::TwoCallbacks => StatusCode::BAD_REQUEST,
             Rejection::Service(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -60,22 +78,16 @@ impl Rejection {
             header::CONTENT_TYPE,
             HeaderValue::from_static("text/plain; charset=utf-8"),
         );
+        // Some texts quote the request; never let them be read as HTML.
+        headers.insert(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        );
         if let Rejection::MethodNotAllowed { allow } = self {
-            if let Some(value) = allow_header(allow) {
-                headers.insert(header::ALLOW, value);
-            }
+            headers.insert(header::ALLOW, list(allow.iter().map(Method::as_str)));
         }
         response
     }
-}
-
-fn allow_header(methods: &[Method]) -> Option<HeaderValue> {
-    let list = methods
-        .iter()
-        .map(Method::as_str)
-        .collect::<Vec<_>>()
-        .join(", ");
-    HeaderValue::from_str(&list).ok()
 }
 
 impl fmt::Display for Rejection {
@@ -88,6 +100,17 @@ impl fmt::Display for Rejection {
                 write!(f, "request body larger than {limit} bytes")
             }
             Rejection::BodyRead(err) => write!(f, "could not read the request body: {err}"),
+            Rejection::NoMethod => f.write_str(
+                "a GET names the method after the endpoint's path: GET <path>/<method>?<params>",
+            ),
+            Rejection::InvalidMethodName(err) => {
+                write!(f, "invalid method name in the path: {err}")
+            }
+            Rejection::InvalidQuery(err) => write!(f, "invalid query string: {err}"),
+            Rejection::InvalidCallback(err) => err.fmt(f),
+            Rejection::TwoCallbacks => {
+                f.write_str("the query names the JSONP callback more than once")
+            }
             Rejection::Service(err) => write!(f, "frame service failed: {err}"),
         }
     }
@@ -97,6 +120,8 @@ impl std::error::Error for Rejection {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             Rejection::UnsupportedMediaType(inner) => Some(inner),
+            Rejection::InvalidMethodName(err) | Rejection::InvalidQuery(err) => Some(err),
+            Rejection::InvalidCallback(err) => Some(err),
             Rejection::BodyRead(err) | Rejection::Service(err) => Some(&**err),
             _ => None,
         }

@@ -40,8 +40,16 @@
 //! | `Content-Type` no codec of the route accepts | `415` |
 //! | body over [`ServerBuilder::max_body_size`] | `413` (declared lengths refused unread) |
 //! | the service fails | `500`, logged with `tracing::error!` |
-//! | another method on a route | `405` with `Allow` |
+//! | `GET <route>/<method>?<params>`, [JSONP](ServerBuilder::jsonp) on | the method's answer as JavaScript (`/**/cb(…);`) or JSON; see [`ServerBuilder::jsonp`] |
+//! | `GET` with JSONP off | `405` |
+//! | a JSONP callback or query that is not safe or does not decode | `400`, saying why |
+//! | `OPTIONS`, [CORS](ServerBuilder::cors) on | `204`, a preflight answer when it is one |
+//! | another method on a route | `405` with `Allow` (`POST`, plus `GET` with JSONP, `OPTIONS` with CORS) |
 //! | a path with no route | `404` |
+//!
+//! With CORS on, every answer (errors, `204`s and JSONP included) carries
+//! `Vary: Origin`, and `Access-Control-Allow-Origin` when the request's
+//! `Origin` is allowed; see [`Cors`].
 //!
 //! One port speaks HTTP/1.1 (keep-alive) and HTTP/2 with prior knowledge
 //! (h2c); each connection runs on its own task and each request in a
@@ -51,15 +59,19 @@
 //!
 //! Every frame's extensions carry [`PeerAddr`],
 //! [`ClientIp`], [`RequestHeaders`], [`RequestCookies`] and a
-//! [`ResponseHandle`] for response headers and cookies. Cookies are built
-//! with the re-exported [`cookie`] crate.
+//! [`ResponseHandle`] for response headers, cookies, the status and the
+//! JSONP callback; a JSONP frame also carries a [`JsonpRequest`]. Headers
+//! set through the handle win over the transport's, CORS headers included.
+//! Cookies are built with the re-exported [`cookie`] crate.
 
 mod body;
 mod client_ip;
 mod cookies;
+mod cors;
 mod dispatch;
 mod error;
 mod headers;
+mod jsonp;
 mod post;
 mod response;
 mod route;
@@ -68,8 +80,10 @@ mod server;
 pub use client_ip::ClientIp;
 pub use cookie;
 pub use cookies::RequestCookies;
+pub use cors::Cors;
 pub use error::BoxError;
 pub use headers::RequestHeaders;
+pub use jsonp::{InvalidCallback, Jsonp, JsonpRequest, QueryCodec, MAX_CALLBACK_LEN};
 pub use response::ResponseHandle;
 pub use route::Route;
 pub use rpckit_codec::PeerAddr;

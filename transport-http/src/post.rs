@@ -6,18 +6,19 @@ use bytes::Bytes;
 use http::{header, HeaderValue, Request, Response, StatusCode};
 use http_body::Body;
 use http_body_util::Full;
-use rpckit_codec::{Codec, Frame, PeerAddr};
+use rpckit_codec::{Codec, Frame};
 use tower::ServiceExt;
 
-use crate::dispatch::{Connection, Shared};
+use crate::dispatch::{request_extensions, Connection, Shared};
 use crate::error::Rejection;
-use crate::{body, BoxError, RequestCookies, RequestHeaders, ResponseHandle, Route};
+use crate::{body, BoxError, ResponseHandle, Route};
 
 pub(crate) async fn handle<B>(
     shared: &Shared,
     route: &Route,
     connection: Connection,
     request: Request<B>,
+    response_handle: &ResponseHandle,
 ) -> Result<Response<Full<Bytes>>, Rejection>
 where
     B: Body,
@@ -37,18 +38,8 @@ where
         .clone();
     let bytes = body::read_limited(body, shared.max_body_size).await?;
 
-    let headers = RequestHeaders::new(parts.headers);
-    let client_ip = shared
-        .trusted_proxies
-        .client_ip(connection.peer.ip(), &headers);
-    let response_handle = ResponseHandle::new();
     let mut frame = Frame::new(bytes, codec);
-    let extensions = &mut frame.extensions;
-    extensions.insert(PeerAddr(connection.peer));
-    extensions.insert(client_ip);
-    extensions.insert(RequestCookies::new(headers.clone()));
-    extensions.insert(headers);
-    extensions.insert(response_handle.clone());
+    frame.extensions = request_extensions(shared, connection, parts.headers, response_handle);
 
     let answer = route
         .service
@@ -57,7 +48,7 @@ where
         .await
         .map_err(Rejection::Service)?;
 
-    let mut response = match answer {
+    let response = match answer {
         Some(frame) => {
             let mut response = Response::new(Full::new(frame.bytes));
             response
@@ -71,7 +62,6 @@ where
             response
         }
     };
-    response_handle.apply(response.headers_mut());
     Ok(response)
 }
 

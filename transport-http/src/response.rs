@@ -1,4 +1,4 @@
-//! Headers and cookies a handler adds to the HTTP response.
+//! Headers, cookies and status a handler sets on the HTTP response.
 //!
 //! The frame service answers with bytes only; what else the response should
 //! carry is collected in a [`ResponseHandle`] the transport put into the
@@ -9,15 +9,18 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use cookie::Cookie;
 use http::header::{self, HeaderName};
-use http::{HeaderMap, HeaderValue};
+use http::{HeaderValue, Response, StatusCode};
+
+use crate::jsonp::callback::{self, InvalidCallback};
 
 /// A handle to the HTTP response of the current request: add headers, set
-/// and remove cookies.
+/// and remove cookies, change the status or the JSONP callback.
 ///
 /// Clones share one response, so every call of a batch writes to the same
 /// place. Changes are applied after the frame service answers, to a `200`
-/// and to a `204` (an answer of only notifications) alike; a request the
-/// transport rejects, or whose service fails, gets none of them.
+/// and to a `204` (an answer of only notifications) alike, and after the
+/// server's own headers, CORS included: a header set here wins. A request
+/// the transport rejects, or whose service fails, gets none of them.
 ///
 /// ```
 /// use rpckit_http::cookie::{Cookie, SameSite};
@@ -43,6 +46,8 @@ struct Changes {
     /// In call order, so an insert replaces what an earlier append added.
     headers: Vec<(HeaderName, HeaderValue, Mode)>,
     cookies: Vec<Cookie<'static>>,
+    status: Option<StatusCode>,
+    jsonp_callback: Option<Box<str>>,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -97,9 +102,48 @@ impl ResponseHandle {
         self.set_cookie(cookie);
     }
 
-    /// Writes the changes into `headers`, leaving the handle empty.
-    pub(crate) fn apply(&self, headers: &mut HeaderMap) {
+    /// Sets the HTTP status of the response, replacing the transport's
+    /// (`200`, or `204` for an answer of only notifications).
+    ///
+    /// The body stays what the codec wrote: this is for telling HTTP-level
+    /// clients and proxies what happened (the router answers a JSONP call
+    /// to a method that forbids JSONP with `403` this way). A `<script>` tag
+    /// runs no reply whose status is not a success.
+    pub fn set_status(&self, status: StatusCode) {
+        self.changes().status = Some(status);
+    }
+
+    /// Wraps a JSONP reply in a call to `name` instead of the callback the
+    /// request named, or wraps it even when the request named none. Has no
+    /// effect on a `POST`. The name is checked like a client's, so a name
+    /// built from request data cannot break out of the call.
+    ///
+    /// The reply's `Content-Type` is the transport's
+    /// (`application/javascript; charset=utf-8` when wrapped); set another
+    /// with [`insert_header`](Self::insert_header).
+    ///
+    /// # Errors
+    ///
+    /// When `name` is not a valid callback name (see [`InvalidCallback`]);
+    /// the reply is then wrapped as it would have been.
+    pub fn set_jsonp_callback(&self, name: &str) -> Result<(), InvalidCallback> {
+        callback::validate(name)?;
+        self.changes().jsonp_callback = Some(name.into());
+        Ok(())
+    }
+
+    /// The callback a handler chose, if any.
+    pub(crate) fn jsonp_callback(&self) -> Option<Box<str>> {
+        self.changes().jsonp_callback.clone()
+    }
+
+    /// Writes the changes into `response`, leaving the handle empty.
+    pub(crate) fn apply<B>(&self, response: &mut Response<B>) {
         let changes = std::mem::take(&mut *self.changes());
+        if let Some(status) = changes.status {
+            *response.status_mut() = status;
+        }
+        let headers = response.headers_mut();
         for (name, value, mode) in changes.headers {
             match mode {
                 Mode::Insert => {
@@ -157,12 +201,15 @@ mod tests {
         handle.set_cookie(Cookie::new("a", "new"));
         clone.remove_cookie("gone");
 
-        let mut headers = HeaderMap::new();
-        headers.insert(
+        let mut response = Response::new(());
+        response.headers_mut().insert(
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/json"),
         );
-        handle.apply(&mut headers);
+        handle.set_status(StatusCode::FORBIDDEN);
+        handle.apply(&mut response);
+        assert_eq!(response.status(), StatusCode::FORBIDDEN);
+        let headers = response.headers();
 
         let xa: Vec<_> = headers.get_all("x-a").iter().collect();
         assert_eq!(xa, ["1", "2"]);
@@ -178,8 +225,19 @@ mod tests {
         assert!(cookies[1].contains("Max-Age=0"), "{}", cookies[1]);
 
         // Applied once: the handle is empty afterwards.
-        let mut again = HeaderMap::new();
+        let mut again = Response::new(());
         handle.apply(&mut again);
-        assert!(again.is_empty());
+        assert!(again.headers().is_empty());
+        assert_eq!(again.status(), StatusCode::OK);
+    }
+
+    #[test]
+    fn jsonp_callback_is_checked() {
+        let handle = ResponseHandle::new();
+        assert_eq!(handle.jsonp_callback(), None);
+        handle.set_jsonp_callback("ok.name[1]").unwrap();
+        assert!(handle.set_jsonp_callback("x(1)").is_err());
+        assert!(handle.set_jsonp_callback("").is_err());
+        assert_eq!(handle.jsonp_callback().as_deref(), Some("ok.name[1]"));
     }
 }

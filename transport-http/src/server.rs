@@ -18,8 +18,9 @@ use tokio::task::JoinHandle;
 use tracing::Instrument;
 
 use crate::client_ip::TrustedProxies;
+use crate::cors::CorsPolicy;
 use crate::dispatch::{self, Connection, Shared};
-use crate::Route;
+use crate::{Cors, Jsonp, Route};
 
 /// The default of [`ServerBuilder::max_body_size`]: 10 MiB.
 pub const DEFAULT_MAX_BODY_SIZE: usize = 10 * 1024 * 1024;
@@ -47,18 +48,21 @@ pub struct Server {
 }
 
 impl Server {
-    /// A builder with no routes, a 10 MiB body limit and no trusted proxies.
+    /// A builder with no routes, a 10 MiB body limit, no trusted proxies,
+    /// and neither CORS nor JSONP.
     pub fn builder() -> ServerBuilder {
         ServerBuilder::default()
     }
 }
 
-/// Configures a [`Server`]: its routes and limits.
+/// Configures a [`Server`]: its routes, limits, CORS and JSONP.
 #[derive(Debug)]
 pub struct ServerBuilder {
     routes: HashMap<Box<str>, Route>,
     max_body_size: usize,
     trusted_proxies: Vec<IpAddr>,
+    cors: Option<Cors>,
+    jsonp: Jsonp,
 }
 
 impl Default for ServerBuilder {
@@ -67,6 +71,8 @@ impl Default for ServerBuilder {
             routes: HashMap::new(),
             max_body_size: DEFAULT_MAX_BODY_SIZE,
             trusted_proxies: Vec::new(),
+            cors: None,
+            jsonp: Jsonp::disabled(),
         }
     }
 }
@@ -126,11 +132,52 @@ impl ServerBuilder {
         self
     }
 
+    /// Lets web pages of other origins call the server from a browser;
+    /// see [`Cors`]. Off by default: a browser then lets no other origin
+    /// read an answer, and `OPTIONS` is `405`.
+    ///
+    /// ```
+    /// use rpckit_http::{Cors, Server};
+    ///
+    /// let builder = Server::builder()
+    ///     .cors(Cors::allow_origins(["https://app.example"]).allow_credentials(true));
+    /// # let _ = builder;
+    /// ```
+    pub fn cors(mut self, cors: Cors) -> Self {
+        self.cors = Some(cors);
+        self
+    }
+
+    /// Turns JSONP on (`true`, or a [`Jsonp`] naming the callback
+    /// parameters) or off (`false`, the default) for every route:
+    /// `GET /api/echo?data=x&jsonp=cb` calls `echo` of the route at `/api`
+    /// with named params and answers `/**/cb(<result>);`.
+    ///
+    /// JSONP lets any web page read answers made with the visitor's
+    /// cookies: turn it on only for methods that are fine with that, and
+    /// switch it off for the others per method (`rpckit`'s
+    /// `MethodSettings::jsonp(false)`, answered `403`). Off, a `GET` on a
+    /// route is `405`.
+    ///
+    /// | request | answer |
+    /// |---|---|
+    /// | `GET /api/echo?data=x&jsonp=cb` | `200`, `/**/cb("x");`, `application/javascript; charset=utf-8`, `X-Content-Type-Options: nosniff` |
+    /// | `GET /api/echo?data=x` (no callback) | `200`, `"x"`, `application/json` |
+    /// | the method fails | `200`, `/**/cb({"error":{"code":..,"message":..}});` (a script tag cannot read a status) |
+    /// | callback not letters, digits, `_ $ . [ ]`, or over 128 characters | `400`, plain text saying why |
+    /// | a `%` escape that is not two hex digits, or bytes that are not UTF-8 | `400` |
+    /// | `GET /api` (no method) | `400` |
+    pub fn jsonp(mut self, jsonp: impl Into<Jsonp>) -> Self {
+        self.jsonp = jsonp.into();
+        self
+    }
+
     /// Binds the listening socket now, so that a port of 0 resolves to a
     /// real one ([`BoundServer::local_addr`]) before serving starts.
     pub async fn bind(self, addr: impl ToSocketAddrs) -> io::Result<BoundServer> {
         let listener = TcpListener::bind(addr).await?;
         let local_addr = listener.local_addr()?;
+        let allow = dispatch::allowed_methods(self.jsonp.is_enabled(), self.cors.is_some());
         Ok(BoundServer {
             listener,
             local_addr,
@@ -138,6 +185,9 @@ impl ServerBuilder {
                 routes: self.routes,
                 max_body_size: self.max_body_size,
                 trusted_proxies: TrustedProxies::new(self.trusted_proxies),
+                cors: self.cors.map(|cors| CorsPolicy::new(cors, allow)),
+                jsonp: self.jsonp,
+                allow,
             }),
         })
     }

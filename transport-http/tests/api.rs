@@ -2,8 +2,8 @@
 //! multi-threaded runtime.
 
 use rpckit_http::{
-    BoundServer, ClientIp, RequestCookies, RequestHeaders, ResponseHandle, Route, Server,
-    ServerBuilder, ServerHandle,
+    BoundServer, ClientIp, Cors, InvalidCallback, Jsonp, JsonpRequest, QueryCodec, RequestCookies,
+    RequestHeaders, ResponseHandle, Route, Server, ServerBuilder, ServerHandle,
 };
 
 fn assert_send_sync<T: Send + Sync + 'static>() {}
@@ -20,4 +20,9 @@ fn public_types_are_send_and_sync() {
     assert_send_sync::<RequestCookies>();
     assert_send_sync::<ResponseHandle>();
     assert_send_sync::<rpckit_http::BoxError>();
+    assert_send_sync::<Cors>();
+    assert_send_sync::<Jsonp>();
+    assert_send_sync::<JsonpRequest>();
+    assert_send_sync::<QueryCodec>();
+    assert_send_sync::<InvalidCallback>();
 }

@@ -71,3 +71,116 @@ def test_curl(quickstart):
         check=True, capture_output=True, text=True, timeout=30,
     ).stdout
     assert out == "2"
+
+
+# CORS (permissive) and JSONP, as the quickstart turns them on.
+
+def curl_head_and_body(*args):
+    out = subprocess.run(
+        ["curl", "-sS", "-i", "--globoff", *args],
+        check=True, capture_output=True, timeout=30,
+    ).stdout.decode()
+    head, body = out.split("\r\n\r\n", 1)
+    status = int(head.split(" ", 2)[1])
+    headers = {}
+    for line in head.split("\r\n")[1:]:
+        name, value = line.split(":", 1)
+        headers.setdefault(name.strip().lower(), []).append(value.strip())
+    return status, headers, body
+
+
+def test_cors_preflight(quickstart):
+    response = requests.options(quickstart.url("/api"), timeout=10, headers={
+        "Origin": "http://page.example",
+        "Access-Control-Request-Method": "POST",
+        "Access-Control-Request-Headers": "content-type, x-token",
+    })
+    assert response.status_code == 204
+    h = response.headers
+    assert h["Access-Control-Allow-Origin"] == "*"
+    assert h["Access-Control-Allow-Methods"] == "POST, GET, OPTIONS"
+    assert "content-type" in h["Access-Control-Allow-Headers"].lower()
+    assert "x-token" in h["Access-Control-Allow-Headers"].lower()
+    assert int(h["Access-Control-Max-Age"]) > 0
+    assert "origin" in h["Vary"].lower()
+    assert "Access-Control-Allow-Credentials" not in h
+
+
+def test_cors_on_actual_answers(quickstart):
+    origin = {"Origin": "http://page.example"}
+    response = requests.post(quickstart.url("/api"), json=request("echo", ["x"]), headers=origin,
+                             timeout=10)
+    assert response.headers["Access-Control-Allow-Origin"] == "*"
+    assert "origin" in response.headers["Vary"].lower()
+    response = requests.post(quickstart.url("/api"), json=notification("echo"), headers=origin,
+                             timeout=10)
+    assert response.status_code == 204
+    assert response.headers["Access-Control-Allow-Origin"] == "*"
+    response = requests.get(quickstart.url("/api/echo"), params={"jsonp": "cb"}, headers=origin,
+                            timeout=10)
+    assert response.headers["Access-Control-Allow-Origin"] == "*"
+    # Not a CORS request: no Access-Control-* header.
+    response = requests.post(quickstart.url("/api"), json=request("echo", ["x"]), timeout=10)
+    assert not [k for k in response.headers if k.lower().startswith("access-control-")]
+
+
+def test_jsonp_with_requests(quickstart):
+    response = requests.get(quickstart.url("/api/echo"),
+                            params={"data": "a b&c", "jsonp": "cb"}, timeout=10)
+    assert response.status_code == 200
+    assert response.headers["Content-Type"] == "application/javascript; charset=utf-8"
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    assert response.text == '/**/cb("a b&c");'
+    # `callback` works too; the alias and the default param.
+    response = requests.get(quickstart.url("/api/helloworld"), params={"callback": "f.g[0]"},
+                            timeout=10)
+    assert response.text == '/**/f.g[0]("Hello world!");'
+    # No callback: plain JSON.
+    response = requests.get(quickstart.url("/api/echo"), params={"data": "plain"}, timeout=10)
+    assert response.headers["Content-Type"] == "application/json"
+    assert response.json() == "plain"
+    # U+2028 escaped inside the callback.
+    response = requests.get(quickstart.url("/api/echo"),
+                            params={"data": "a\u2028b", "jsonp": "cb"}, timeout=10)
+    assert response.content == b'/**/cb("a\\u2028b");'
+
+
+def test_jsonp_errors_inside_the_callback(quickstart):
+    response = requests.get(quickstart.url("/api/nope"), params={"jsonp": "cb"}, timeout=10)
+    assert response.status_code == 200
+    assert response.text.startswith("/**/cb(") and response.text.endswith(");")
+    inner = json.loads(response.text[len("/**/cb("):-2])
+    assert inner["error"]["code"] == -32601
+    # setcookie refuses JSONP: 403, and no cookie.
+    response = requests.get(quickstart.url("/api/setcookie"), params={"jsonp": "cb"}, timeout=10)
+    assert response.status_code == 403
+    assert "Set-Cookie" not in response.headers
+    assert json.loads(response.text[len("/**/cb("):-2])["error"]["code"] == -32000
+
+
+def test_jsonp_and_cors_with_curl(quickstart):
+    status, headers, body = curl_head_and_body(quickstart.url("/api/echo?data=test&jsonp=cb"),
+                                               "-H", "Origin: http://page.example")
+    assert status == 200
+    assert body == '/**/cb("test");'
+    assert headers["content-type"] == ["application/javascript; charset=utf-8"]
+    assert headers["x-content-type-options"] == ["nosniff"]
+    assert headers["access-control-allow-origin"] == ["*"]
+    assert any("origin" in v.lower() for v in headers["vary"])
+
+    status, headers, body = curl_head_and_body(
+        "-X", "OPTIONS", quickstart.url("/api"), "-H", "Origin: http://page.example",
+        "-H", "Access-Control-Request-Method: POST")
+    assert status == 204 and body == ""
+    assert headers["access-control-allow-methods"] == ["POST, GET, OPTIONS"]
+    assert headers["allow"] == ["POST, GET, OPTIONS"]
+
+    for query, says in [
+        ("jsonp=cb);alert(1)//", "character `)`"),
+        ("jsonp=" + "a" * 129, "limit is 128"),
+        ("data=%ZZ&jsonp=cb", "invalid query string"),
+    ]:
+        status, headers, body = curl_head_and_body(quickstart.url("/api/echo?" + query))
+        assert status == 400, query
+        assert headers["content-type"] == ["text/plain; charset=utf-8"], query
+        assert says in body, (query, body)

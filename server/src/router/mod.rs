@@ -194,10 +194,34 @@ impl Router {
 
     fn dispatch(&self, call: Call) -> ResponseFuture {
         match self.methods.get(call.method()) {
-            Some(method) => (method.handler)(call),
+            Some(method) => {
+                #[cfg(feature = "http")]
+                if let Some(refusal) = refuse_jsonp(&method.settings, &call) {
+                    return ResponseFuture::ready(Err(refusal));
+                }
+                (method.handler)(call)
+            }
             None => ResponseFuture::ready(Err(ErrorObject::method_not_found(call.method()))),
         }
     }
+}
+
+/// A JSONP call (marked by the HTTP transport) to a method whose settings
+/// forbid JSONP: the error that answers it, after setting HTTP 403.
+#[cfg(feature = "http")]
+fn refuse_jsonp(settings: &MethodSettings, call: &Call) -> Option<ErrorObject> {
+    if settings.jsonp_allowed() != Some(false)
+        || call.extensions.get::<rpckit_http::JsonpRequest>().is_none()
+    {
+        return None;
+    }
+    if let Some(response) = call.extensions.get::<rpckit_http::ResponseHandle>() {
+        response.set_status(http::StatusCode::FORBIDDEN);
+    }
+    Some(ErrorObject::new(
+        rpckit_codec::ErrorCode::ServerError(-32_000),
+        format!("JSONP is not allowed for method `{}`", call.method()),
+    ))
 }
 
 impl tower::Service<Call> for Router {

@@ -13,6 +13,23 @@ pub struct MethodSettings {
 
 impl MethodSettings {
     /// Allows or forbids calling this method through JSONP (HTTP `GET`).
+    ///
+    /// JSONP is switched on for a whole server (`rpckit::http::Server::
+    /// builder().jsonp(true)`); while it is off, a `GET` never reaches a
+    /// method, so `jsonp(true)` cannot turn it on for one. `jsonp(false)`
+    /// forbids it for this method: a JSONP call is answered with error
+    /// -32000 ("JSONP is not allowed for method …") inside the callback,
+    /// with HTTP status 403, and the handler does not run.
+    ///
+    /// ```
+    /// use rpckit::Router;
+    ///
+    /// let router = Router::new()
+    ///     .sync_method("public", || "anyone may read this")
+    ///     .sync_method("account", || "only same-origin pages")
+    ///     .configure("account", |settings| settings.jsonp(false));
+    /// assert_eq!(router.settings("account").unwrap().jsonp_allowed(), Some(false));
+    /// ```
     pub fn jsonp(mut self, allowed: bool) -> Self {
         self.jsonp = Some(allowed);
         self

@@ -193,3 +193,72 @@ pub async fn raw_head(stream: &mut TcpStream, request: &[u8]) -> String {
 
 /// Shared between a test and its stub service.
 pub type Shared<T> = Arc<std::sync::Mutex<T>>;
+
+/// Sends `head` (request line and headers, without the blank line) as raw
+/// bytes with `Connection: close`, and reads the whole response. Nothing
+/// between the test and the socket rewrites the request.
+pub async fn raw(addr: SocketAddr, head: &str) -> Answer {
+    let mut stream = TcpStream::connect(addr).await.expect("connect");
+    let request = format!("{head}\r\nHost: localhost\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).await.expect("write");
+    let mut received = Vec::new();
+    tokio::time::timeout(WAIT, stream.read_to_end(&mut received))
+        .await
+        .expect("response in time")
+        .expect("read");
+    parse_response(&received)
+}
+
+/// Splits a raw HTTP/1.1 response (with `Content-Length`) into its parts.
+pub fn parse_response(raw: &[u8]) -> Answer {
+    let end = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .unwrap_or_else(|| panic!("no complete head in {:?}", String::from_utf8_lossy(raw)));
+    let head = std::str::from_utf8(&raw[..end]).expect("ASCII head");
+    let mut lines = head.split("\r\n");
+    let status_line = lines.next().expect("status line");
+    let status: u16 = status_line
+        .split(' ')
+        .nth(1)
+        .and_then(|code| code.parse().ok())
+        .unwrap_or_else(|| panic!("status line {status_line:?}"));
+    let mut headers = HeaderMap::new();
+    for line in lines {
+        let (name, value) = line.split_once(':').expect("header line");
+        headers.append(
+            http::HeaderName::from_bytes(name.trim().as_bytes()).expect("header name"),
+            http::HeaderValue::from_str(value.trim()).expect("header value"),
+        );
+    }
+    Answer {
+        status: StatusCode::from_u16(status).expect("status"),
+        headers,
+        body: Bytes::copy_from_slice(&raw[end + 4..]),
+        version: http::Version::HTTP_11,
+    }
+}
+
+impl Answer {
+    /// Every `Access-Control-*` header, for "no CORS headers at all".
+    pub fn cors_headers(&self) -> Vec<String> {
+        self.headers
+            .keys()
+            .map(|name| name.as_str().to_owned())
+            .filter(|name| name.starts_with("access-control-"))
+            .collect()
+    }
+
+    /// Whether some `Vary` value lists `name`.
+    pub fn varies_on(&self, name: &str) -> bool {
+        self.headers.get_all("vary").iter().any(|value| {
+            value
+                .to_str()
+                .unwrap()
+                .split(',')
+                .any(|item| item.trim().eq_ignore_ascii_case(name))
+        })
+    }
+}
+
+pub mod rpc;

@@ -1,0 +1,218 @@
+//! Query strings, read strictly.
+//!
+//! `key=value` pairs separated by `&`; in keys and values `+` is a space and
+//! `%XX` a byte; the decoded bytes must be UTF-8. Browsers and
+//! `URLSearchParams` write exactly this. Unlike `form_urlencoded`, which
+//! passes a malformed escape through as text, a `%` not followed by two hex
+//! digits is an error: a client that sends `%ZZ` has a bug worth hearing
+//! about, and a lenient reading would hand the method a value nobody sent.
+
+use std::borrow::Cow;
+use std::fmt;
+
+/// A query string (or path segment) that does not decode.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct QueryError {
+    kind: Kind,
+    /// Byte offset of the problem in the text that was decoded.
+    at: usize,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Kind {
+    BadEscape,
+    InvalidUtf8,
+}
+
+impl fmt::Display for QueryError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.kind {
+            Kind::BadEscape => write!(f, "`%` not followed by two hex digits at byte {}", self.at),
+            Kind::InvalidUtf8 => write!(f, "not UTF-8 once decoded, at byte {}", self.at),
+        }
+    }
+}
+
+impl std::error::Error for QueryError {}
+
+/// How `+` reads: a space in a query, itself in a path segment.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Plus {
+    Space,
+    Literal,
+}
+
+/// Decodes `%XX` escapes (and `+`, per `plus`) in `raw`, which starts at
+/// byte `offset` of the whole text (for error positions). Borrows when
+/// nothing needs decoding.
+pub(crate) fn decode(raw: &[u8], plus: Plus, offset: usize) -> Result<Cow<'_, str>, QueryError> {
+    let special = |b: &u8| *b == b'%' || (*b == b'+' && plus == Plus::Space);
+    if !raw.iter().any(special) {
+        return std::str::from_utf8(raw)
+            .map(Cow::Borrowed)
+            .map_err(|err| QueryError {
+                kind: Kind::InvalidUtf8,
+                at: offset + err.valid_up_to(),
+            });
+    }
+    let mut out = Vec::with_capacity(raw.len());
+    let mut i = 0;
+    while i < raw.len() {
+        match raw[i] {
+            b'%' => {
+                let byte = raw
+                    .get(i + 1..i + 3)
+                    .and_then(|hex| Some(hex_digit(hex[0])? << 4 | hex_digit(hex[1])?))
+                    .ok_or(QueryError {
+                        kind: Kind::BadEscape,
+                        at: offset + i,
+                    })?;
+                out.push(byte);
+                i += 3;
+            }
+            b'+' if plus == Plus::Space => {
+                out.push(b' ');
+                i += 1;
+            }
+            byte => {
+                out.push(byte);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8(out)
+        .map(Cow::Owned)
+        .map_err(|err| QueryError {
+            kind: Kind::InvalidUtf8,
+            // The position in the decoded text; close enough to find the pair.
+            at: offset + err.utf8_error().valid_up_to(),
+        })
+}
+
+fn hex_digit(byte: u8) -> Option<u8> {
+    match byte {
+        b'0'..=b'9' => Some(byte - b'0'),
+        b'a'..=b'f' => Some(byte - b'a' + 10),
+        b'A'..=b'F' => Some(byte - b'A' + 10),
+        _ => None,
+    }
+}
+
+/// One `key=value` of a query, undecoded.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct RawPair<'a> {
+    /// The whole pair as sent, `key=value`.
+    pub(crate) text: &'a [u8],
+    pub(crate) key: &'a [u8],
+    /// Empty for a bare `key`.
+    pub(crate) value: &'a [u8],
+    /// Where `text` starts in the query.
+    pub(crate) offset: usize,
+}
+
+impl<'a> RawPair<'a> {
+    /// The decoded key and value.
+    pub(crate) fn decode(&self) -> Result<(Cow<'a, str>, Cow<'a, str>), QueryError> {
+        let key = decode(self.key, Plus::Space, self.offset)?;
+        let value_offset = self.offset + self.key.len() + 1;
+        let value = decode(self.value, Plus::Space, value_offset)?;
+        Ok((key, value))
+    }
+}
+
+/// The pairs of a query, in order; empty pieces (`a=1&&b=2`) are skipped.
+pub(crate) fn raw_pairs(query: &[u8]) -> impl Iterator<Item = RawPair<'_>> {
+    let mut offset = 0;
+    query.split(|&b| b == b'&').filter_map(move |text| {
+        let start = offset;
+        offset += text.len() + 1;
+        if text.is_empty() {
+            return None;
+        }
+        let (key, value) = match text.iter().position(|&b| b == b'=') {
+            Some(eq) => (&text[..eq], &text[eq + 1..]),
+            None => (text, &text[text.len()..]),
+        };
+        Some(RawPair {
+            text,
+            key,
+            value,
+            offset: start,
+        })
+    })
+}
+
+/// A query's decoded pairs, in order.
+pub(crate) type Pairs<'a> = Vec<(Cow<'a, str>, Cow<'a, str>)>;
+
+/// Decodes every pair of `query`.
+pub(crate) fn pairs(query: &[u8]) -> Result<Pairs<'_>, QueryError> {
+    raw_pairs(query).map(|pair| pair.decode()).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn decoded(query: &str) -> Result<Vec<(String, String)>, QueryError> {
+        pairs(query.as_bytes()).map(|pairs| {
+            pairs
+                .into_iter()
+                .map(|(k, v)| (k.into_owned(), v.into_owned()))
+                .collect()
+        })
+    }
+
+    fn owned(list: &[(&str, &str)]) -> Vec<(String, String)> {
+        list.iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
+    }
+
+    #[test]
+    fn pairs_plus_and_escapes() {
+        assert_eq!(
+            decoded("a=1&b=x+y%20z&&c&=e&d=%C3%A9%2B").unwrap(),
+            owned(&[
+                ("a", "1"),
+                ("b", "x y z"),
+                ("c", ""),
+                ("", "e"),
+                ("d", "é+")
+            ])
+        );
+        assert_eq!(decoded("k=a=b").unwrap(), owned(&[("k", "a=b")]));
+        assert!(decoded("").unwrap().is_empty());
+    }
+
+    #[test]
+    fn borrows_when_nothing_to_decode() {
+        let pairs = pairs(b"plain=text").unwrap();
+        assert!(matches!(pairs[0], (Cow::Borrowed(_), Cow::Borrowed(_))));
+    }
+
+    #[test]
+    fn bad_escapes_and_utf8_are_errors_with_a_position() {
+        let err = decoded("ok=1&a=%ZZ").unwrap_err();
+        assert_eq!(err.kind, Kind::BadEscape);
+        assert_eq!(err.at, 7);
+        assert_eq!(decoded("a=%4").unwrap_err().kind, Kind::BadEscape);
+        assert_eq!(decoded("a=%").unwrap_err().kind, Kind::BadEscape);
+        assert_eq!(decoded("%zz=1").unwrap_err().at, 0);
+        assert_eq!(decoded("a=%FF").unwrap_err().kind, Kind::InvalidUtf8);
+        assert_eq!(
+            pairs(b"a=\xff").unwrap_err(),
+            QueryError {
+                kind: Kind::InvalidUtf8,
+                at: 2
+            }
+        );
+        assert!(err.to_string().contains("byte 7"), "{err}");
+    }
+
+    #[test]
+    fn plus_is_literal_in_a_path_segment() {
+        assert_eq!(decode(b"a+b%2F", Plus::Literal, 0).unwrap(), "a+b/");
+        assert_eq!(decode(b"a+b", Plus::Space, 0).unwrap(), "a b");
+    }
+}
