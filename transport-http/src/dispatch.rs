@@ -15,6 +15,7 @@ use http_body::Body;
 use http_body_util::Full;
 
 use crate::client_ip::TrustedProxies;
+use crate::compression::{Compression, Offload};
 use crate::error::Rejection;
 use crate::{post, BoxError, Route};
 
@@ -23,7 +24,10 @@ use crate::{post, BoxError, Route};
 pub(crate) struct Shared {
     pub(crate) routes: HashMap<Box<str>, Route>,
     pub(crate) max_body_size: usize,
+    pub(crate) max_decompressed_size: usize,
     pub(crate) trusted_proxies: TrustedProxies,
+    pub(crate) compression: Compression,
+    pub(crate) offload: Offload,
 }
 
 /// The methods a route answers, for the `Allow` header of a 405.
@@ -57,7 +61,9 @@ where
 
 fn reject(rejection: Rejection) -> Response<Full<Bytes>> {
     match &rejection {
-        Rejection::Service(_) => tracing::error!(error = %rejection, "request failed"),
+        Rejection::Service(_) | Rejection::Internal(_) => {
+            tracing::error!(error = %rejection, "request failed")
+        }
         _ => tracing::debug!(error = %rejection, "request rejected"),
     }
     rejection.into_response()

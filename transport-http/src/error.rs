@@ -8,6 +8,8 @@ use http::{header, HeaderValue, Method, Response, StatusCode};
 use http_body_util::Full;
 use rpckit_codec::UnsupportedMediaType;
 
+use crate::compression::Algorithm;
+
 /// The error type a frame service's errors are boxed into.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -26,10 +28,21 @@ pub(crate) enum Rejection {
     UnsupportedMediaType(UnsupportedMediaType),
     /// The body is (or would be) larger than the configured limit.
     PayloadTooLarge { limit: usize },
+    /// The body's `Content-Encoding` is not one the server decodes.
+    UnsupportedContentEncoding(Box<str>),
+    /// The decompressed body would be larger than the configured limit.
+    DecompressedTooLarge { limit: usize },
+    /// The body does not decode with its `Content-Encoding`.
+    InvalidEncoding {
+        algorithm: Algorithm,
+        source: std::io::Error,
+    },
     /// The body could not be read: the client went away or broke framing.
     BodyRead(BoxError),
     /// The frame service failed.
     Service(BoxError),
+    /// The transport itself failed (a blocking task was lost).
+    Internal(BoxError),
 }
 
 impl Rejection {
@@ -38,9 +51,12 @@ impl Rejection {
             Rejection::NotFound => StatusCode::NOT_FOUND,
             Rejection::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             Rejection::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            Rejection::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
-            Rejection::BodyRead(_) => StatusCode::BAD_REQUEST,
-            Rejection::Service(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            Rejection::PayloadTooLarge { .. } | Rejection::DecompressedTooLarge { .. } => {
+                StatusCode::PAYLOAD_TOO_LARGE
+            }
+            Rejection::UnsupportedContentEncoding(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Rejection::BodyRead(_) | Rejection::InvalidEncoding { .. } => StatusCode::BAD_REQUEST,
+            Rejection::Service(_) | Rejection::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 
@@ -50,7 +66,11 @@ impl Rejection {
         let status = self.status();
         let text = match &self {
             Rejection::BodyRead(_) => "could not read the request body".to_owned(),
-            Rejection::Service(_) => "internal server error".to_owned(),
+            Rejection::Service(_) | Rejection::Internal(_) => "internal server error".to_owned(),
+            // The decoder's own words describe its internals, not the request.
+            Rejection::InvalidEncoding { algorithm, .. } => {
+                format!("the request body is not valid {algorithm} data")
+            }
             other => other.to_string(),
         };
         let mut response = Response::new(Full::new(Bytes::from(text)));
@@ -60,14 +80,27 @@ impl Rejection {
             header::CONTENT_TYPE,
             HeaderValue::from_static("text/plain; charset=utf-8"),
         );
-        if let Rejection::MethodNotAllowed { allow } = self {
-            if let Some(value) = allow_header(allow) {
-                headers.insert(header::ALLOW, value);
+        match self {
+            Rejection::MethodNotAllowed { allow } => {
+                if let Some(value) = allow_header(allow) {
+                    headers.insert(header::ALLOW, value);
+                }
             }
+            // RFC 9110 §15.5.16: say which codings would have worked.
+            Rejection::UnsupportedContentEncoding(_) => {
+                headers.insert(
+                    header::ACCEPT_ENCODING,
+                    HeaderValue::from_static(DECODED_CODINGS),
+                );
+            }
+            _ => {}
         }
         response
     }
 }
+
+/// The request codings the transport decodes, for a 415's `Accept-Encoding`.
+const DECODED_CODINGS: &str = "gzip, deflate, br, zstd, identity";
 
 fn allow_header(methods: &[Method]) -> Option<HeaderValue> {
     let list = methods
@@ -87,8 +120,19 @@ impl fmt::Display for Rejection {
             Rejection::PayloadTooLarge { limit } => {
                 write!(f, "request body larger than {limit} bytes")
             }
+            Rejection::UnsupportedContentEncoding(coding) => write!(
+                f,
+                "unsupported Content-Encoding `{coding}`: send one of {DECODED_CODINGS}"
+            ),
+            Rejection::DecompressedTooLarge { limit } => {
+                write!(f, "decompressed request body larger than {limit} bytes")
+            }
+            Rejection::InvalidEncoding { algorithm, source } => {
+                write!(f, "invalid {algorithm} request body: {source}")
+            }
             Rejection::BodyRead(err) => write!(f, "could not read the request body: {err}"),
             Rejection::Service(err) => write!(f, "frame service failed: {err}"),
+            Rejection::Internal(err) => write!(f, "internal error: {err}"),
         }
     }
 }
@@ -97,7 +141,10 @@ impl std::error::Error for Rejection {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             Rejection::UnsupportedMediaType(inner) => Some(inner),
-            Rejection::BodyRead(err) | Rejection::Service(err) => Some(&**err),
+            Rejection::BodyRead(err) | Rejection::Service(err) | Rejection::Internal(err) => {
+                Some(&**err)
+            }
+            Rejection::InvalidEncoding { source, .. } => Some(source),
             _ => None,
         }
     }

@@ -39,7 +39,12 @@
 //! | `POST`, the service answers `None` | `204 No Content` |
 //! | `Content-Type` no codec of the route accepts | `415` |
 //! | body over [`ServerBuilder::max_body_size`] | `413` (declared lengths refused unread) |
+//! | `Content-Encoding` gzip, deflate, br, zstd | decompressed before the codec sees it |
+//! | decompressed body over [`ServerBuilder::max_decompressed_size`] | `413`, found while decoding |
+//! | any other `Content-Encoding` | `415` with `Accept-Encoding` |
+//! | a compressed body that does not decode | `400` |
 //! | the service fails | `500`, logged with `tracing::error!` |
+//! | the answer is allowed compression, the client accepts it | compressed ([`compression`]) |
 //! | another method on a route | `405` with `Allow` |
 //! | a path with no route | `404` |
 //!
@@ -51,11 +56,13 @@
 //!
 //! Every frame's extensions carry [`PeerAddr`],
 //! [`ClientIp`], [`RequestHeaders`], [`RequestCookies`] and a
-//! [`ResponseHandle`] for response headers and cookies. Cookies are built
+//! [`ResponseHandle`] for response headers, cookies and permission to
+//! compress. Cookies are built
 //! with the re-exported [`cookie`] crate.
 
 mod body;
 mod client_ip;
+pub mod compression;
 mod cookies;
 mod dispatch;
 mod error;
@@ -66,6 +73,7 @@ mod route;
 mod server;
 
 pub use client_ip::ClientIp;
+pub use compression::Compression;
 pub use cookie;
 pub use cookies::RequestCookies;
 pub use error::BoxError;
@@ -73,4 +81,7 @@ pub use headers::RequestHeaders;
 pub use response::ResponseHandle;
 pub use route::Route;
 pub use rpckit_codec::PeerAddr;
-pub use server::{BoundServer, Server, ServerBuilder, ServerHandle, DEFAULT_MAX_BODY_SIZE};
+pub use server::{
+    BoundServer, Server, ServerBuilder, ServerHandle, DEFAULT_MAX_BODY_SIZE,
+    DEFAULT_MAX_DECOMPRESSED_SIZE,
+};

@@ -1,9 +1,13 @@
 //! `POST`: the body is one frame, the answer the service's frame.
+//!
+//! On the way in the body is read under the size limit and decompressed
+//! under its own; on the way out the answer is compressed if the calls
+//! allowed it and the client accepts it (see [`crate::compression`]).
 
 use std::sync::Arc;
 
 use bytes::Bytes;
-use http::{header, HeaderValue, Request, Response, StatusCode};
+use http::{header, HeaderMap, HeaderValue, Request, Response, StatusCode};
 use http_body::Body;
 use http_body_util::Full;
 use rpckit_codec::{Codec, Frame, PeerAddr};
@@ -11,7 +15,7 @@ use tower::ServiceExt;
 
 use crate::dispatch::{Connection, Shared};
 use crate::error::Rejection;
-use crate::{body, BoxError, RequestCookies, RequestHeaders, ResponseHandle, Route};
+use crate::{body, compression, BoxError, RequestCookies, RequestHeaders, ResponseHandle, Route};
 
 pub(crate) async fn handle<B>(
     shared: &Shared,
@@ -35,7 +39,17 @@ where
         .negotiate(content_type.as_deref())
         .map_err(Rejection::UnsupportedMediaType)?
         .clone();
-    let bytes = body::read_limited(body, shared.max_body_size).await?;
+    let coding = compression::request_coding(&parts.headers)?;
+    let mut bytes = body::read_limited(body, shared.max_body_size).await?;
+    if let Some(algorithm) = coding {
+        bytes = compression::decode_request(
+            algorithm,
+            bytes,
+            shared.max_decompressed_size,
+            &shared.offload,
+        )
+        .await?;
+    }
 
     let headers = RequestHeaders::new(parts.headers);
     let client_ip = shared
@@ -47,7 +61,7 @@ where
     extensions.insert(PeerAddr(connection.peer));
     extensions.insert(client_ip);
     extensions.insert(RequestCookies::new(headers.clone()));
-    extensions.insert(headers);
+    extensions.insert(headers.clone());
     extensions.insert(response_handle.clone());
 
     let answer = route
@@ -57,21 +71,35 @@ where
         .await
         .map_err(Rejection::Service)?;
 
-    let mut response = match answer {
+    // Read before `apply`, which empties the handle.
+    let allowed = response_handle.compression_allowed();
+    let mut response_headers = HeaderMap::new();
+    let (status, body) = match answer {
         Some(frame) => {
-            let mut response = Response::new(Full::new(frame.bytes));
-            response
-                .headers_mut()
-                .insert(header::CONTENT_TYPE, content_type_of(&frame.codec));
-            response
+            response_headers.insert(header::CONTENT_TYPE, content_type_of(&frame.codec));
+            (StatusCode::OK, frame.bytes)
         }
-        None => {
-            let mut response = Response::new(Full::default());
-            *response.status_mut() = StatusCode::NO_CONTENT;
-            response
-        }
+        None => (StatusCode::NO_CONTENT, Bytes::new()),
     };
-    response_handle.apply(response.headers_mut());
+    response_handle.apply(&mut response_headers);
+    let body = if status == StatusCode::OK {
+        shared
+            .compression
+            .respond(
+                &headers,
+                allowed,
+                body,
+                &mut response_headers,
+                &shared.offload,
+            )
+            .await
+    } else {
+        body
+    };
+
+    let mut response = Response::new(Full::new(body));
+    *response.status_mut() = status;
+    *response.headers_mut() = response_headers;
     Ok(response)
 }
 
