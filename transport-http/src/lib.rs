@@ -57,8 +57,7 @@
 //! Every frame's extensions carry [`PeerAddr`],
 //! [`ClientIp`], [`RequestHeaders`], [`RequestCookies`] and a
 //! [`ResponseHandle`] for response headers, cookies and permission to
-//! compress. Cookies are built
-//! with the re-exported [`cookie`] crate.
+//! compress. Cookies are built with the re-exported [`cookie`] crate.
 
 mod body;
 mod client_ip;

@@ -194,9 +194,31 @@ impl Router {
 
     fn dispatch(&self, call: Call) -> ResponseFuture {
         match self.methods.get(call.method()) {
-            Some(method) => ResponseFuture::handler((method.handler)(call)),
+            Some(method) => {
+                #[cfg(feature = "http")]
+                apply_http_settings(&method.settings, &call);
+                ResponseFuture::handler((method.handler)(call))
+            }
             None => ResponseFuture::ready(Err(ErrorObject::method_not_found(call.method()))),
         }
+    }
+}
+
+/// Hands the method's HTTP settings to the transport through the call's
+/// [`ResponseHandle`](rpckit_http::ResponseHandle), before the handler runs
+/// (so the handler has the last word only where it forbids). A
+/// notification's answer is not part of the response, so its method has no
+/// say in how the response is sent.
+#[cfg(feature = "http")]
+fn apply_http_settings(settings: &MethodSettings, call: &Call) {
+    if call.id().is_none() {
+        return;
+    }
+    let Some(response) = call.extensions.get::<rpckit_http::ResponseHandle>() else {
+        return;
+    };
+    if let Some(allowed) = settings.compression_allowed() {
+        response.allow_compression(allowed);
     }
 }
 

@@ -67,7 +67,7 @@ impl Reader {
             Reader::Brotli(reader) => reader.get_ref(),
             Reader::Zstd(reader) => reader.get_ref(),
         };
-        usize::try_from(input.position()).map_or(false, |read| read < input.get_ref().len())
+        usize::try_from(input.position()).is_ok_and(|read| read < input.get_ref().len())
     }
 }
 
