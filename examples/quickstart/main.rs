@@ -3,11 +3,15 @@
 //! The port of flaskJSONRPCServer's README example. `/api` serves `random`
 //! (an integer in 0..65535), `echo` (param `data`, default "Hello world!",
 //! alias `helloworld`), `myip`, `setcookie` and `big`; `/api2` serves its
-//! own `random` (a float with one decimal). Try:
+//! own `random` (a float with one decimal). `big` (600 kB of text) is
+//! compressed for clients that accept it; nothing else is. Try:
 //!
 //! ```text
 //! curl -s http://127.0.0.1:7001/api -H 'Content-Type: application/json' \
 //!      -d '{"jsonrpc":"2.0","method":"echo","params":["hi"],"id":1}'
+//! curl -s --compressed -o /dev/null -w '%{size_download} bytes\n' \
+//!      http://127.0.0.1:7001/api -H 'Content-Type: application/json' \
+//!      -d '{"jsonrpc":"2.0","method":"big","id":1}'
 //! ```
 
 use std::collections::hash_map::RandomState;
@@ -51,6 +55,7 @@ fn api() -> Router {
             },
         )
         .sync_method("big", || "foobar".repeat(100_000))
+        .configure("big", |settings| settings.compression(true))
 }
 
 fn api2() -> Router {
