@@ -106,7 +106,8 @@ impl ResponseHandle {
     /// Every call of a batch shares the response, so their wishes merge:
     /// the response is compressed if any call allowed it and none forbade
     /// it — a forbid is final. When nobody says anything the server's
-    /// default applies (see `Compression::enabled_by_default`). A method's
+    /// default applies (see
+    /// [`Compression::enabled_by_default`](crate::Compression::enabled_by_default)). A method's
     /// own setting (`MethodSettings::compression` in rpckit) is applied
     /// here by the router before its handler runs. Allowing is not forcing:
     /// small bodies and clients that accept no compression still get the

@@ -14,16 +14,17 @@
 //!    below that the headers cost more than compression saves);
 //! 3. the client accepts one of the [`Compression::algorithms`], by
 //!    `Accept-Encoding` with q-values; ties go to the earlier algorithm in
-//!    that list. The default order is zstd, br, gzip, deflate: zstd
-//!    compresses JSON about as well as brotli at a fraction of the CPU, and
-//!    both beat gzip;
+//!    that list. The default order is zstd, br, gzip, deflate: at the
+//!    default levels zstd compresses JSON about as well as brotli, and
+//!    faster, and both beat gzip;
 //! 4. nothing set `Content-Encoding` already, and the compressed body is
 //!    smaller than the original (random bytes are sent as they are).
 //!
 //! A compressed response gets `Content-Encoding` and its new length. Every
-//! answer of a server whose algorithm list is not empty carries
-//! `Vary: Accept-Encoding`, compressed or not: whether the next one is
-//! depends on that header, and a handler can allow compression at any time.
+//! answer with a body (a `200`) from a server whose algorithm list is not
+//! empty carries `Vary: Accept-Encoding`, compressed or not: whether the
+//! next one is depends on that header, and a handler can allow compression
+//! at any time.
 //!
 //! # Requests
 //!
