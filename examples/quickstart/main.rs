@@ -5,13 +5,17 @@
 //! alias `helloworld`), `myip`, `setcookie` and `big`; `/api2` serves its
 //! own `random` (a float with one decimal). CORS is permissive (any page may
 //! call, without cookies) and JSONP is on, except for `setcookie`, which
-//! changes state and so answers JSONP with 403. Try:
+//! changes state and so answers JSONP with 403. `big` (600 kB of text) is
+//! compressed for clients that accept it; nothing else is. Try:
 //!
 //! ```text
 //! curl -s http://127.0.0.1:7001/api -H 'Content-Type: application/json' \
 //!      -d '{"jsonrpc":"2.0","method":"echo","params":["hi"],"id":1}'
 //! curl -s 'http://127.0.0.1:7001/api/echo?data=test&jsonp=cb'
 //! # /**/cb("test");
+//! curl -s --compressed -o /dev/null -w '%{size_download} bytes\n' \
+//!      http://127.0.0.1:7001/api -H 'Content-Type: application/json' \
+//!      -d '{"jsonrpc":"2.0","method":"big","id":1}'
 //! ```
 
 use std::collections::hash_map::RandomState;
@@ -56,6 +60,7 @@ fn api() -> Router {
         )
         .sync_method("big", || "foobar".repeat(100_000))
         .configure("setcookie", |settings| settings.jsonp(false))
+        .configure("big", |settings| settings.compression(true))
 }
 
 fn api2() -> Router {

@@ -213,12 +213,19 @@ impl CorsPolicy {
         let Some(allow) = origin.and_then(|origin| self.allow_origin(origin)) else {
             return;
         };
-        headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, allow);
+        // A header the handler set for its own response wins.
+        headers
+            .entry(header::ACCESS_CONTROL_ALLOW_ORIGIN)
+            .or_insert(allow);
         if self.credentials {
-            headers.insert(header::ACCESS_CONTROL_ALLOW_CREDENTIALS, TRUE);
+            headers
+                .entry(header::ACCESS_CONTROL_ALLOW_CREDENTIALS)
+                .or_insert(TRUE);
         }
         if let Some(expose) = &self.expose_headers {
-            headers.insert(header::ACCESS_CONTROL_EXPOSE_HEADERS, expose.clone());
+            headers
+                .entry(header::ACCESS_CONTROL_EXPOSE_HEADERS)
+                .or_insert_with(|| expose.clone());
         }
     }
 

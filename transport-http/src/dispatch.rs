@@ -21,6 +21,7 @@ use http_body_util::Full;
 use rpckit_codec::PeerAddr;
 
 use crate::client_ip::TrustedProxies;
+use crate::compression::{Compression, Offload};
 use crate::cors::{self, CorsPolicy};
 use crate::error::Rejection;
 use crate::{jsonp, post, BoxError, Jsonp, RequestCookies, RequestHeaders, ResponseHandle, Route};
@@ -30,11 +31,14 @@ use crate::{jsonp, post, BoxError, Jsonp, RequestCookies, RequestHeaders, Respon
 pub(crate) struct Shared {
     pub(crate) routes: HashMap<Box<str>, Route>,
     pub(crate) max_body_size: usize,
+    pub(crate) max_decompressed_size: usize,
     pub(crate) trusted_proxies: TrustedProxies,
     pub(crate) cors: Option<CorsPolicy>,
     pub(crate) jsonp: Jsonp,
     /// The methods a route answers, for `Allow`.
     pub(crate) allow: &'static [Method],
+    pub(crate) compression: Compression,
+    pub(crate) offload: Offload,
 }
 
 /// The methods a route answers: `POST`, plus `GET` with JSONP and `OPTIONS`
@@ -192,7 +196,9 @@ pub(crate) fn request_extensions(
 
 fn reject(rejection: Rejection) -> Response<Full<Bytes>> {
     match &rejection {
-        Rejection::Service(_) => tracing::error!(error = %rejection, "request failed"),
+        Rejection::Service(_) | Rejection::Internal(_) => {
+            tracing::error!(error = %rejection, "request failed")
+        }
         _ => tracing::debug!(error = %rejection, "request rejected"),
     }
     rejection.into_response()

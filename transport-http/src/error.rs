@@ -8,6 +8,7 @@ use http::{header, HeaderValue, Method, Response, StatusCode};
 use http_body_util::Full;
 use rpckit_codec::UnsupportedMediaType;
 
+use crate::compression::Algorithm;
 use crate::cors::list;
 use crate::jsonp::{InvalidCallback, QueryError};
 
@@ -29,6 +30,15 @@ pub(crate) enum Rejection {
     UnsupportedMediaType(UnsupportedMediaType),
     /// The body is (or would be) larger than the configured limit.
     PayloadTooLarge { limit: usize },
+    /// The body's `Content-Encoding` is not one the server decodes.
+    UnsupportedContentEncoding(Box<str>),
+    /// The decompressed body would be larger than the configured limit.
+    DecompressedTooLarge { limit: usize },
+    /// The body does not decode with its `Content-Encoding`.
+    InvalidEncoding {
+        algorithm: Algorithm,
+        source: std::io::Error,
+    },
     /// The body could not be read: the client went away or broke framing.
     BodyRead(BoxError),
     /// A JSONP `GET` on the route's own path, naming no method.
@@ -43,6 +53,8 @@ pub(crate) enum Rejection {
     TwoCallbacks,
     /// The frame service failed.
     Service(BoxError),
+    /// The transport itself failed (a blocking task was lost).
+    Internal(BoxError),
 }
 
 impl Rejection {
@@ -51,14 +63,18 @@ impl Rejection {
             Rejection::NotFound => StatusCode::NOT_FOUND,
             Rejection::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             Rejection::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            Rejection::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            Rejection::PayloadTooLarge { .. } | Rejection::DecompressedTooLarge { .. } => {
+                StatusCode::PAYLOAD_TOO_LARGE
+            }
+            Rejection::UnsupportedContentEncoding(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Rejection::BodyRead(_)
             | Rejection::NoMethod
             | Rejection::InvalidMethodName(_)
             | Rejection::InvalidQuery(_)
             | Rejection::InvalidCallback(_)
-            | Rejection::TwoCallbacks => StatusCode::BAD_REQUEST,
-            Rejection::Service(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            | Rejection::TwoCallbacks
+            | Rejection::InvalidEncoding { .. } => StatusCode::BAD_REQUEST,
+            Rejection::Service(_) | Rejection::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 
@@ -68,7 +84,11 @@ impl Rejection {
         let status = self.status();
         let text = match &self {
             Rejection::BodyRead(_) => "could not read the request body".to_owned(),
-            Rejection::Service(_) => "internal server error".to_owned(),
+            Rejection::Service(_) | Rejection::Internal(_) => "internal server error".to_owned(),
+            // The decoder's own words describe its internals, not the request.
+            Rejection::InvalidEncoding { algorithm, .. } => {
+                format!("the request body is not valid {algorithm} data")
+            }
             other => other.to_string(),
         };
         let mut response = Response::new(Full::new(Bytes::from(text)));
@@ -83,12 +103,25 @@ impl Rejection {
             header::X_CONTENT_TYPE_OPTIONS,
             HeaderValue::from_static("nosniff"),
         );
-        if let Rejection::MethodNotAllowed { allow } = self {
-            headers.insert(header::ALLOW, list(allow.iter().map(Method::as_str)));
+        match self {
+            Rejection::MethodNotAllowed { allow } => {
+                headers.insert(header::ALLOW, list(allow.iter().map(Method::as_str)));
+            }
+            // RFC 9110 §15.5.16: say which codings would have worked.
+            Rejection::UnsupportedContentEncoding(_) => {
+                headers.insert(
+                    header::ACCEPT_ENCODING,
+                    HeaderValue::from_static(DECODED_CODINGS),
+                );
+            }
+            _ => {}
         }
         response
     }
 }
+
+/// The request codings the transport decodes, for a 415's `Accept-Encoding`.
+const DECODED_CODINGS: &str = "gzip, deflate, br, zstd, identity";
 
 impl fmt::Display for Rejection {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -98,6 +131,16 @@ impl fmt::Display for Rejection {
             Rejection::UnsupportedMediaType(inner) => inner.fmt(f),
             Rejection::PayloadTooLarge { limit } => {
                 write!(f, "request body larger than {limit} bytes")
+            }
+            Rejection::UnsupportedContentEncoding(coding) => write!(
+                f,
+                "unsupported Content-Encoding `{coding}`: send one of {DECODED_CODINGS}"
+            ),
+            Rejection::DecompressedTooLarge { limit } => {
+                write!(f, "decompressed request body larger than {limit} bytes")
+            }
+            Rejection::InvalidEncoding { algorithm, source } => {
+                write!(f, "invalid {algorithm} request body: {source}")
             }
             Rejection::BodyRead(err) => write!(f, "could not read the request body: {err}"),
             Rejection::NoMethod => f.write_str(
@@ -112,6 +155,7 @@ impl fmt::Display for Rejection {
                 f.write_str("the query names the JSONP callback more than once")
             }
             Rejection::Service(err) => write!(f, "frame service failed: {err}"),
+            Rejection::Internal(err) => write!(f, "internal error: {err}"),
         }
     }
 }
@@ -122,7 +166,10 @@ impl std::error::Error for Rejection {
             Rejection::UnsupportedMediaType(inner) => Some(inner),
             Rejection::InvalidMethodName(err) | Rejection::InvalidQuery(err) => Some(err),
             Rejection::InvalidCallback(err) => Some(err),
-            Rejection::BodyRead(err) | Rejection::Service(err) => Some(&**err),
+            Rejection::BodyRead(err) | Rejection::Service(err) | Rejection::Internal(err) => {
+                Some(&**err)
+            }
+            Rejection::InvalidEncoding { source, .. } => Some(source),
             _ => None,
         }
     }

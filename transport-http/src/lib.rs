@@ -39,12 +39,17 @@
 //! | `POST`, the service answers `None` | `204 No Content` |
 //! | `Content-Type` no codec of the route accepts | `415` |
 //! | body over [`ServerBuilder::max_body_size`] | `413` (declared lengths refused unread) |
+//! | `Content-Encoding` gzip, deflate, br, zstd | decompressed before the codec sees it |
+//! | decompressed body over [`ServerBuilder::max_decompressed_size`] | `413`, found while decoding |
+//! | any other `Content-Encoding` | `415` with `Accept-Encoding` |
+//! | a compressed body that does not decode | `400` |
 //! | the service fails | `500`, logged with `tracing::error!` |
 //! | `GET <route>/<method>?<params>`, [JSONP](ServerBuilder::jsonp) on | the method's answer as JavaScript (`/**/cb(…);`) or JSON; see [`ServerBuilder::jsonp`] |
 //! | `GET` with JSONP off | `405` |
 //! | a JSONP callback or query that is not safe or does not decode | `400`, saying why |
 //! | `OPTIONS`, [CORS](ServerBuilder::cors) on | `204`, a preflight answer when it is one |
 //! | another method on a route | `405` with `Allow` (`POST`, plus `GET` with JSONP, `OPTIONS` with CORS) |
+//! | the answer is allowed compression, the client accepts it | compressed ([`compression`]) |
 //! | a path with no route | `404` |
 //!
 //! With CORS on, every answer (errors, `204`s and JSONP included) carries
@@ -59,13 +64,15 @@
 //!
 //! Every frame's extensions carry [`PeerAddr`],
 //! [`ClientIp`], [`RequestHeaders`], [`RequestCookies`] and a
-//! [`ResponseHandle`] for response headers, cookies, the status and the
-//! JSONP callback; a JSONP frame also carries a [`JsonpRequest`]. Headers
-//! set through the handle win over the transport's, CORS headers included.
-//! Cookies are built with the re-exported [`cookie`] crate.
+//! [`ResponseHandle`] for response headers, cookies, the status, the JSONP
+//! callback and permission to compress; a JSONP frame also carries a
+//! [`JsonpRequest`]. Headers set through the handle win over the
+//! transport's, CORS headers included. Cookies are built with the
+//! re-exported [`cookie`] crate.
 
 mod body;
 mod client_ip;
+pub mod compression;
 mod cookies;
 mod cors;
 mod dispatch;
@@ -78,6 +85,7 @@ mod route;
 mod server;
 
 pub use client_ip::ClientIp;
+pub use compression::Compression;
 pub use cookie;
 pub use cookies::RequestCookies;
 pub use cors::Cors;
@@ -87,4 +95,7 @@ pub use jsonp::{InvalidCallback, Jsonp, JsonpRequest, QueryCodec, MAX_CALLBACK_L
 pub use response::ResponseHandle;
 pub use route::Route;
 pub use rpckit_codec::PeerAddr;
-pub use server::{BoundServer, Server, ServerBuilder, ServerHandle, DEFAULT_MAX_BODY_SIZE};
+pub use server::{
+    BoundServer, Server, ServerBuilder, ServerHandle, DEFAULT_MAX_BODY_SIZE,
+    DEFAULT_MAX_DECOMPRESSED_SIZE,
+};

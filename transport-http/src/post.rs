@@ -1,9 +1,13 @@
 //! `POST`: the body is one frame, the answer the service's frame.
+//!
+//! On the way in the body is read under the size limit and decompressed
+//! under its own; on the way out the answer is compressed if the calls
+//! allowed it and the client accepts it (see [`crate::compression`]).
 
 use std::sync::Arc;
 
 use bytes::Bytes;
-use http::{header, HeaderValue, Request, Response, StatusCode};
+use http::{header, HeaderMap, HeaderValue, Request, Response, StatusCode};
 use http_body::Body;
 use http_body_util::Full;
 use rpckit_codec::{Codec, Frame};
@@ -11,7 +15,7 @@ use tower::ServiceExt;
 
 use crate::dispatch::{request_extensions, Connection, Shared};
 use crate::error::Rejection;
-use crate::{body, BoxError, ResponseHandle, Route};
+use crate::{body, compression, BoxError, RequestHeaders, ResponseHandle, Route};
 
 pub(crate) async fn handle<B>(
     shared: &Shared,
@@ -36,10 +40,22 @@ where
         .negotiate(content_type.as_deref())
         .map_err(Rejection::UnsupportedMediaType)?
         .clone();
-    let bytes = body::read_limited(body, shared.max_body_size).await?;
+    let coding = compression::request_coding(&parts.headers)?;
+    let mut bytes = body::read_limited(body, shared.max_body_size).await?;
+    if let Some(algorithm) = coding {
+        bytes = compression::decode_request(
+            algorithm,
+            bytes,
+            shared.max_decompressed_size,
+            &shared.offload,
+        )
+        .await?;
+    }
 
     let mut frame = Frame::new(bytes, codec);
     frame.extensions = request_extensions(shared, connection, parts.headers, response_handle);
+    // Kept for the response: what the client accepts as a coding.
+    let request_headers = frame.extensions.get::<RequestHeaders>().cloned();
 
     let answer = route
         .service
@@ -48,20 +64,42 @@ where
         .await
         .map_err(Rejection::Service)?;
 
-    let response = match answer {
+    let allowed = response_handle.compression_allowed();
+    let mut response_headers = HeaderMap::new();
+    let (status, body) = match answer {
         Some(frame) => {
-            let mut response = Response::new(Full::new(frame.bytes));
-            response
-                .headers_mut()
-                .insert(header::CONTENT_TYPE, content_type_of(&frame.codec));
-            response
+            response_headers.insert(header::CONTENT_TYPE, content_type_of(&frame.codec));
+            (StatusCode::OK, frame.bytes)
         }
-        None => {
-            let mut response = Response::new(Full::default());
-            *response.status_mut() = StatusCode::NO_CONTENT;
-            response
-        }
+        None => (StatusCode::NO_CONTENT, Bytes::new()),
     };
+    // The handler's status, headers and cookies first, so that compression
+    // sees them: it extends a handler's `Vary`, drops a stale length, and
+    // leaves alone a body the handler encoded itself.
+    let mut response = Response::new(());
+    *response.status_mut() = status;
+    *response.headers_mut() = response_headers;
+    response_handle.apply(&mut response);
+    let (mut parts, ()) = response.into_parts();
+    let body = match &request_headers {
+        Some(request_headers)
+            if parts.status == StatusCode::OK
+                && !parts.headers.contains_key(header::CONTENT_ENCODING) =>
+        {
+            shared
+                .compression
+                .respond(
+                    request_headers,
+                    allowed,
+                    body,
+                    &mut parts.headers,
+                    &shared.offload,
+                )
+                .await
+        }
+        _ => body,
+    };
+    let response = Response::from_parts(parts, Full::new(body));
     Ok(response)
 }
 

@@ -1,4 +1,5 @@
-//! Headers, cookies and status a handler sets on the HTTP response.
+//! Headers, cookies and status a handler sets on the HTTP response, and
+//! whether it may be compressed.
 //!
 //! The frame service answers with bytes only; what else the response should
 //! carry is collected in a [`ResponseHandle`] the transport put into the
@@ -14,7 +15,8 @@ use http::{HeaderValue, Response, StatusCode};
 use crate::jsonp::callback::{self, InvalidCallback};
 
 /// A handle to the HTTP response of the current request: add headers, set
-/// and remove cookies, change the status or the JSONP callback.
+/// and remove cookies, change the status or the JSONP callback, allow or
+/// forbid compression.
 ///
 /// Clones share one response, so every call of a batch writes to the same
 /// place. Changes are applied after the frame service answers, to a `200`
@@ -48,6 +50,8 @@ struct Changes {
     cookies: Vec<Cookie<'static>>,
     status: Option<StatusCode>,
     jsonp_callback: Option<Box<str>>,
+    /// `None` until someone allows or forbids; a forbid is final.
+    compression: Option<bool>,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -135,6 +139,41 @@ impl ResponseHandle {
     /// The callback a handler chose, if any.
     pub(crate) fn jsonp_callback(&self) -> Option<Box<str>> {
         self.changes().jsonp_callback.clone()
+    }
+
+    /// Allows (`true`) or forbids (`false`) compressing this response: the
+    /// original's `allowCompress`.
+    ///
+    /// Every call of a batch shares the response, so their wishes merge:
+    /// the response is compressed if any call allowed it and none forbade
+    /// it — a forbid is final. When nobody says anything the server's
+    /// default applies (see
+    /// [`Compression::enabled_by_default`](crate::Compression::enabled_by_default)). A method's
+    /// own setting (`MethodSettings::compression` in rpckit) is applied
+    /// here by the router before its handler runs. Allowing is not forcing:
+    /// small bodies and clients that accept no compression still get the
+    /// body as it is.
+    ///
+    /// ```
+    /// use rpckit_http::ResponseHandle;
+    ///
+    /// let response = ResponseHandle::new();
+    /// assert_eq!(response.compression_allowed(), None);
+    /// response.allow_compression(true);
+    /// assert_eq!(response.compression_allowed(), Some(true));
+    /// response.clone().allow_compression(false); // another call of the batch
+    /// response.allow_compression(true);
+    /// assert_eq!(response.compression_allowed(), Some(false));
+    /// ```
+    pub fn allow_compression(&self, allowed: bool) {
+        let mut changes = self.changes();
+        changes.compression = Some(changes.compression.unwrap_or(true) && allowed);
+    }
+
+    /// What the calls said about compressing this response so far: `None`
+    /// if nothing, `Some(false)` if any forbade it, else `Some(true)`.
+    pub fn compression_allowed(&self) -> Option<bool> {
+        self.changes().compression
     }
 
     /// Writes the changes into `response`, leaving the handle empty.

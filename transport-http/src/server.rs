@@ -18,12 +18,17 @@ use tokio::task::JoinHandle;
 use tracing::Instrument;
 
 use crate::client_ip::TrustedProxies;
+use crate::compression::{Compression, Offload};
 use crate::cors::CorsPolicy;
 use crate::dispatch::{self, Connection, Shared};
 use crate::{Cors, Jsonp, Route};
 
 /// The default of [`ServerBuilder::max_body_size`]: 10 MiB.
 pub const DEFAULT_MAX_BODY_SIZE: usize = 10 * 1024 * 1024;
+
+/// The default of [`ServerBuilder::max_decompressed_size`]: 10 MiB, the same
+/// as the body limit.
+pub const DEFAULT_MAX_DECOMPRESSED_SIZE: usize = 10 * 1024 * 1024;
 
 /// An HTTP server for JSON-RPC frames. Start with [`Server::builder`].
 ///
@@ -48,8 +53,9 @@ pub struct Server {
 }
 
 impl Server {
-    /// A builder with no routes, a 10 MiB body limit, no trusted proxies,
-    /// and neither CORS nor JSONP.
+    /// A builder with no routes, 10 MiB body limits (as received and
+    /// decompressed), no trusted proxies, neither CORS nor JSONP, and
+    /// compression only where methods or handlers allow it.
     pub fn builder() -> ServerBuilder {
         ServerBuilder::default()
     }
@@ -60,9 +66,12 @@ impl Server {
 pub struct ServerBuilder {
     routes: HashMap<Box<str>, Route>,
     max_body_size: usize,
+    max_decompressed_size: usize,
     trusted_proxies: Vec<IpAddr>,
     cors: Option<Cors>,
     jsonp: Jsonp,
+    compression: Compression,
+    offload: Offload,
 }
 
 impl Default for ServerBuilder {
@@ -70,9 +79,12 @@ impl Default for ServerBuilder {
         ServerBuilder {
             routes: HashMap::new(),
             max_body_size: DEFAULT_MAX_BODY_SIZE,
+            max_decompressed_size: DEFAULT_MAX_DECOMPRESSED_SIZE,
             trusted_proxies: Vec::new(),
             cors: None,
             jsonp: Jsonp::disabled(),
+            compression: Compression::default(),
+            offload: Offload::default(),
         }
     }
 }
@@ -120,6 +132,37 @@ impl ServerBuilder {
     /// the codec layer's.
     pub fn max_body_size(mut self, bytes: usize) -> Self {
         self.max_body_size = bytes;
+        self
+    }
+
+    /// The largest request body accepted after decompressing a body sent
+    /// with `Content-Encoding` (gzip, deflate, br, zstd); larger ones get
+    /// 413 Payload Too Large. Default 10 MiB.
+    ///
+    /// Decoding stops as soon as the output would pass the limit, so a
+    /// decompression bomb costs at most this much memory.
+    /// [`max_body_size`](Self::max_body_size) still limits the compressed
+    /// bytes as received.
+    pub fn max_decompressed_size(mut self, bytes: usize) -> Self {
+        self.max_decompressed_size = bytes;
+        self
+    }
+
+    /// How responses are compressed. Default [`Compression::default`]:
+    /// every algorithm, for bodies of 1 KiB or more, but only where a
+    /// method's settings or a handler allow it. Turn it on for every method
+    /// with `Compression::default().enabled_by_default(true)`, or off
+    /// entirely with [`Compression::disabled`]. See
+    /// [`compression`](crate::compression) for the rules.
+    pub fn compression(mut self, compression: Compression) -> Self {
+        self.compression = compression;
+        self
+    }
+
+    /// Calls `hook` on the blocking thread before offloaded codec work.
+    #[cfg(test)]
+    pub(crate) fn offload_hook(mut self, hook: impl Fn() + Send + Sync + 'static) -> Self {
+        self.offload.hook = Some(Arc::new(hook));
         self
     }
 
@@ -184,10 +227,13 @@ impl ServerBuilder {
             shared: Arc::new(Shared {
                 routes: self.routes,
                 max_body_size: self.max_body_size,
+                max_decompressed_size: self.max_decompressed_size,
                 trusted_proxies: TrustedProxies::new(self.trusted_proxies),
                 cors: self.cors.map(|cors| CorsPolicy::new(cors, allow)),
                 jsonp: self.jsonp,
                 allow,
+                compression: self.compression,
+                offload: self.offload,
             }),
         })
     }

@@ -1,8 +1,11 @@
 """The quickstart server driven by `jsonrpcclient` over `requests`, and by curl."""
 
+import gzip
 import json
 import subprocess
+import zlib
 
+import pytest
 import requests
 from jsonrpcclient import Error, Ok, notification, parse, request
 
@@ -41,6 +44,85 @@ def test_setcookie_sets_a_real_cookie(quickstart):
 
 def test_big(quickstart):
     assert len(call(quickstart, "/api", "big").result) == 600_000
+
+
+def post_raw(server, body, **headers):
+    headers.setdefault("Content-Type", "application/json")
+    return requests.post(server.url("/api"), data=body, headers=headers, timeout=10)
+
+
+def test_big_is_compressed_for_requests_by_default(quickstart):
+    # requests (urllib3) offers gzip, deflate, br and zstd with brotli and
+    # backports.zstd installed, and decodes the answer transparently.
+    offered = requests.utils.default_headers()["Accept-Encoding"]
+    assert {"gzip", "deflate", "br", "zstd"} <= {c.strip() for c in offered.split(",")}
+    response = requests.post(quickstart.url("/api"), json=request("big"), timeout=10)
+    assert response.headers["Content-Encoding"] == "zstd"  # the server's first choice
+    assert "accept-encoding" in response.headers["Vary"].lower()
+    assert int(response.headers["Content-Length"]) < 10_000
+    assert parse(response.json()).result == "foobar" * 100_000
+
+
+@pytest.mark.parametrize("coding", ["gzip", "deflate", "br", "zstd"])
+def test_big_in_each_coding(quickstart, coding):
+    response = requests.post(quickstart.url("/api"), json=request("big"), timeout=10,
+                             headers={"Accept-Encoding": coding})
+    assert response.headers["Content-Encoding"] == coding
+    assert len(parse(response.json()).result) == 600_000
+
+
+def test_q_values_choose(quickstart):
+    response = requests.post(quickstart.url("/api"), json=request("big"), timeout=10,
+                             headers={"Accept-Encoding": "zstd;q=0, br;q=0.5, gzip"})
+    assert response.headers["Content-Encoding"] == "gzip"
+    response = requests.post(quickstart.url("/api"), json=request("big"), timeout=10,
+                             headers={"Accept-Encoding": "*;q=0"})
+    assert "Content-Encoding" not in response.headers
+    assert len(parse(response.json()).result) == 600_000
+
+
+def test_only_big_is_compressed(quickstart):
+    # echo is not allowed compression, however large its answer.
+    response = requests.post(quickstart.url("/api"), json=request("echo", ["x" * 50_000]),
+                             timeout=10)
+    assert "Content-Encoding" not in response.headers
+    assert "accept-encoding" in response.headers["Vary"].lower()
+    assert parse(response.json()).result == "x" * 50_000
+
+
+@pytest.mark.parametrize("coding, compress", [
+    ("gzip", gzip.compress),
+    ("deflate", zlib.compress),
+])
+def test_compressed_request_bodies(quickstart, coding, compress):
+    body = json.dumps(request("echo", ["squeezed"])).encode()
+    response = post_raw(quickstart, compress(body), **{"Content-Encoding": coding})
+    assert response.status_code == 200
+    assert parse(response.json()).result == "squeezed"
+
+
+def test_compressed_request_bodies_br_and_zstd(quickstart):
+    import brotli
+    try:
+        from compression import zstd
+    except ImportError:
+        from backports import zstd
+    body = json.dumps(request("echo", ["squeezed"])).encode()
+    for coding, data in [("br", brotli.compress(body)), ("zstd", zstd.compress(body))]:
+        response = post_raw(quickstart, data, **{"Content-Encoding": coding})
+        assert response.status_code == 200, coding
+        assert parse(response.json()).result == "squeezed"
+
+
+def test_request_decompression_is_capped_and_checked(quickstart):
+    # 11 MiB of zeros, 11 kB gzipped: over the 10 MiB decompressed cap.
+    bomb = gzip.compress(b"\0" * (11 << 20))
+    assert len(bomb) < 100_000
+    assert post_raw(quickstart, bomb, **{"Content-Encoding": "gzip"}).status_code == 413
+    assert post_raw(quickstart, b"not gzip", **{"Content-Encoding": "gzip"}).status_code == 400
+    response = post_raw(quickstart, b"{}", **{"Content-Encoding": "compress"})
+    assert response.status_code == 415
+    assert "gzip" in response.headers["Accept-Encoding"]
 
 
 def test_unknown_method_is_an_error(quickstart):
@@ -184,3 +266,29 @@ def test_jsonp_and_cors_with_curl(quickstart):
         assert status == 400, query
         assert headers["content-type"] == ["text/plain; charset=utf-8"], query
         assert says in body, (query, body)
+
+
+def curl_big(server, *options):
+    out = subprocess.run(
+        ["curl", "-sS", "-D", "-", *options, server.url("/api"),
+         "-H", "Content-Type: application/json",
+         "-d", '{"jsonrpc":"2.0","method":"big","id":3}'],
+        check=True, capture_output=True, timeout=30,
+    ).stdout
+    head, body = out.split(b"\r\n\r\n", 1)
+    headers = dict(
+        line.split(": ", 1) for line in head.decode().lower().split("\r\n")[1:]
+    )
+    return headers, body
+
+
+def test_curl_compressed(quickstart):
+    headers, body = curl_big(quickstart, "--compressed")
+    # curl offers what its libcurl was built with; the server picks one.
+    assert headers["content-encoding"] in {"gzip", "deflate", "br", "zstd"}
+    assert int(headers["content-length"]) < 10_000
+    assert json.loads(body) == {"jsonrpc": "2.0", "result": "foobar" * 100_000, "id": 3}
+    # Without --compressed curl sends no Accept-Encoding: plain JSON.
+    headers, body = curl_big(quickstart)
+    assert "content-encoding" not in headers
+    assert len(body) > 600_000 and json.loads(body)["id"] == 3

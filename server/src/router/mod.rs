@@ -199,6 +199,7 @@ impl Router {
                 if let Some(refusal) = refuse_jsonp(&method.settings, &call) {
                     return ResponseFuture::ready(Err(refusal));
                 }
+                apply_http_settings(&method.settings, &call);
                 (method.handler)(call)
             }
             None => ResponseFuture::ready(Err(ErrorObject::method_not_found(call.method()))),
@@ -222,6 +223,24 @@ fn refuse_jsonp(settings: &MethodSettings, call: &Call) -> Option<ErrorObject> {
         rpckit_codec::ErrorCode::ServerError(-32_000),
         format!("JSONP is not allowed for method `{}`", call.method()),
     ))
+}
+
+/// Hands the method's HTTP settings to the transport through the call's
+/// [`ResponseHandle`](rpckit_http::ResponseHandle), before the handler runs
+/// (so the handler has the last word only where it forbids). A
+/// notification's answer is not part of the response, so its method has no
+/// say in how the response is sent.
+#[cfg(feature = "http")]
+fn apply_http_settings(settings: &MethodSettings, call: &Call) {
+    if call.id().is_none() {
+        return;
+    }
+    let Some(response) = call.extensions.get::<rpckit_http::ResponseHandle>() else {
+        return;
+    };
+    if let Some(allowed) = settings.compression_allowed() {
+        response.allow_compression(allowed);
+    }
 }
 
 impl tower::Service<Call> for Router {

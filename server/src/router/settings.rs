@@ -35,7 +35,13 @@ impl MethodSettings {
         self
     }
 
-    /// Allows or forbids compressing this method's responses.
+    /// Allows or forbids compressing this method's responses over HTTP.
+    ///
+    /// Unset, the server's default applies
+    /// (`rpckit::http::Compression::enabled_by_default`). A handler can
+    /// still forbid it for one response, or allow it where this is unset,
+    /// through its `ResponseHandle`; in a batch the response is compressed
+    /// if any call allowed it and none forbade it.
     pub fn compression(mut self, allowed: bool) -> Self {
         self.compression = Some(allowed);
         self
