@@ -199,6 +199,7 @@ impl Router {
                 if let Some(refusal) = refuse_jsonp(&method.settings, &call) {
                     return ResponseFuture::ready(Err(refusal));
                 }
+                #[cfg(feature = "http")]
                 apply_http_settings(&method.settings, &call);
                 (method.handler)(call)
             }
