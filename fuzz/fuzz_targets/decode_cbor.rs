@@ -1,0 +1,12 @@
+//! Arbitrary bytes through `CborCodec::decode`, with the default and tight
+//! limits; every request's params parsed into several types; a reply encoded
+//! and read back with the format's own library (see `rpckit_fuzz`).
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use rpckit_codec::CborCodec;
+use rpckit_fuzz::{fuzz_decoder, Format};
+
+fuzz_target!(|data: &[u8]| {
+    fuzz_decoder(&CborCodec::default(), Format::Cbor, data);
+});
