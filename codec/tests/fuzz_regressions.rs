@@ -139,3 +139,21 @@ fn json_unknown_member_key_serde_cannot_hold_is_skipped() {
         assert_eq!(codes(&message), [None], "{}: {message:?}", codec.name());
     }
 }
+
+/// Found by `differential_json`: serde_json's default float parser overflows
+/// on `1.7976931348623158e308` (which rounds to `f64::MAX`) where simd-json
+/// reads it. The workspace turns on serde_json's `float_roundtrip`, and both
+/// codecs read the extremes exactly.
+#[test]
+fn extreme_floats_read_alike_in_both_json_codecs() {
+    let frame = br#"{"jsonrpc":"2.0","method":"m","params":[1.7976931348623158e308, 5e-324, 0.1, 2.2250738585072011e-308],"id":2.5e-5}"#;
+    for codec in json_codecs() {
+        let floats = parse::<Vec<f64>>(&*codec, frame);
+        assert_eq!(
+            floats,
+            Ok(vec![f64::MAX, 5e-324, 0.1, 2.225_073_858_507_201e-308]),
+            "{}",
+            codec.name()
+        );
+    }
+}
