@@ -9,7 +9,7 @@
 use bytes::Bytes;
 use libfuzzer_sys::fuzz_target;
 use rpckit_codec::{Codec, JsonCodec, Message, SimdJsonCodec};
-use rpckit_fuzz::{check_message, limits, parse_all, Parsed, Summary, Tree, Tuple};
+use rpckit_fuzz::{check_message, limits, parse_all, tree, Parsed, Summary, Tree, Tuple};
 use serde::Serialize;
 use serde_json::value::RawValue;
 
@@ -58,16 +58,36 @@ fn agree_unless(
     known: impl Fn(bool, bool) -> bool,
 ) {
     match (a, b) {
-        (Ok(a), Ok(b)) => assert!(a.same(&b, ULPS), "{what}: json read {a:?}, simd read {b:?}"),
+        (Ok(a), Ok(b)) => assert!(
+            a.same_by(&b, &floats_agree),
+            "{what}: json read {a:?}, simd read {b:?}"
+        ),
         (Err(()), Err(())) => {}
+        (Err(()), Ok(b)) if b.has_infinity() => {} // see `f32_overflow`
         (a, b) if known(a.is_ok(), b.is_ok()) => {}
         (a, b) => panic!("{what}: json {a:?}, simd {b:?}"),
     }
 }
 
+/// Floats agree to serde_json's last-bit slack or, for values that are
+/// f32s (an `f32` field), to one f32 ulp: SimdJsonCodec reads an f32
+/// through an f64, and rounding twice may land one f32 ulp away from
+/// serde_json's direct read (`float_roundtrip`). Documented, not a bug.
+fn floats_agree(a: f64, b: f64) -> bool {
+    let narrow = |x: f64| f64::from(x as f32).to_bits() == x.to_bits();
+    tree::floats_match(a, b, ULPS)
+        || (narrow(a) && narrow(b) && (a as f32).to_bits().abs_diff((b as f32).to_bits()) <= 1)
+}
+
 // Differences found by this target and reported, each pinned by an ignored
 // test in codec/tests/fuzz_regressions.rs. Tolerated here so that the CI
 // smoke run stays about new findings; delete the exception with the fix.
+
+// `simd_json_rejects_f32_overflow_like_serde_json` (`f32_overflow`): with
+// `float_roundtrip`, serde_json rejects a number beyond f32 as an `f32`;
+// SimdJsonCodec reads it as an infinite f32. JSON params hold no infinity
+// otherwise (both codecs reject numbers beyond f64), so an infinity on the
+// SIMD side against a failure on the JSON side is this finding.
 
 /// `simd_json_reads_negative_zero_as_i128_like_serde_json`: serde_json
 /// reads `-0` as the integer 0 for i128/u128, SimdJsonCodec as -0.0, which
@@ -84,12 +104,13 @@ fn lenient_numeric_key(raw: &[u8]) -> bool {
     raw.contains(&b'\\') || raw.windows(2).any(|w| w == b" \"")
 }
 
-/// The data of a parse, as a tree; `Err` if the parse failed.
+/// The data of a parse, as a tree; `Err` if the parse failed. Through
+/// ciborium's value, which keeps what serde_json's would lose (infinite
+/// floats, 128-bit integers).
 fn tree<T: Serialize, E>(parsed: &Result<T, E>) -> Result<Tree, ()> {
     let value = parsed.as_ref().map_err(|_| ())?;
-    Ok(Tree::of(
-        &serde_json::to_value(value).expect("params data serialises"),
-    ))
+    let value = ciborium::Value::serialized(value).expect("params data serialises");
+    Ok(value.deserialized().expect("a CBOR value reads as a tree"))
 }
 
 fn compare(a: &Parsed, b: &Parsed, raw: &[u8]) {
@@ -116,8 +137,10 @@ fn compare(a: &Parsed, b: &Parsed, raw: &[u8]) {
     // the text holds, not the text.
     let raw = |parsed: &Result<Box<RawValue>, _>| {
         let raw = parsed.as_ref().map_err(|_| ())?;
-        Ok(match serde_json::from_str::<serde_json::Value>(raw.get()) {
-            Ok(value) => Tree::of(&value),
+        // Not through serde_json's `Value`, which reads an object whose
+        // first key is `$serde_json::private::RawValue` as raw JSON text.
+        Ok(match serde_json::from_str::<Tree>(raw.get()) {
+            Ok(tree) => tree,
             // Numbers beyond f64: then both must hold the same text.
             Err(_) => Tree::Str(raw.get().to_owned()),
         })

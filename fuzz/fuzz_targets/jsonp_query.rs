@@ -14,6 +14,7 @@ use rpckit_codec::{
     encode_value, parse_params, Codec, DecodeLimits, ErrorCode, ErrorObject, Id, Message,
     RawParams, Reply, Response,
 };
+use rpckit_fuzz::Tree;
 use rpckit_http::QueryCodec;
 use serde::Deserialize;
 
@@ -139,9 +140,14 @@ fn check_reply(codec: &QueryCodec, outcome: Result<rpckit_codec::Encoded, ErrorO
         }),
         &mut out,
     );
-    let parsed: serde_json::Value = serde_json::from_slice(&out).expect("replies are JSON");
+    // Read into a plain tree, not serde_json's `Value`: with `raw_value` on,
+    // `Value` takes an object whose first key is
+    // `$serde_json::private::RawValue` for raw JSON text, and a result that
+    // echoes the query may have that key (`s?0&$serde_json::private::RawValue`).
+    let parsed: Tree = serde_json::from_slice(&out).expect("replies are JSON");
     if is_error {
-        assert!(parsed["error"]["code"].is_i64(), "{parsed}");
+        let code = parsed.get("error").and_then(|error| error.get("code"));
+        assert!(matches!(code, Some(Tree::Int(_))), "{parsed:?}");
     }
 }
 

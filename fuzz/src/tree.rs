@@ -59,22 +59,39 @@ impl Tree {
     /// float written by serde_json and read back by serde_json without its
     /// `float_roundtrip` feature may land one or two ulps off.
     pub fn same(&self, other: &Tree, float_ulps: u64) -> bool {
+        self.same_by(other, &|a, b| floats_match(a, b, float_ulps))
+    }
+
+    /// Whether two trees hold the same data, floats compared by `floats`.
+    pub fn same_by(&self, other: &Tree, floats: &dyn Fn(f64, f64) -> bool) -> bool {
         match (self, other) {
             (Tree::Null, Tree::Null) => true,
             (Tree::Bool(a), Tree::Bool(b)) => a == b,
             (Tree::Int(a), Tree::Int(b)) => a == b,
-            (Tree::Float(a), Tree::Float(b)) => floats_match(*a, *b, float_ulps),
+            (Tree::Float(a), Tree::Float(b)) => floats(*a, *b),
             (Tree::Str(a), Tree::Str(b)) => a == b,
             (Tree::Bytes(a), Tree::Bytes(b)) => a == b,
             (Tree::Array(a), Tree::Array(b)) => {
-                a.len() == b.len() && a.iter().zip(b).all(|(a, b)| a.same(b, float_ulps))
+                a.len() == b.len() && a.iter().zip(b).all(|(a, b)| a.same_by(b, floats))
             }
             (Tree::Map(a), Tree::Map(b)) => {
                 a.len() == b.len()
                     && a.iter().zip(b).all(|((ka, va), (kb, vb))| {
-                        ka.same(kb, float_ulps) && va.same(vb, float_ulps)
+                        ka.same_by(kb, floats) && va.same_by(vb, floats)
                     })
             }
+            _ => false,
+        }
+    }
+
+    /// Whether any float in the tree is infinite.
+    pub fn has_infinity(&self) -> bool {
+        match self {
+            Tree::Float(x) => x.is_infinite(),
+            Tree::Array(items) => items.iter().any(Tree::has_infinity),
+            Tree::Map(entries) => entries
+                .iter()
+                .any(|(k, v)| k.has_infinity() || v.has_infinity()),
             _ => false,
         }
     }
