@@ -271,8 +271,8 @@ impl<'de> Visitor<'de> for EntrySeed<'_> {
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Entry, A::Error> {
         let mut members: [Option<&'de RawValue>; 4] = [None; 4];
         let mut duplicate = None;
-        while let Some(key) = map.next_key::<Cow<'de, str>>()? {
-            let Some(slot) = MEMBERS.iter().position(|member| *member == key) else {
+        while let Some(slot) = map.next_key_seed(MemberKey)? {
+            let Some(slot) = slot else {
                 map.next_value::<IgnoredAny>()?;
                 continue;
             };
@@ -315,6 +315,33 @@ impl<'de> Visitor<'de> for EntrySeed<'_> {
 
     fn visit_unit<E: de::Error>(self) -> Result<Entry, E> {
         Ok(Err(not_an_object("null")))
+    }
+}
+
+/// Reads a member name and tells which of [`MEMBERS`] it is, if any.
+///
+/// It compares the name where the deserializer holds it, so no key is
+/// copied (`Cow<str>` would be: serde deserializes it owned, which cost
+/// four allocations per request).
+struct MemberKey;
+
+impl<'de> DeserializeSeed<'de> for MemberKey {
+    type Value = Option<usize>;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Option<usize>, D::Error> {
+        deserializer.deserialize_str(self)
+    }
+}
+
+impl<'de> Visitor<'de> for MemberKey {
+    type Value = Option<usize>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a member name")
+    }
+
+    fn visit_str<E: de::Error>(self, key: &str) -> Result<Option<usize>, E> {
+        Ok(MEMBERS.iter().position(|member| *member == key))
     }
 }
 
@@ -420,6 +447,24 @@ mod tests {
             Bytes::copy_from_slice(text.as_bytes()),
             &DecodeLimits::default(),
         )
+    }
+
+    #[test]
+    fn member_names_match_escaped_or_not() {
+        // `\u006d` is `m`: the name arrives unescaped in a scratch buffer,
+        // not borrowed from the frame, and must match all the same.
+        let text = r#"{"jsonrpc":"2.0","\u006dethod":"sum","id":1,"extra":{"method":"no"}}"#;
+        match decode_str(text) {
+            Message::Single(Ok(request)) => {
+                assert_eq!(&*request.method, "sum");
+                assert_eq!(request.id, Some(Id::Int(1)));
+            }
+            other => panic!("expected a request: {other:?}"),
+        }
+        assert_eq!(
+            single_error(r#"{"jsonrpc":"2.0","method":"a","\u006dethod":"b","id":1}"#),
+            ErrorCode::InvalidRequest
+        );
     }
 
     fn single_error(text: &str) -> ErrorCode {
