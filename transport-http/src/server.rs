@@ -384,10 +384,13 @@ fn serve_connection(
         // connection, idle or not: unboxed, that is the whole dispatch
         // future (2.7 KiB) per idle connection; boxed, a pointer, and the
         // box lives only while a request does.
-        let future: Pin<Box<dyn Future<Output = _> + Send>> = Box::pin(
-            async move { Ok::<_, Infallible>(dispatch::dispatch(shared, connection, request).await) }
+        let future: Pin<Box<dyn Future<Output = _> + Send>> =
+            Box::pin(
+                async move {
+                    Ok::<_, Infallible>(dispatch::dispatch(shared, connection, request).await)
+                }
                 .instrument(span),
-        );
+            );
         future
     });
     let connection = builder
