@@ -83,6 +83,8 @@ mod post;
 mod response;
 mod route;
 mod server;
+#[cfg(feature = "tls")]
+mod tls;
 
 pub use client_ip::ClientIp;
 pub use compression::Compression;
@@ -96,6 +98,10 @@ pub use response::ResponseHandle;
 pub use route::Route;
 pub use rpckit_codec::PeerAddr;
 pub use server::{
-    BoundServer, Server, ServerBuilder, ServerHandle, DEFAULT_MAX_BODY_SIZE,
-    DEFAULT_MAX_DECOMPRESSED_SIZE,
+    BoundServer, OpenFileLimit, Server, ServerBuilder, ServerHandle, StoppedServer,
+    DEFAULT_HEADER_READ_TIMEOUT, DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_BODY_SIZE,
+    DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_DECOMPRESSED_SIZE, DEFAULT_REQUEST_TIMEOUT,
+    DEFAULT_SHUTDOWN_TIMEOUT,
 };
+#[cfg(feature = "tls")]
+pub use tls::{TlsConfig, TlsError, TlsErrorKind};
