@@ -3,7 +3,7 @@
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -26,6 +26,11 @@ pub(super) struct Serving {
     builder: auto::Builder<TokioExecutor>,
     shared: Arc<Shared>,
     idle_timeout: Option<Duration>,
+    /// How long a connection may wait for its first request: the shorter
+    /// of the header read and idle timeouts. hyper's header timer starts
+    /// only once it knows the protocol, so a client that connects and
+    /// sends nothing (or only HTTP/2's preface) is ours to close.
+    first_request_timeout: Option<Duration>,
     #[cfg(feature = "tls")]
     tls: Option<crate::TlsConfig>,
     /// How long a TLS handshake may take: the header read timeout.
@@ -48,6 +53,10 @@ impl Serving {
             builder,
             shared: Arc::clone(&config.shared),
             idle_timeout: settings.idle_timeout,
+            first_request_timeout: match (settings.header_read_timeout, settings.idle_timeout) {
+                (Some(header), Some(idle)) => Some(header.min(idle)),
+                (header, idle) => header.or(idle),
+            },
             #[cfg(feature = "tls")]
             tls: config.tls.clone(),
             #[cfg(feature = "tls")]
@@ -123,8 +132,9 @@ impl Serving {
         };
         let connection = self.builder.serve_connection(io, service).into_owned();
         let mut connection = std::pin::pin!(connection);
-        let idle = tokio::time::sleep(self.idle_timeout.unwrap_or(Duration::MAX));
+        let idle = tokio::time::sleep(self.first_request_timeout.unwrap_or(Duration::MAX));
         let mut idle = std::pin::pin!(idle);
+        let mut timing = self.first_request_timeout.is_some();
         // Set once the connection was told to close: no second telling.
         let mut closing = false;
         // Set once the server is gone: its phase cannot change any more.
@@ -157,11 +167,17 @@ impl Serving {
                         Phase::Closing => return,
                     }
                 }
-                () = idle.as_mut(), if self.idle_timeout.is_some() && !closing => {
-                    let limit = self.idle_timeout.unwrap_or(Duration::MAX);
-                    match activity.idle_left(limit) {
-                        Some(left) => idle.as_mut().reset(Instant::now() + left),
-                        None => {
+                () = idle.as_mut(), if timing && !closing => {
+                    let limit = if activity.served_any() {
+                        self.idle_timeout
+                    } else {
+                        self.first_request_timeout
+                    };
+                    match limit.map(|limit| activity.idle_left(limit)) {
+                        // No idle timeout, and the first request came.
+                        None => timing = false,
+                        Some(Some(left)) => idle.as_mut().reset(Instant::now() + left),
+                        Some(None) => {
                             tracing::debug!(%peer, "closing an idle connection");
                             connection.as_mut().graceful_shutdown();
                             closing = true;
@@ -197,6 +213,8 @@ async fn stopping(phase: &mut watch::Receiver<Phase>) {
 struct Activity {
     opened: Instant,
     in_flight: AtomicUsize,
+    /// Whether a request has arrived yet.
+    served_any: AtomicBool,
     /// When the last request finished, in milliseconds since `opened`.
     last_done: AtomicU64,
 }
@@ -206,6 +224,7 @@ impl Activity {
         Activity {
             opened: Instant::now(),
             in_flight: AtomicUsize::new(0),
+            served_any: AtomicBool::new(false),
             last_done: AtomicU64::new(0),
         }
     }
@@ -213,7 +232,12 @@ impl Activity {
     /// Counts a request in flight until the guard drops.
     fn begin(self: &Arc<Self>) -> Busy {
         self.in_flight.fetch_add(1, Ordering::AcqRel);
+        self.served_any.store(true, Ordering::Release);
         Busy(Arc::clone(self))
+    }
+
+    fn served_any(&self) -> bool {
+        self.served_any.load(Ordering::Acquire)
     }
 
     /// How much longer the connection may stay idle, or `None` when it has
