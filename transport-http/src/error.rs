@@ -158,7 +158,10 @@ impl fmt::Display for Rejection {
                 f.write_str("the query names the JSONP callback more than once")
             }
             Rejection::Timeout { limit } => {
-                write!(f, "the request took longer than the server's limit of {limit:?}")
+                write!(
+                    f,
+                    "the request took longer than the server's limit of {limit:?}"
+                )
             }
             Rejection::Service(err) => write!(f, "frame service failed: {err}"),
             Rejection::Internal(err) => write!(f, "internal error: {err}"),

@@ -27,7 +27,10 @@ fn counter(calls: Arc<AtomicUsize>) -> Route {
 }
 
 async fn count_at(addr: std::net::SocketAddr) -> String {
-    send(addr, post("/count", None, "x")).await.text().to_owned()
+    send(addr, post("/count", None, "x"))
+        .await
+        .text()
+        .to_owned()
 }
 
 #[tokio::test]
@@ -174,7 +177,10 @@ async fn past_the_shutdown_timeout_busy_connections_are_closed() {
     tokio::time::timeout(WAIT, server.shutdown())
         .await
         .expect("shutdown should end at its deadline, not wait for the request");
-    let outcome = tokio::time::timeout(WAIT, in_flight).await.unwrap().unwrap();
+    let outcome = tokio::time::timeout(WAIT, in_flight)
+        .await
+        .unwrap()
+        .unwrap();
     assert!(
         outcome.is_err(),
         "the hanging request got an answer: {outcome:?}"

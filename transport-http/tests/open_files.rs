@@ -46,6 +46,9 @@ async fn binding_raises_the_soft_open_file_limit() {
     drop(server);
 
     // Past the hard limit: as far as it goes.
-    assert_eq!(OpenFileLimit::AtLeast(u64::MAX).apply().unwrap(), Some(hard));
+    assert_eq!(
+        OpenFileLimit::AtLeast(u64::MAX).apply().unwrap(),
+        Some(hard)
+    );
     assert_eq!(OpenFileLimit::Keep.apply().unwrap(), None);
 }

@@ -272,8 +272,14 @@ fn defaults_are_documented_values() {
         Duration::from_secs(30)
     );
     assert_eq!(rpckit_http::DEFAULT_IDLE_TIMEOUT, Duration::from_secs(60));
-    assert_eq!(rpckit_http::DEFAULT_REQUEST_TIMEOUT, Duration::from_secs(60));
-    assert_eq!(rpckit_http::DEFAULT_SHUTDOWN_TIMEOUT, Duration::from_secs(30));
+    assert_eq!(
+        rpckit_http::DEFAULT_REQUEST_TIMEOUT,
+        Duration::from_secs(60)
+    );
+    assert_eq!(
+        rpckit_http::DEFAULT_SHUTDOWN_TIMEOUT,
+        Duration::from_secs(30)
+    );
 }
 
 #[test]

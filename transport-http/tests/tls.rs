@@ -146,7 +146,10 @@ async fn plain_http_and_silent_clients_are_disconnected() {
     let cert = cert();
     let (server, _) = start_tls(&cert, "plain").await;
     let addr = server.local_addr();
-    for first_bytes in [&b"POST /rpc HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n"[..], b""] {
+    for first_bytes in [
+        &b"POST /rpc HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n"[..],
+        b"",
+    ] {
         let mut stream = TcpStream::connect(addr).await.unwrap();
         stream.write_all(first_bytes).await.unwrap();
         let mut received = Vec::new();

@@ -51,7 +51,11 @@ impl OpenFileLimit {
         let soft = rlimit::increase_nofile_limit(target)?;
         if let OpenFileLimit::AtLeast(wanted) = self {
             if soft < wanted {
-                tracing::warn!(wanted, soft, "the open-file limit could only be raised this far");
+                tracing::warn!(
+                    wanted,
+                    soft,
+                    "the open-file limit could only be raised this far"
+                );
             }
         }
         tracing::debug!(soft, "open-file limit");
