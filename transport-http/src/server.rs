@@ -348,9 +348,11 @@ impl ServerBuilder {
     /// Service Unavailable` with a plain-text body naming the limit.
     /// Default 60 s; `None` lets requests run as long as they like.
     ///
-    /// This is the whole HTTP request: a batch is one request. To limit
-    /// single JSON-RPC calls, put a timeout at the call level (any tower
-    /// timeout middleware around the router).
+    /// This is the whole HTTP request: a batch is one request. The
+    /// transport knows frames, not calls, so it answers with an HTTP
+    /// status, not a JSON-RPC error; to limit single calls, put a tower
+    /// timeout at the call level (around `rpckit`'s router), which answers
+    /// a late call with -32603 and leaves the rest of its batch alone.
     pub fn request_timeout(mut self, timeout: impl Into<Option<Duration>>) -> Self {
         self.request_timeout = timeout.into();
         self
