@@ -229,3 +229,18 @@ async fn echo_still_works_after_many_restarts() {
     }
     server.shutdown().await;
 }
+
+#[test]
+fn lifecycle_types_are_send_and_sync() {
+    fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<rpckit_http::ServerBuilder>();
+    assert_send_sync::<rpckit_http::BoundServer>();
+    assert_send_sync::<rpckit_http::ServerHandle>();
+    assert_send_sync::<rpckit_http::StoppedServer>();
+    assert_send_sync::<rpckit_http::OpenFileLimit>();
+    #[cfg(feature = "tls")]
+    {
+        assert_send_sync::<rpckit_http::TlsConfig>();
+        assert_send_sync::<rpckit_http::TlsError>();
+    }
+}
