@@ -104,7 +104,7 @@ impl Server {
 ///     .max_connections(1_000)
 ///     .header_read_timeout(Duration::from_secs(5))
 ///     .idle_timeout(Duration::from_secs(30))
-///     .request_timeout(None) // no limit: some methods stream for hours
+///     .request_timeout(None) // no limit: some methods run for hours
 ///     .shutdown_timeout(Duration::from_secs(10));
 /// # let _ = builder;
 /// ```

@@ -65,6 +65,31 @@ async fn a_client_sending_half_a_header_is_disconnected() {
 }
 
 #[tokio::test]
+async fn half_a_second_request_head_on_a_kept_alive_connection_is_cut_off() {
+    let server = start(
+        Server::builder()
+            .route("/rpc", echo())
+            .header_read_timeout(SHORT)
+            .idle_timeout(Duration::from_secs(600)),
+    )
+    .await;
+    let mut stream = TcpStream::connect(server.local_addr()).await.unwrap();
+    let head = raw_head(
+        &mut stream,
+        b"POST /rpc HTTP/1.1\r\nHost: localhost\r\nContent-Length: 2\r\n\r\nok",
+    )
+    .await;
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    // The idle timeout is far away: only the header read timeout can close it.
+    stream
+        .write_all(b"POST /rpc HTTP/1.1\r\nHost: loc")
+        .await
+        .unwrap();
+    until_closed(&mut stream).await;
+    server.shutdown().await;
+}
+
+#[tokio::test]
 async fn a_client_sending_nothing_is_disconnected() {
     let server = start(
         Server::builder()
