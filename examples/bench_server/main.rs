@@ -43,6 +43,9 @@ fn main() -> anyhow::Result<()> {
             .route("/rpc", api.clone())
             .route("/api", api)
             .route("/simd", simd)
+            // The idle scenarios hold 10,000 connections plus the probes;
+            // loadbench raises the open-file limit with prlimit.
+            .max_connections(100_000)
             .bind(addr)
             .await?;
         println!("bench_server listening on http://{}/", server.local_addr());

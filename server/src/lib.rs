@@ -45,6 +45,7 @@
 //! | `simd-json` | no | the SIMD-JSON codec |
 //! | `cbor` | no | the CBOR codec |
 //! | `msgpack` | no | the MessagePack codec |
+//! | `tls` | no | HTTPS for the HTTP transport: rustls with the *ring* provider (`http::TlsConfig`) |
 //! | `tcp` | no | the stream transport ([`tcp`]) |
 //! | `full` | no | all of the above |
 

@@ -39,6 +39,8 @@ pub(crate) struct Shared {
     pub(crate) allow: &'static [Method],
     pub(crate) compression: Compression,
     pub(crate) offload: Offload,
+    /// How long one request may take; `None` for no limit.
+    pub(crate) request_timeout: Option<std::time::Duration>,
 }
 
 /// The methods a route answers: `POST`, plus `GET` with JSONP and `OPTIONS`
@@ -105,7 +107,16 @@ where
         None => None,
     };
     let handle = ResponseHandle::new();
-    let answer = answer(&shared, connection, request, &handle).await;
+    let answer = answer(&shared, connection, request, &handle);
+    // Inside `dispatch`, so that a timed-out request's 503 gets CORS
+    // headers like every other answer (a browser could not read it
+    // otherwise).
+    let answer = match shared.request_timeout {
+        Some(limit) => tokio::time::timeout(limit, answer)
+            .await
+            .unwrap_or(Err(Rejection::Timeout { limit })),
+        None => answer.await,
+    };
     let (mut response, served) = match answer {
         Ok(Answer::Served(response)) => (response, true),
         // A preflight has its CORS headers already.
@@ -199,6 +210,7 @@ fn reject(rejection: Rejection) -> Response<Full<Bytes>> {
         Rejection::Service(_) | Rejection::Internal(_) => {
             tracing::error!(error = %rejection, "request failed")
         }
+        Rejection::Timeout { .. } => tracing::warn!(error = %rejection, "request timed out"),
         _ => tracing::debug!(error = %rejection, "request rejected"),
     }
     rejection.into_response()

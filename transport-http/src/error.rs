@@ -51,6 +51,8 @@ pub(crate) enum Rejection {
     InvalidCallback(InvalidCallback),
     /// The query names the JSONP callback more than once.
     TwoCallbacks,
+    /// The request took longer than the server's request timeout.
+    Timeout { limit: std::time::Duration },
     /// The frame service failed.
     Service(BoxError),
     /// The transport itself failed (a blocking task was lost).
@@ -74,6 +76,7 @@ impl Rejection {
             | Rejection::InvalidCallback(_)
             | Rejection::TwoCallbacks
             | Rejection::InvalidEncoding { .. } => StatusCode::BAD_REQUEST,
+            Rejection::Timeout { .. } => StatusCode::SERVICE_UNAVAILABLE,
             Rejection::Service(_) | Rejection::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -153,6 +156,12 @@ impl fmt::Display for Rejection {
             Rejection::InvalidCallback(err) => err.fmt(f),
             Rejection::TwoCallbacks => {
                 f.write_str("the query names the JSONP callback more than once")
+            }
+            Rejection::Timeout { limit } => {
+                write!(
+                    f,
+                    "the request took longer than the server's limit of {limit:?}"
+                )
             }
             Rejection::Service(err) => write!(f, "frame service failed: {err}"),
             Rejection::Internal(err) => write!(f, "internal error: {err}"),

@@ -44,6 +44,7 @@
 //! | any other `Content-Encoding` | `415` with `Accept-Encoding` |
 //! | a compressed body that does not decode | `400` |
 //! | the service fails | `500`, logged with `tracing::error!` |
+//! | the request takes longer than [`ServerBuilder::request_timeout`] (60 s) | `503`, the service's future dropped |
 //! | `GET <route>/<method>?<params>`, [JSONP](ServerBuilder::jsonp) on | the method's answer as JavaScript (`/**/cb(…);`) or JSON; see [`ServerBuilder::jsonp`] |
 //! | `GET` with JSONP off | `405` |
 //! | a JSONP callback or query that is not safe or does not decode | `400`, saying why |
@@ -57,8 +58,28 @@
 //! `Origin` is allowed; see [`Cors`].
 //!
 //! One port speaks HTTP/1.1 (keep-alive) and HTTP/2 with prior knowledge
-//! (h2c); each connection runs on its own task and each request in a
-//! `tracing` span with its method, path and peer.
+//! (h2c), or with the `tls` feature and `ServerBuilder::tls` HTTPS
+//! (HTTP/1.1 and HTTP/2 by ALPN); each connection runs on its own task and
+//! each request in a `tracing` span with its method, path and peer.
+//!
+//! # Connections and lifecycle
+//!
+//! Connections are limited in number and time, with safe defaults (see
+//! [`ServerBuilder`]): at most 10,000 at once (past it the server stops
+//! accepting until one closes), 30 s to send a request head, 60 s idle,
+//! 60 s a request. A server can listen on several addresses
+//! ([`ServerBuilder::bind_all`]); [`ServerHandle::shutdown`] drains it
+//! gracefully within a deadline and returns a [`StoppedServer`] that binds
+//! the same addresses again with the same routes
+//! ([`ServerHandle::restart`]). Several servers in one process can share a
+//! [`Route`] (it is `Clone`; clones share the service's state).
+//!
+//! # Feature flags
+//!
+//! | feature | default | what it adds |
+//! |---|---|---|
+//! | `tls` | no | HTTPS through rustls (*ring* provider): `ServerBuilder::tls`, `TlsConfig` |
+//! | `fuzzing` | no | internals for the fuzz targets; not a stable API |
 //!
 //! # What a handler can read and write
 //!
@@ -83,6 +104,8 @@ mod post;
 mod response;
 mod route;
 mod server;
+#[cfg(feature = "tls")]
+mod tls;
 
 pub use client_ip::ClientIp;
 pub use compression::Compression;
@@ -96,6 +119,10 @@ pub use response::ResponseHandle;
 pub use route::Route;
 pub use rpckit_codec::PeerAddr;
 pub use server::{
-    BoundServer, Server, ServerBuilder, ServerHandle, DEFAULT_MAX_BODY_SIZE,
-    DEFAULT_MAX_DECOMPRESSED_SIZE,
+    BoundServer, OpenFileLimit, Server, ServerBuilder, ServerHandle, StoppedServer,
+    DEFAULT_HEADER_READ_TIMEOUT, DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_BODY_SIZE,
+    DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_DECOMPRESSED_SIZE, DEFAULT_REQUEST_TIMEOUT,
+    DEFAULT_SHUTDOWN_TIMEOUT,
 };
+#[cfg(feature = "tls")]
+pub use tls::{TlsConfig, TlsError, TlsErrorKind};

@@ -1,28 +1,27 @@
-//! Binding, accepting, and shutting down.
+//! Configuring and binding a server; serving, stopping and restarting it
+//! live in the submodules.
+
+mod accept;
+mod connection;
+mod handle;
+mod open_files;
 
 use std::collections::HashMap;
-use std::convert::Infallible;
-use std::future::{self, Future};
 use std::io;
 use std::net::{IpAddr, SocketAddr};
-use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
-use hyper::body::Incoming;
-use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
-use hyper_util::server::conn::auto;
-use hyper_util::server::graceful::GracefulShutdown;
-use tokio::net::{TcpListener, TcpStream, ToSocketAddrs};
-use tokio::sync::oneshot;
-use tokio::task::JoinHandle;
-use tracing::Instrument;
+use tokio::net::{TcpListener, ToSocketAddrs};
 
 use crate::client_ip::TrustedProxies;
 use crate::compression::{Compression, Offload};
 use crate::cors::CorsPolicy;
-use crate::dispatch::{self, Connection, Shared};
+use crate::dispatch::{self, Shared};
 use crate::{Cors, Jsonp, Route};
+
+pub use handle::{BoundServer, ServerHandle, StoppedServer};
+pub use open_files::OpenFileLimit;
 
 /// The default of [`ServerBuilder::max_body_size`]: 10 MiB.
 pub const DEFAULT_MAX_BODY_SIZE: usize = 10 * 1024 * 1024;
@@ -30,6 +29,23 @@ pub const DEFAULT_MAX_BODY_SIZE: usize = 10 * 1024 * 1024;
 /// The default of [`ServerBuilder::max_decompressed_size`]: 10 MiB, the same
 /// as the body limit.
 pub const DEFAULT_MAX_DECOMPRESSED_SIZE: usize = 10 * 1024 * 1024;
+
+/// The default of [`ServerBuilder::max_connections`]: 10,000 open
+/// connections at once.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 10_000;
+
+/// The default of [`ServerBuilder::header_read_timeout`]: 30 seconds
+/// (hyper's own default).
+pub const DEFAULT_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The default of [`ServerBuilder::idle_timeout`]: 60 seconds.
+pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// The default of [`ServerBuilder::request_timeout`]: 60 seconds.
+pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// The default of [`ServerBuilder::shutdown_timeout`]: 30 seconds.
+pub const DEFAULT_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// An HTTP server for JSON-RPC frames. Start with [`Server::builder`].
 ///
@@ -55,14 +71,43 @@ pub struct Server {
 
 impl Server {
     /// A builder with no routes, 10 MiB body limits (as received and
-    /// decompressed), no trusted proxies, neither CORS nor JSONP, and
-    /// compression only where methods or handlers allow it.
+    /// decompressed), no trusted proxies, neither CORS nor JSONP,
+    /// compression only where methods or handlers allow it, and the
+    /// connection limits and timeouts of the `DEFAULT_*` constants: 10,000
+    /// connections, 30 s to send a request head, 60 s idle, 60 s a request,
+    /// 30 s to drain at shutdown. The open-file limit is left alone.
     pub fn builder() -> ServerBuilder {
         ServerBuilder::default()
     }
 }
 
-/// Configures a [`Server`]: its routes, limits, CORS and JSONP.
+/// Configures a [`Server`]: its routes, limits, timeouts, CORS, JSONP and
+/// TLS.
+///
+/// Every limit has a default safe against hostile clients:
+///
+/// | setting | default | past it |
+/// |---|---|---|
+/// | [`max_body_size`](Self::max_body_size) | 10 MiB | `413` |
+/// | [`max_decompressed_size`](Self::max_decompressed_size) | 10 MiB | `413` |
+/// | [`max_connections`](Self::max_connections) | 10,000 | no more accepted until one closes |
+/// | [`header_read_timeout`](Self::header_read_timeout) | 30 s | connection closed |
+/// | [`idle_timeout`](Self::idle_timeout) | 60 s | connection closed (HTTP/2: `GOAWAY`) |
+/// | [`request_timeout`](Self::request_timeout) | 60 s | `503` |
+/// | [`shutdown_timeout`](Self::shutdown_timeout) | 30 s | connections closed mid-request |
+///
+/// ```
+/// use std::time::Duration;
+/// use rpckit_http::Server;
+///
+/// let builder = Server::builder()
+///     .max_connections(1_000)
+///     .header_read_timeout(Duration::from_secs(5))
+///     .idle_timeout(Duration::from_secs(30))
+///     .request_timeout(None) // no limit: some methods run for hours
+///     .shutdown_timeout(Duration::from_secs(10));
+/// # let _ = builder;
+/// ```
 #[derive(Debug)]
 pub struct ServerBuilder {
     routes: HashMap<Box<str>, Route>,
@@ -73,6 +118,31 @@ pub struct ServerBuilder {
     jsonp: Jsonp,
     compression: Compression,
     offload: Offload,
+    request_timeout: Option<Duration>,
+    connections: ConnectionSettings,
+    open_files: OpenFileLimit,
+    #[cfg(feature = "tls")]
+    tls: Option<crate::TlsConfig>,
+}
+
+/// What the accept loop and every connection read: set once by the builder.
+#[derive(Clone, Debug)]
+pub(crate) struct ConnectionSettings {
+    pub(crate) max_connections: usize,
+    pub(crate) header_read_timeout: Option<Duration>,
+    pub(crate) idle_timeout: Option<Duration>,
+    pub(crate) shutdown_timeout: Duration,
+}
+
+impl Default for ConnectionSettings {
+    fn default() -> Self {
+        ConnectionSettings {
+            max_connections: DEFAULT_MAX_CONNECTIONS,
+            header_read_timeout: Some(DEFAULT_HEADER_READ_TIMEOUT),
+            idle_timeout: Some(DEFAULT_IDLE_TIMEOUT),
+            shutdown_timeout: DEFAULT_SHUTDOWN_TIMEOUT,
+        }
+    }
 }
 
 impl Default for ServerBuilder {
@@ -86,6 +156,11 @@ impl Default for ServerBuilder {
             jsonp: Jsonp::disabled(),
             compression: Compression::default(),
             offload: Offload::default(),
+            request_timeout: Some(DEFAULT_REQUEST_TIMEOUT),
+            connections: ConnectionSettings::default(),
+            open_files: OpenFileLimit::Keep,
+            #[cfg(feature = "tls")]
+            tls: None,
         }
     }
 }
@@ -216,15 +291,172 @@ impl ServerBuilder {
         self
     }
 
+    /// The most connections open at once. Default 10,000
+    /// ([`DEFAULT_MAX_CONNECTIONS`]).
+    ///
+    /// At the limit the server **stops accepting** until a connection
+    /// closes: new clients wait in the kernel's listen backlog (and connect
+    /// once there is room, or time out on their side) instead of being
+    /// accepted and dropped. Each connection costs a file descriptor, so
+    /// keep the limit below the open-file limit
+    /// ([`open_file_limit`](Self::open_file_limit)).
+    ///
+    /// # Panics
+    ///
+    /// When `connections` is 0 (the server could never answer).
+    #[track_caller]
+    pub fn max_connections(mut self, connections: usize) -> Self {
+        assert!(connections > 0, "max_connections must be at least 1");
+        self.connections.max_connections = connections;
+        self
+    }
+
+    /// How long an HTTP/1 client has to send a whole request head (request
+    /// line and headers), after which the connection is closed without an
+    /// answer. Default 30 s; `None` waits forever.
+    ///
+    /// This is the guard against slowloris clients that open connections
+    /// and trickle bytes to hold them. The clock also runs while a
+    /// keep-alive connection waits for its next request, so an idle HTTP/1
+    /// connection is closed after the shorter of this and
+    /// [`idle_timeout`](Self::idle_timeout). With TLS, the handshake must
+    /// also finish within this time. (HTTP/2 multiplexes streams over one
+    /// connection; its idle connections are closed by `idle_timeout`.)
+    pub fn header_read_timeout(mut self, timeout: impl Into<Option<Duration>>) -> Self {
+        self.connections.header_read_timeout = timeout.into();
+        self
+    }
+
+    /// How long a connection may stay open with no request in flight: past
+    /// it an HTTP/1 connection is closed and an HTTP/2 client gets a
+    /// `GOAWAY`. Default 60 s; `None` keeps idle connections open (until
+    /// the client closes them, or for HTTP/1 the
+    /// [`header_read_timeout`](Self::header_read_timeout)).
+    ///
+    /// The clock starts when the last request on the connection is
+    /// answered; a request that takes longer than this is not cut off (see
+    /// [`request_timeout`](Self::request_timeout) for that).
+    pub fn idle_timeout(mut self, timeout: impl Into<Option<Duration>>) -> Self {
+        self.connections.idle_timeout = timeout.into();
+        self
+    }
+
+    /// How long one request may take, from its head being read to its
+    /// answer being ready (reading the body included, so a client that
+    /// trickles its body is cut off too). Past it the frame service's work
+    /// is dropped (its future is cancelled) and the client gets `503
+    /// Service Unavailable` with a plain-text body naming the limit.
+    /// Default 60 s; `None` lets requests run as long as they like.
+    ///
+    /// This is the whole HTTP request: a batch is one request. The
+    /// transport knows frames, not calls, so it answers with an HTTP
+    /// status, not a JSON-RPC error; to limit single calls, put a tower
+    /// timeout at the call level (around `rpckit`'s router), which answers
+    /// a late call with -32603 and leaves the rest of its batch alone.
+    pub fn request_timeout(mut self, timeout: impl Into<Option<Duration>>) -> Self {
+        self.request_timeout = timeout.into();
+        self
+    }
+
+    /// How long [`ServerHandle::shutdown`] lets in-flight requests finish
+    /// before it closes their connections anyway. Default 30 s.
+    pub fn shutdown_timeout(mut self, timeout: Duration) -> Self {
+        self.connections.shutdown_timeout = timeout;
+        self
+    }
+
+    /// Raises the process's open-file limit (`RLIMIT_NOFILE`) when the
+    /// server is bound, so that it can hold many connections: flaskJSONRPCServer's
+    /// `tweakDescriptors`. Default [`OpenFileLimit::Keep`]: a library does
+    /// not change process-wide limits unasked.
+    ///
+    /// ```
+    /// use rpckit_http::{OpenFileLimit, Server};
+    ///
+    /// // Raise the soft limit as far as the hard limit allows.
+    /// let builder = Server::builder().open_file_limit(OpenFileLimit::Hard);
+    /// # let _ = builder;
+    /// ```
+    pub fn open_file_limit(mut self, limit: OpenFileLimit) -> Self {
+        self.open_files = limit;
+        self
+    }
+
+    /// Serves HTTPS instead of plain HTTP: every connection starts with a
+    /// TLS handshake (which must finish within the
+    /// [`header_read_timeout`](Self::header_read_timeout)), then speaks
+    /// HTTP/1.1 or HTTP/2 as negotiated by ALPN. A plain-HTTP client gets
+    /// its connection closed.
+    ///
+    /// ```no_run
+    /// use rpckit_http::{Server, TlsConfig};
+    ///
+    /// # fn run() -> Result<(), rpckit_http::TlsError> {
+    /// let builder = Server::builder().tls(TlsConfig::from_pem_files("cert.pem", "key.pem")?);
+    /// # let _ = builder;
+    /// # Ok(())
+    /// # }
+    /// ```
+    #[cfg(feature = "tls")]
+    pub fn tls(mut self, tls: crate::TlsConfig) -> Self {
+        self.tls = Some(tls);
+        self
+    }
+
     /// Binds the listening socket now, so that a port of 0 resolves to a
     /// real one ([`BoundServer::local_addr`]) before serving starts.
+    ///
+    /// When `addr` resolves to several addresses (a host name), the first
+    /// that binds is used; [`bind_all`](Self::bind_all) listens on several.
     pub async fn bind(self, addr: impl ToSocketAddrs) -> io::Result<BoundServer> {
+        self.raise_open_files()?;
         let listener = TcpListener::bind(addr).await?;
-        let local_addr = listener.local_addr()?;
+        BoundServer::new(vec![listener], self.into_config())
+    }
+
+    /// Binds one listening socket per item of `addrs` (each bound as by
+    /// [`bind`](Self::bind)); one server then accepts on all of them, with
+    /// one connection limit and one shutdown.
+    ///
+    /// ```no_run
+    /// # async fn run() -> std::io::Result<()> {
+    /// let server = rpckit_http::Server::builder()
+    ///     .bind_all(["127.0.0.1:7001", "[::1]:7001"])
+    ///     .await?;
+    /// assert_eq!(server.local_addrs().len(), 2);
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// When any address does not bind (the others are closed again), or
+    /// when `addrs` is empty.
+    pub async fn bind_all<A: ToSocketAddrs>(
+        self,
+        addrs: impl IntoIterator<Item = A>,
+    ) -> io::Result<BoundServer> {
+        self.raise_open_files()?;
+        let mut listeners = Vec::new();
+        for addr in addrs {
+            listeners.push(TcpListener::bind(addr).await?);
+        }
+        if listeners.is_empty() {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "bind_all was given no address",
+            ));
+        }
+        BoundServer::new(listeners, self.into_config())
+    }
+
+    fn raise_open_files(&self) -> io::Result<()> {
+        open_files::apply(self.open_files)
+    }
+
+    fn into_config(self) -> Arc<Config> {
         let allow = dispatch::allowed_methods(self.jsonp.is_enabled(), self.cors.is_some());
-        Ok(BoundServer {
-            listener,
-            local_addr,
+        Arc::new(Config {
             shared: Arc::new(Shared {
                 routes: self.routes,
                 max_body_size: self.max_body_size,
@@ -235,181 +467,25 @@ impl ServerBuilder {
                 allow,
                 compression: self.compression,
                 offload: self.offload,
+                request_timeout: self.request_timeout,
             }),
+            connections: self.connections,
+            #[cfg(feature = "tls")]
+            tls: self.tls,
         })
     }
 }
 
-/// A server with its socket bound, not yet accepting.
+/// A built server, without sockets: what a restart binds again.
 #[derive(Debug)]
-pub struct BoundServer {
-    listener: TcpListener,
-    local_addr: SocketAddr,
-    shared: Arc<Shared>,
+pub(crate) struct Config {
+    pub(crate) shared: Arc<Shared>,
+    pub(crate) connections: ConnectionSettings,
+    #[cfg(feature = "tls")]
+    pub(crate) tls: Option<crate::TlsConfig>,
 }
 
-impl BoundServer {
-    /// The address the server listens on.
-    pub fn local_addr(&self) -> SocketAddr {
-        self.local_addr
-    }
-
-    /// Serves until the process ends. Accept errors (such as running out
-    /// of file descriptors) are logged and retried, not returned.
-    pub async fn serve(self) -> io::Result<()> {
-        accept_loop(self.listener, self.shared, future::pending()).await
-    }
-
-    /// Serves on a new tokio task; the handle shuts it down.
-    ///
-    /// # Panics
-    ///
-    /// Outside a tokio runtime.
-    pub fn spawn(self) -> ServerHandle {
-        let (stop, stopped) = oneshot::channel();
-        // A dropped handle detaches the server, as a dropped `JoinHandle`
-        // detaches its task: only `shutdown` stops it.
-        let signal = async move {
-            if stopped.await.is_err() {
-                future::pending::<()>().await;
-            }
-        };
-        let task = tokio::spawn(accept_loop(self.listener, self.shared, signal));
-        ServerHandle {
-            local_addr: self.local_addr,
-            stop,
-            task,
-        }
-    }
-}
-
-/// Controls a server started with [`BoundServer::spawn`].
-///
-/// Dropping the handle leaves the server running.
-#[derive(Debug)]
-pub struct ServerHandle {
-    local_addr: SocketAddr,
-    stop: oneshot::Sender<()>,
-    task: JoinHandle<io::Result<()>>,
-}
-
-impl ServerHandle {
-    /// The address the server listens on.
-    pub fn local_addr(&self) -> SocketAddr {
-        self.local_addr
-    }
-
-    /// Stops accepting, lets every in-flight request finish, and returns
-    /// once all connections are closed. Idle keep-alive connections are
-    /// closed at once; HTTP/2 clients get a GOAWAY.
-    ///
-    /// There is no deadline: a request that never finishes holds this up.
-    /// Wrap the call in `tokio::time::timeout` to bound it.
-    pub async fn shutdown(self) {
-        // The server may be gone already (its task panicked); then there
-        // is nothing to signal.
-        let _ = self.stop.send(());
-        match self.task.await {
-            Ok(result) => {
-                if let Err(err) = result {
-                    tracing::error!(error = %err, "server ended with an error");
-                }
-            }
-            Err(err) if err.is_panic() => std::panic::resume_unwind(err.into_panic()),
-            Err(_) => {}
-        }
-    }
-}
-
-/// Accepts connections until `shutdown` completes, then drains them.
-async fn accept_loop(
-    listener: TcpListener,
-    shared: Arc<Shared>,
-    shutdown: impl Future<Output = ()>,
-) -> io::Result<()> {
-    let mut builder = auto::Builder::new(TokioExecutor::new());
-    // The timer arms hyper's HTTP/1 header read timeout (a slowloris guard)
-    // and HTTP/2 keep-alive pings.
-    builder.http1().timer(TokioTimer::new());
-    builder.http2().timer(TokioTimer::new());
-    let graceful = GracefulShutdown::new();
-    let mut shutdown = std::pin::pin!(shutdown);
-
-    loop {
-        let accepted = tokio::select! {
-            biased;
-            () = &mut shutdown => break,
-            accepted = listener.accept() => accepted,
-        };
-        match accepted {
-            Ok((stream, peer)) => serve_connection(&builder, &graceful, &shared, stream, peer),
-            Err(err) if is_connection_error(&err) => {}
-            Err(err) => {
-                // Most likely out of file descriptors: back off instead of
-                // spinning, and let connections close meanwhile.
-                tracing::error!(error = %err, "accept failed");
-                tokio::time::sleep(Duration::from_secs(1)).await;
-            }
-        }
-    }
-
-    drop(listener);
-    graceful.shutdown().await;
-    Ok(())
-}
-
-/// Serves one connection on its own task.
-fn serve_connection(
-    builder: &auto::Builder<TokioExecutor>,
-    graceful: &GracefulShutdown,
-    shared: &Arc<Shared>,
-    stream: TcpStream,
-    peer: SocketAddr,
-) {
-    // Replies are written whole; waiting to coalesce them only adds latency.
-    if let Err(err) = stream.set_nodelay(true) {
-        tracing::debug!(%peer, error = %err, "could not set TCP_NODELAY");
-    }
-    let shared = Arc::clone(shared);
-    let connection = Connection { peer };
-    let service = hyper::service::service_fn(move |request: hyper::Request<Incoming>| {
-        let span = tracing::debug_span!(
-            "request",
-            method = %request.method(),
-            path = %request.uri().path(),
-            %peer,
-        );
-        let shared = Arc::clone(&shared);
-        // Boxed, because hyper keeps room for one request's future in every
-        // connection, idle or not: unboxed, that is the whole dispatch
-        // future (2.7 KiB) per idle connection; boxed, a pointer, and the
-        // box lives only while a request does.
-        let future: Pin<Box<dyn Future<Output = _> + Send>> =
-            Box::pin(
-                async move {
-                    Ok::<_, Infallible>(dispatch::dispatch(shared, connection, request).await)
-                }
-                .instrument(span),
-            );
-        future
-    });
-    let connection = builder
-        .serve_connection(TokioIo::new(stream), service)
-        .into_owned();
-    let connection = graceful.watch(connection);
-    tokio::spawn(async move {
-        if let Err(err) = connection.await {
-            tracing::debug!(%peer, error = %err, "connection closed with an error");
-        }
-    });
-}
-
-/// Errors that concern one connection, not the listener.
-fn is_connection_error(err: &io::Error) -> bool {
-    matches!(
-        err.kind(),
-        io::ErrorKind::ConnectionRefused
-            | io::ErrorKind::ConnectionAborted
-            | io::ErrorKind::ConnectionReset
-    )
+/// The addresses `listeners` listen on, in order.
+fn local_addrs(listeners: &[TcpListener]) -> io::Result<Vec<SocketAddr>> {
+    listeners.iter().map(TcpListener::local_addr).collect()
 }

@@ -28,6 +28,8 @@ class Server:
             self.proc.kill()
             raise RuntimeError(f"{binary} did not say where it listens: {line!r}")
         self.base = f"http://{match.group(1)}"
+        # Every address the first line names (`multiple` names three).
+        self.bases = [f"http://{addr}" for addr in re.findall(r"http://([0-9.]+:[0-9]+)", line)]
 
     def url(self, path):
         return self.base + path
@@ -47,5 +49,19 @@ def spec_server():
 @pytest.fixture(scope="session")
 def quickstart():
     server = Server("quickstart")
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def multiple():
+    server = Server("multiple")
+    yield server
+    server.stop()
+
+
+@pytest.fixture()
+def restart_server():
+    server = Server("restart")
     yield server
     server.stop()

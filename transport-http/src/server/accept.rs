@@ -1,0 +1,135 @@
+//! The accept loop: the connection limit, several listeners, and the
+//! phases of a graceful shutdown.
+
+use std::convert::Infallible;
+use std::future::{poll_fn, Future};
+use std::io;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::task::Poll;
+use std::time::Duration;
+
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{mpsc, watch, OwnedSemaphorePermit, Semaphore};
+
+use super::connection::Serving;
+use super::Config;
+
+/// Where a server is in its life; every connection watches it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Phase {
+    /// Accepting and serving.
+    Serving,
+    /// No longer accepting: finish in-flight requests, then close.
+    Draining,
+    /// The shutdown timeout has passed: close now.
+    Closing,
+}
+
+/// What a connection holds while it is open: its place under the
+/// connection limit, and a sender whose drop tells the shutdown that one
+/// more connection is closed.
+#[derive(Debug)]
+pub(super) struct Open {
+    _permit: OwnedSemaphorePermit,
+    _alive: mpsc::Sender<Infallible>,
+}
+
+/// Accepts on every listener until `stop` completes, then drains.
+pub(super) async fn run(
+    listeners: Vec<TcpListener>,
+    config: Arc<Config>,
+    stop: impl Future<Output = ()>,
+) -> io::Result<()> {
+    let serving = Arc::new(Serving::new(&config));
+    let settings = &config.connections;
+    let (phase, watching) = watch::channel(Phase::Serving);
+    // No message is ever sent: `recv` returns `None` once every
+    // connection's sender is dropped.
+    let (alive, mut all_closed) = mpsc::channel::<Infallible>(1);
+    let permits = Arc::new(Semaphore::new(settings.max_connections));
+    let mut stop = std::pin::pin!(stop);
+    let mut next = 0;
+
+    loop {
+        // At the limit, stop accepting until a connection closes: waiting
+        // clients stay in the kernel's backlog.
+        let permit = tokio::select! {
+            biased;
+            () = &mut stop => break,
+            permit = Arc::clone(&permits).acquire_owned() => permit.expect("the semaphore is never closed"),
+        };
+        let accepted = tokio::select! {
+            biased;
+            () = &mut stop => break,
+            accepted = accept_any(&listeners, &mut next) => accepted,
+        };
+        match accepted {
+            Ok((stream, peer)) => {
+                let open = Open {
+                    _permit: permit,
+                    _alive: alive.clone(),
+                };
+                serving.spawn(stream, peer, open, watching.clone());
+            }
+            Err(err) if is_connection_error(&err) => {}
+            Err(err) => {
+                // Most likely out of file descriptors: back off instead of
+                // spinning, and let connections close meanwhile.
+                tracing::error!(error = %err, "accept failed");
+                tokio::select! {
+                    biased;
+                    () = &mut stop => break,
+                    () = tokio::time::sleep(Duration::from_secs(1)) => {}
+                }
+            }
+        }
+    }
+
+    // Refuse new connections from here on.
+    drop(listeners);
+    drop(alive);
+    let _ = phase.send(Phase::Draining);
+    if tokio::time::timeout(settings.shutdown_timeout, all_closed.recv())
+        .await
+        .is_err()
+    {
+        tracing::warn!(
+            timeout = ?settings.shutdown_timeout,
+            "closing connections still busy after the shutdown timeout"
+        );
+        let _ = phase.send(Phase::Closing);
+        all_closed.recv().await;
+    }
+    Ok(())
+}
+
+/// The next connection on any of `listeners`. The listener polled first
+/// rotates, so that a busy one cannot starve the others.
+async fn accept_any(
+    listeners: &[TcpListener],
+    next: &mut usize,
+) -> io::Result<(TcpStream, SocketAddr)> {
+    poll_fn(|cx| {
+        let count = listeners.len();
+        for offset in 0..count {
+            let index = (*next + offset) % count;
+            if let Poll::Ready(accepted) = listeners[index].poll_accept(cx) {
+                *next = (index + 1) % count;
+                return Poll::Ready(accepted);
+            }
+        }
+        Poll::Pending
+    })
+    .await
+}
+
+/// Errors that concern one connection, not the listener.
+fn is_connection_error(err: &io::Error) -> bool {
+    matches!(
+        err.kind(),
+        io::ErrorKind::ConnectionRefused
+            | io::ErrorKind::ConnectionAborted
+            | io::ErrorKind::ConnectionReset
+    )
+}

@@ -1,0 +1,277 @@
+//! One connection: the optional TLS handshake, hyper's HTTP/1 or HTTP/2,
+//! the idle timeout, and the shutdown phases.
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use hyper::body::Incoming;
+use hyper::rt::{Read, Write};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto;
+use tokio::net::TcpStream;
+use tokio::sync::watch;
+use tokio::time::Instant;
+use tracing::Instrument;
+
+use super::accept::{Open, Phase};
+use super::Config;
+use crate::dispatch::{self, Connection, Shared};
+
+/// What every connection of one server run shares.
+#[derive(Debug)]
+pub(super) struct Serving {
+    builder: auto::Builder<TokioExecutor>,
+    shared: Arc<Shared>,
+    idle_timeout: Option<Duration>,
+    /// How long a connection may wait for its first request: the shorter
+    /// of the header read and idle timeouts. hyper's header timer starts
+    /// only once it knows the protocol, so a client that connects and
+    /// sends nothing (or only HTTP/2's preface) is ours to close.
+    first_request_timeout: Option<Duration>,
+    #[cfg(feature = "tls")]
+    tls: Option<crate::TlsConfig>,
+    /// How long a TLS handshake may take: the header read timeout.
+    #[cfg(feature = "tls")]
+    handshake_timeout: Option<Duration>,
+}
+
+impl Serving {
+    pub(super) fn new(config: &Config) -> Self {
+        let settings = &config.connections;
+        let mut builder = auto::Builder::new(TokioExecutor::new());
+        // The timer arms hyper's HTTP/1 header read timeout (the slowloris
+        // guard) and HTTP/2's timers.
+        builder
+            .http1()
+            .timer(TokioTimer::new())
+            .header_read_timeout(settings.header_read_timeout);
+        builder.http2().timer(TokioTimer::new());
+        Serving {
+            builder,
+            shared: Arc::clone(&config.shared),
+            idle_timeout: settings.idle_timeout,
+            first_request_timeout: match (settings.header_read_timeout, settings.idle_timeout) {
+                (Some(header), Some(idle)) => Some(header.min(idle)),
+                (header, idle) => header.or(idle),
+            },
+            #[cfg(feature = "tls")]
+            tls: config.tls.clone(),
+            #[cfg(feature = "tls")]
+            handshake_timeout: settings.header_read_timeout,
+        }
+    }
+
+    /// Serves `stream` on its own task until it closes or `phase` says so.
+    pub(super) fn spawn(
+        self: &Arc<Self>,
+        stream: TcpStream,
+        peer: SocketAddr,
+        open: Open,
+        phase: watch::Receiver<Phase>,
+    ) {
+        // Replies are written whole; waiting to coalesce them only adds latency.
+        if let Err(err) = stream.set_nodelay(true) {
+            tracing::debug!(%peer, error = %err, "could not set TCP_NODELAY");
+        }
+        let serving = Arc::clone(self);
+        #[cfg(feature = "tls")]
+        if let Some(tls) = &serving.tls {
+            let acceptor = tls.acceptor();
+            let timeout = serving.handshake_timeout;
+            tokio::spawn(async move {
+                let mut phase = phase;
+                let handshake = tokio::select! {
+                    handshake = with_timeout(timeout, acceptor.accept(stream)) => handshake,
+                    () = stopping(&mut phase) => return,
+                };
+                match handshake {
+                    Some(Ok(stream)) => serving.drive(TokioIo::new(stream), peer, phase).await,
+                    Some(Err(err)) => tracing::debug!(%peer, error = %err, "TLS handshake failed"),
+                    None => tracing::debug!(%peer, "TLS handshake timed out"),
+                }
+                drop(open);
+            });
+            return;
+        }
+        tokio::spawn(async move {
+            serving.drive(TokioIo::new(stream), peer, phase).await;
+            drop(open);
+        });
+    }
+
+    /// Runs hyper on `io`, closing the connection when it has been idle
+    /// too long or the server stops.
+    async fn drive<I>(&self, io: I, peer: SocketAddr, mut phase: watch::Receiver<Phase>)
+    where
+        I: Read + Write + Unpin + Send + 'static,
+    {
+        let activity = Arc::new(Activity::new());
+        let service = {
+            let shared = Arc::clone(&self.shared);
+            let activity = Arc::clone(&activity);
+            let connection = Connection { peer };
+            hyper::service::service_fn(move |request: hyper::Request<Incoming>| {
+                let span = tracing::debug_span!(
+                    "request",
+                    method = %request.method(),
+                    path = %request.uri().path(),
+                    %peer,
+                );
+                let shared = Arc::clone(&shared);
+                let busy = activity.begin();
+                // Boxed, because hyper keeps room for one request's future
+                // in every connection, idle or not: unboxed, that is the
+                // whole dispatch future (2.7 KiB) per idle connection;
+                // boxed, a pointer, and the box lives only while a request
+                // does.
+                let future: Pin<Box<dyn Future<Output = _> + Send>> = Box::pin(
+                    async move {
+                        let response = dispatch::dispatch(shared, connection, request).await;
+                        drop(busy);
+                        Ok::<_, Infallible>(response)
+                    }
+                    .instrument(span),
+                );
+                future
+            })
+        };
+        let connection = self.builder.serve_connection(io, service).into_owned();
+        let mut connection = std::pin::pin!(connection);
+        let idle = tokio::time::sleep(self.first_request_timeout.unwrap_or(Duration::MAX));
+        let mut idle = std::pin::pin!(idle);
+        let mut timing = self.first_request_timeout.is_some();
+        // Set once the connection was told to close: no second telling.
+        let mut closing = false;
+        // Set once the server is gone: its phase cannot change any more.
+        let mut orphaned = false;
+        loop {
+            tokio::select! {
+                result = connection.as_mut() => {
+                    if let Err(err) = result {
+                        tracing::debug!(%peer, error = %err, "connection closed with an error");
+                    }
+                    return;
+                }
+                changed = phase.changed(), if !orphaned => {
+                    let now = match changed {
+                        Ok(()) => *phase.borrow_and_update(),
+                        // The accept loop was dropped without a shutdown:
+                        // close as gracefully as for one.
+                        Err(_) => {
+                            orphaned = true;
+                            Phase::Draining
+                        }
+                    };
+                    match now {
+                        Phase::Serving => {}
+                        Phase::Draining if !closing => {
+                            connection.as_mut().graceful_shutdown();
+                            closing = true;
+                        }
+                        Phase::Draining => {}
+                        Phase::Closing => return,
+                    }
+                }
+                () = idle.as_mut(), if timing && !closing => {
+                    let limit = if activity.served_any() {
+                        self.idle_timeout
+                    } else {
+                        self.first_request_timeout
+                    };
+                    match limit.map(|limit| activity.idle_left(limit)) {
+                        // No idle timeout, and the first request came.
+                        None => timing = false,
+                        Some(Some(left)) => idle.as_mut().reset(Instant::now() + left),
+                        Some(None) => {
+                            tracing::debug!(%peer, "closing an idle connection");
+                            connection.as_mut().graceful_shutdown();
+                            closing = true;
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Awaits `future`, for at most `timeout` if there is one; `None` when it
+/// took longer.
+#[cfg(feature = "tls")]
+async fn with_timeout<F: std::future::Future>(
+    timeout: Option<Duration>,
+    future: F,
+) -> Option<F::Output> {
+    match timeout {
+        Some(timeout) => tokio::time::timeout(timeout, future).await.ok(),
+        None => Some(future.await),
+    }
+}
+
+/// Completes once the server leaves [`Phase::Serving`] (or is gone).
+#[cfg(feature = "tls")]
+async fn stopping(phase: &mut watch::Receiver<Phase>) {
+    let _ = phase.wait_for(|phase| *phase != Phase::Serving).await;
+}
+
+/// When a connection last had a request in flight, for the idle timeout.
+#[derive(Debug)]
+struct Activity {
+    opened: Instant,
+    in_flight: AtomicUsize,
+    /// Whether a request has arrived yet.
+    served_any: AtomicBool,
+    /// When the last request finished, in milliseconds since `opened`.
+    last_done: AtomicU64,
+}
+
+impl Activity {
+    fn new() -> Self {
+        Activity {
+            opened: Instant::now(),
+            in_flight: AtomicUsize::new(0),
+            served_any: AtomicBool::new(false),
+            last_done: AtomicU64::new(0),
+        }
+    }
+
+    /// Counts a request in flight until the guard drops.
+    fn begin(self: &Arc<Self>) -> Busy {
+        self.in_flight.fetch_add(1, Ordering::AcqRel);
+        self.served_any.store(true, Ordering::Release);
+        Busy(Arc::clone(self))
+    }
+
+    fn served_any(&self) -> bool {
+        self.served_any.load(Ordering::Acquire)
+    }
+
+    /// How much longer the connection may stay idle, or `None` when it has
+    /// been idle for `limit` already.
+    fn idle_left(&self, limit: Duration) -> Option<Duration> {
+        if self.in_flight.load(Ordering::Acquire) > 0 {
+            return Some(limit);
+        }
+        let last = self.opened + Duration::from_millis(self.last_done.load(Ordering::Acquire));
+        let idle = last.elapsed();
+        limit.checked_sub(idle).filter(|left| !left.is_zero())
+    }
+}
+
+/// A request in flight on a connection.
+#[derive(Debug)]
+struct Busy(Arc<Activity>);
+
+impl Drop for Busy {
+    fn drop(&mut self) {
+        let since = self.0.opened.elapsed().as_millis();
+        self.0
+            .last_done
+            .store(u64::try_from(since).unwrap_or(u64::MAX), Ordering::Release);
+        self.0.in_flight.fetch_sub(1, Ordering::AcqRel);
+    }
+}
