@@ -71,19 +71,24 @@
 //! re-exported [`cookie`] crate.
 
 mod body;
+mod boxed_body;
 mod client_ip;
 pub mod compression;
 mod cookies;
 mod cors;
 mod dispatch;
 mod error;
+mod fallback;
 mod headers;
+mod http_error;
 mod jsonp;
 mod post;
 mod response;
 mod route;
 mod server;
+pub mod service;
 
+pub use boxed_body::Body;
 pub use client_ip::ClientIp;
 pub use compression::Compression;
 pub use cookie;
@@ -91,6 +96,7 @@ pub use cookies::RequestCookies;
 pub use cors::Cors;
 pub use error::BoxError;
 pub use headers::RequestHeaders;
+pub use http_error::HttpError;
 pub use jsonp::{InvalidCallback, Jsonp, JsonpRequest, QueryCodec, MAX_CALLBACK_LEN};
 pub use response::ResponseHandle;
 pub use route::Route;
@@ -99,3 +105,4 @@ pub use server::{
     BoundServer, Server, ServerBuilder, ServerHandle, DEFAULT_MAX_BODY_SIZE,
     DEFAULT_MAX_DECOMPRESSED_SIZE,
 };
+pub use service::HttpService;

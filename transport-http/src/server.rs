@@ -22,7 +22,8 @@ use crate::client_ip::TrustedProxies;
 use crate::compression::{Compression, Offload};
 use crate::cors::CorsPolicy;
 use crate::dispatch::{self, Connection, Shared};
-use crate::{Cors, Jsonp, Route};
+use crate::fallback::Fallback;
+use crate::{Body, BoxError, Cors, HttpService, Jsonp, Route};
 
 /// The default of [`ServerBuilder::max_body_size`]: 10 MiB.
 pub const DEFAULT_MAX_BODY_SIZE: usize = 10 * 1024 * 1024;
@@ -73,6 +74,7 @@ pub struct ServerBuilder {
     jsonp: Jsonp,
     compression: Compression,
     offload: Offload,
+    fallback: Option<Fallback>,
 }
 
 impl Default for ServerBuilder {
@@ -86,6 +88,7 @@ impl Default for ServerBuilder {
             jsonp: Jsonp::disabled(),
             compression: Compression::default(),
             offload: Offload::default(),
+            fallback: None,
         }
     }
 }
@@ -221,22 +224,75 @@ impl ServerBuilder {
     pub async fn bind(self, addr: impl ToSocketAddrs) -> io::Result<BoundServer> {
         let listener = TcpListener::bind(addr).await?;
         let local_addr = listener.local_addr()?;
-        let allow = dispatch::allowed_methods(self.jsonp.is_enabled(), self.cors.is_some());
         Ok(BoundServer {
             listener,
             local_addr,
-            shared: Arc::new(Shared {
-                routes: self.routes,
-                max_body_size: self.max_body_size,
-                max_decompressed_size: self.max_decompressed_size,
-                trusted_proxies: TrustedProxies::new(self.trusted_proxies),
-                cors: self.cors.map(|cors| CorsPolicy::new(cors, allow)),
-                jsonp: self.jsonp,
-                allow,
-                compression: self.compression,
-                offload: self.offload,
-            }),
+            shared: Arc::new(self.into_shared()),
         })
+    }
+
+    /// Answers every request that no route takes — any other path — with
+    /// `service` instead of `404`, on the same port: an axum `Router`, a
+    /// tower-http `ServeDir`, any `tower::Service` of HTTP requests.
+    ///
+    /// A path is the server's when it is a route's path, or, with JSONP
+    /// on, `<route path>/<name>` for a `GET` or `OPTIONS` (a JSONP call);
+    /// every other request goes to the fallback as it came, with its body
+    /// as a [`Body`], and with [`PeerAddr`](crate::PeerAddr) and
+    /// [`ClientIp`](crate::ClientIp) in its extensions (axum handlers read
+    /// them with `Extension<PeerAddr>`). A method a route does not answer
+    /// stays the route's `405`. The fallback's answer is sent untouched:
+    /// the server's CORS and compression settings are for its routes; give
+    /// the fallback its own layers. An error of the fallback is a `500`,
+    /// logged.
+    ///
+    /// ```
+    /// use axum::routing::get;
+    /// use rpckit_http::Server;
+    ///
+    /// let site = axum::Router::new().route("/", get(|| async { "<h1>hello</h1>" }));
+    /// let builder = Server::builder().fallback(site);
+    /// # let _ = builder;
+    /// ```
+    pub fn fallback<S, B>(mut self, service: S) -> Self
+    where
+        S: tower::Service<http::Request<Body>, Response = http::Response<B>>
+            + Clone
+            + Send
+            + Sync
+            + 'static,
+        S::Error: Into<BoxError>,
+        S::Future: Send + 'static,
+        B: http_body::Body<Data = bytes::Bytes> + Send + 'static,
+        B::Error: Into<BoxError>,
+    {
+        self.fallback = Some(Fallback::new(service));
+        self
+    }
+
+    /// The server as a `tower::Service` of HTTP requests instead of a
+    /// listening socket, to mount into another server — an axum `Router`
+    /// (`nest_service`, `route_service`), a hyper server of your own. See
+    /// [`HttpService`] for how paths and the client's address work there.
+    pub fn into_service(self) -> HttpService {
+        HttpService::new(self.into_shared())
+    }
+
+    /// What every request reads, from the builder's settings.
+    fn into_shared(self) -> Shared {
+        let allow = dispatch::allowed_methods(self.jsonp.is_enabled(), self.cors.is_some());
+        Shared {
+            routes: self.routes,
+            max_body_size: self.max_body_size,
+            max_decompressed_size: self.max_decompressed_size,
+            trusted_proxies: TrustedProxies::new(self.trusted_proxies),
+            cors: self.cors.map(|cors| CorsPolicy::new(cors, allow)),
+            jsonp: self.jsonp,
+            allow,
+            compression: self.compression,
+            offload: self.offload,
+            fallback: self.fallback,
+        }
     }
 }
 
