@@ -43,18 +43,28 @@
 //! | decompressed body over [`ServerBuilder::max_decompressed_size`] | `413`, found while decoding |
 //! | any other `Content-Encoding` | `415` with `Accept-Encoding` |
 //! | a compressed body that does not decode | `400` |
-//! | the service fails | `500`, logged with `tracing::error!` |
+//! | the service fails with an [`HttpError`] (an auth layer's `401`) | its status, text and headers |
+//! | the service fails otherwise | `500`, logged with `tracing::error!` |
 //! | `GET <route>/<method>?<params>`, [JSONP](ServerBuilder::jsonp) on | the method's answer as JavaScript (`/**/cb(…);`) or JSON; see [`ServerBuilder::jsonp`] |
 //! | `GET` with JSONP off | `405` |
 //! | a JSONP callback or query that is not safe or does not decode | `400`, saying why |
 //! | `OPTIONS`, [CORS](ServerBuilder::cors) on | `204`, a preflight answer when it is one |
 //! | another method on a route | `405` with `Allow` (`POST`, plus `GET` with JSONP, `OPTIONS` with CORS) |
 //! | the answer is allowed compression, the client accepts it | compressed ([`compression`]) |
-//! | a path with no route | `404` |
+//! | a path with no route | the [fallback](ServerBuilder::fallback)'s answer, else `404` |
 //!
 //! With CORS on, every answer (errors, `204`s and JSONP included) carries
 //! `Vary: Origin`, and `Access-Control-Allow-Origin` when the request's
 //! `Origin` is allowed; see [`Cors`].
+//!
+//! # Mounting, and other apps on the same port
+//!
+//! [`ServerBuilder::into_service`] turns the whole endpoint into an
+//! [`HttpService`], a plain `tower::Service<http::Request<B>>` that nests
+//! into an axum `Router` (or any server taking tower services) and answers
+//! as the server would. The other way round, [`ServerBuilder::fallback`]
+//! gives the server any tower service of HTTP requests (an axum `Router`,
+//! tower-http's `ServeDir`) for every path its routes do not take.
 //!
 //! One port speaks HTTP/1.1 (keep-alive) and HTTP/2 with prior knowledge
 //! (h2c); each connection runs on its own task and each request in a
