@@ -71,8 +71,7 @@ impl TempDir {
             .duration_since(std::time::UNIX_EPOCH)
             .unwrap()
             .subsec_nanos();
-        let dir =
-            std::env::temp_dir().join(format!("rpckit-nginx-{}-{nanos}", std::process::id()));
+        let dir = std::env::temp_dir().join(format!("rpckit-nginx-{}-{nanos}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         TempDir(dir)
     }
