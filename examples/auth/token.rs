@@ -162,7 +162,57 @@ where
 
 #[cfg(test)]
 mod tests {
+    use std::net::IpAddr;
+
+    use rpckit::codec::JsonCodec;
+
     use super::*;
+
+    fn frame(token: Option<&'static str>, client: &str) -> Frame {
+        let mut frame = Frame::new("{}", Arc::new(JsonCodec::default()));
+        let mut headers = http::HeaderMap::new();
+        if let Some(token) = token {
+            headers.insert(TOKEN_HEADER, http::HeaderValue::from_static(token));
+        }
+        frame.extensions.insert(RequestHeaders::new(headers));
+        frame
+            .extensions
+            .insert(ClientIp(client.parse::<IpAddr>().unwrap()));
+        frame
+    }
+
+    #[test]
+    fn the_token_and_only_the_token_passes() {
+        let policy = Policy::token("right");
+        assert_eq!(policy.check(&frame(Some("right"), "192.0.2.1")), Ok(()));
+        assert_eq!(
+            policy.check(&frame(Some("wrong"), "192.0.2.1")),
+            Err(Unauthorized::WrongToken)
+        );
+        assert_eq!(
+            policy.check(&frame(None, "127.0.0.1")),
+            Err(Unauthorized::MissingToken)
+        );
+    }
+
+    #[test]
+    fn localhost_passes_only_when_trusted() {
+        let policy = Policy::token("right").trust_localhost(true);
+        assert_eq!(policy.check(&frame(None, "127.0.0.1")), Ok(()));
+        assert_eq!(policy.check(&frame(None, "::1")), Ok(()));
+        assert_eq!(
+            policy.check(&frame(None, "192.0.2.1")),
+            Err(Unauthorized::MissingToken)
+        );
+    }
+
+    #[test]
+    fn a_refusal_is_401_with_a_challenge() {
+        let answer = HttpError::from(Unauthorized::MissingToken);
+        assert_eq!(answer.status(), http::StatusCode::UNAUTHORIZED);
+        assert_eq!(answer.headers()[http::header::WWW_AUTHENTICATE], "Token");
+        assert!(answer.message().contains("`Token` header"));
+    }
 
     #[test]
     fn tokens_compare_whole() {

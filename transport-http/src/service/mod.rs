@@ -31,7 +31,7 @@ type PeerLookup = Arc<dyn Fn(&Extensions) -> Option<SocketAddr> + Send + Sync>;
 /// What belongs to connections — accepting, HTTP/1 and HTTP/2, keep-alive,
 /// connection limits and timeouts — is the business of whoever serves it.
 /// Any body of [`Bytes`] is accepted (hyper's `Incoming`, axum's `Body`);
-/// the response is never an error. Clones are cheap (one `Arc`) and share
+/// the response is never an error. Clones are cheap (two `Arc`s) and share
 /// everything.
 ///
 /// # Paths
