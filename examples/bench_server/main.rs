@@ -6,6 +6,9 @@
 //! at `/`, `/rpc` and `/api` with every codec by content type (JSON, CBOR,
 //! MessagePack), and at `/simd` with SIMD-JSON decoding JSON. The transport
 //! matches exact paths, so those are the paths; anything else is a 404.
+//! JSONP is on (`GET /api/echo?data=x&jsonp=cb`, the `jsonp_get` scenario),
+//! and `big` answers 2.1 MB of text, compressed for clients that accept it
+//! (the `small_under_gzip` scenario).
 //! No tracing subscriber: the comparison servers log nothing either.
 
 #[path = "../bench/shared.rs"]
@@ -29,6 +32,8 @@ fn methods() -> Router {
             "echo_struct",
             |Params(p): Params<EchoStruct>| -> Result<Catalog, ErrorObject> { Ok(p.data) },
         )
+        .sync_method("big", || "foobar".repeat(350_000))
+        .configure("big", |settings| settings.compression(true))
 }
 
 fn main() -> anyhow::Result<()> {
@@ -43,6 +48,7 @@ fn main() -> anyhow::Result<()> {
             .route("/rpc", api.clone())
             .route("/api", api)
             .route("/simd", simd)
+            .jsonp(true)
             // The idle scenarios hold 10,000 connections plus the probes;
             // loadbench raises the open-file limit with prlimit.
             .max_connections(100_000)

@@ -31,7 +31,7 @@ mod scenarios;
 mod wrk;
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -40,7 +40,7 @@ use std::time::Duration;
 
 use anyhow::{bail, Context};
 
-use scenarios::{Load, Request, Scenario};
+use scenarios::{Load, Request, Scenario, Wire};
 
 /// The metrics of one run, by name (see the constants in `scenarios`).
 pub(crate) type Metrics = BTreeMap<&'static str, f64>;
@@ -172,7 +172,10 @@ fn main() -> anyhow::Result<()> {
     let mut results = report::Results::default();
     for round in 1..=options.rounds {
         for (index, scenario) in scenarios.iter().enumerate() {
-            for server in &SERVERS {
+            for server in SERVERS
+                .iter()
+                .filter(|server| scenario.runs_on(server.name))
+            {
                 print!(
                     "[round {round}/{}] {:<18} {:<9} ",
                     options.rounds, scenario.key, server.name
@@ -222,11 +225,7 @@ fn select(all: Vec<Scenario>, keys: Option<&[String]>) -> anyhow::Result<Vec<Sce
                 let known: Vec<_> = all.iter().map(|scenario| scenario.key).collect();
                 bail!("unknown scenario {key}; known: {}", known.join(", "));
             }
-            Some(Scenario {
-                load: Load::Contended { baseline, .. },
-                ..
-            }) => wanted.push(baseline),
-            Some(_) => {}
+            Some(scenario) => wanted.extend(scenario.depends_on()),
         }
     }
     Ok(all
@@ -566,7 +565,21 @@ impl RunningServer {
         let (status, answer) =
             http::exchange(self.addr, &http::request_bytes(request, self.addr, body))?;
         if self.kind.answers {
-            http::check_answer(status, &answer, request.results)
+            match request.wire {
+                Wire::Json => http::check_answer(status, &answer, request.results),
+                Wire::Gzip => {
+                    let mut plain = Vec::new();
+                    flate2::read::GzDecoder::new(&answer[..])
+                        .read_to_end(&mut plain)
+                        .context("the answer is not gzip")?;
+                    http::check_answer(status, &plain, request.results)
+                }
+                Wire::Jsonp(expected) if status == 200 && answer == expected.as_bytes() => Ok(()),
+                Wire::Jsonp(expected) => bail!(
+                    "HTTP {status}: {:?}, expected {expected:?}",
+                    String::from_utf8_lossy(&answer[..answer.len().min(200)])
+                ),
+            }
         } else if status == 200 {
             Ok(())
         } else {

@@ -148,11 +148,11 @@ impl Summary<'_> {
         for scenario in self.scenarios {
             out.push('\n');
             let columns = columns(&scenario.load);
-            let _ = write!(
-                out,
-                "{} [{}]\n  {:<12}",
-                scenario.title, scenario.key, "server"
-            );
+            let _ = writeln!(out, "{} [{}]", scenario.title, scenario.key);
+            if !scenario.note.is_empty() {
+                let _ = writeln!(out, "  {}", scenario.note);
+            }
+            let _ = write!(out, "  {:<12}", "server");
             for (header, _, _) in columns {
                 let _ = write!(out, "{header:>15}");
             }
@@ -160,7 +160,10 @@ impl Summary<'_> {
                 let _ = write!(out, "{:>15}", "p99/idle p99");
             }
             out.push('\n');
-            for server in &SERVERS {
+            for server in SERVERS
+                .iter()
+                .filter(|server| scenario.runs_on(server.name))
+            {
                 let _ = write!(out, "  {:<12}", server.name);
                 for (_, metric, format) in columns {
                     let value = self.results.median(scenario.key, server.name, metric);
@@ -238,6 +241,23 @@ impl Summary<'_> {
                     / self.results.median(baseline, "rpckit", metric)?;
                 Some((ratio, ratio <= factor))
             }
+            Check::VsScenario {
+                metric,
+                scenario: other,
+                at_least,
+                factor,
+            } => {
+                let ratio = self.results.median(scenario.key, "rpckit", metric)?
+                    / self.results.median(other, "rpckit", metric)?;
+                Some((
+                    ratio,
+                    if at_least {
+                        ratio >= factor
+                    } else {
+                        ratio <= factor
+                    },
+                ))
+            }
         }
     }
 
@@ -250,6 +270,7 @@ impl Summary<'_> {
             .map(|scenario| {
                 let servers: serde_json::Map<String, Value> = SERVERS
                     .iter()
+                    .filter(|server| scenario.runs_on(server.name))
                     .map(|server| {
                         let runs = self.results.runs(scenario.key, server.name);
                         let mut median = serde_json::Map::new();
@@ -291,6 +312,7 @@ impl Summary<'_> {
                 json!({
                     "key": scenario.key,
                     "title": scenario.title,
+                    "note": scenario.note,
                     "primary_metric": metric,
                     "higher_is_better": higher_is_better,
                     "servers": servers,

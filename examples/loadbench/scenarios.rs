@@ -1,6 +1,6 @@
-//! The scenario table and the targets of issue 3. A new scenario (gzip,
-//! JSONP, a stream transport) is one more entry of [`all`]; a new kind of
-//! load is one more [`Load`] variant and its arm in `main.rs`.
+//! The scenario table and the targets of issues 3 and 4. A new scenario (a
+//! stream transport, say) is one more entry of [`all`]; a new kind of load
+//! is one more [`Load`] variant and its arm in `main.rs`.
 
 use std::fmt::Write as _;
 
@@ -33,6 +33,19 @@ pub(crate) struct Request {
     /// How many JSON-RPC results a JSON-RPC server must answer (checked once
     /// per run before the load starts; bare hyper's fixed body is not).
     pub(crate) results: usize,
+    /// How the answer arrives, for that check.
+    pub(crate) wire: Wire,
+}
+
+/// The form of a scenario's answer.
+#[derive(Debug)]
+pub(crate) enum Wire {
+    /// JSON-RPC as JSON.
+    Json,
+    /// JSON-RPC as gzipped JSON (`Content-Encoding: gzip`).
+    Gzip,
+    /// A JSONP answer, exactly this text.
+    Jsonp(&'static str),
 }
 
 /// What a scenario does to a server.
@@ -73,7 +86,37 @@ pub(crate) struct Scenario {
     pub(crate) title: &'static str,
     pub(crate) load: Load,
     pub(crate) targets: &'static [Target],
+    /// The servers it runs on ([`EVERY_SERVER`] or [`RPCKIT_ONLY`]).
+    pub(crate) servers: &'static [&'static str],
+    /// Printed under the title: what the scenario compares, when it is not
+    /// the obvious.
+    pub(crate) note: &'static str,
 }
+
+impl Scenario {
+    pub(crate) fn runs_on(&self, server: &str) -> bool {
+        self.servers.contains(&server)
+    }
+
+    /// The other scenarios its numbers are compared with.
+    pub(crate) fn depends_on(&self) -> Vec<&'static str> {
+        let mut keys = Vec::new();
+        if let Load::Contended { baseline, .. } = self.load {
+            keys.push(baseline);
+        }
+        for target in self.targets {
+            if let Check::VsScenario { scenario, .. } = target.check {
+                keys.push(scenario);
+            }
+        }
+        keys
+    }
+}
+
+/// Every server of the comparison.
+pub(crate) const EVERY_SERVER: &[&str] = &["rpckit", "jsonrpsee", "hyper"];
+/// For what only rpckit does (JSONP, response compression).
+pub(crate) const RPCKIT_ONLY: &[&str] = &["rpckit"];
 
 /// A goal for rpckit, printed PASS or MISS next to its scenario.
 #[derive(Debug)]
@@ -98,6 +141,14 @@ pub(crate) enum Check {
     },
     /// rpckit's `metric` ≤ `factor` × its own `metric` in the load's baseline.
     BaselineAtMost { metric: &'static str, factor: f64 },
+    /// rpckit's `metric` against `factor` × its own `metric` in another
+    /// `scenario`: at least (`at_least`) or at most.
+    VsScenario {
+        metric: &'static str,
+        scenario: &'static str,
+        at_least: bool,
+        factor: f64,
+    },
 }
 
 const SMALL: Request = Request {
@@ -106,6 +157,7 @@ const SMALL: Request = Request {
     headers: &[],
     body: small_echo,
     results: 1,
+    wire: Wire::Json,
 };
 
 /// Every scenario, in the order they run within a round.
@@ -113,6 +165,8 @@ pub(crate) fn all() -> Vec<Scenario> {
     vec![
         Scenario {
             key: "small_echo",
+            servers: EVERY_SERVER,
+            note: "",
             title: "small echo",
             load: Load::Throughput(SMALL),
             targets: &[
@@ -136,6 +190,8 @@ pub(crate) fn all() -> Vec<Scenario> {
         },
         Scenario {
             key: "batch_100",
+            servers: EVERY_SERVER,
+            note: "",
             title: "batch of 100 echo",
             load: Load::Throughput(Request {
                 body: batch_100,
@@ -153,6 +209,8 @@ pub(crate) fn all() -> Vec<Scenario> {
         },
         Scenario {
             key: "struct_128k_json",
+            servers: EVERY_SERVER,
+            note: "",
             title: "128 KiB echo_struct, JSON",
             load: Load::Throughput(Request {
                 body: echo_struct_128k,
@@ -162,6 +220,8 @@ pub(crate) fn all() -> Vec<Scenario> {
         },
         Scenario {
             key: "struct_128k_simd",
+            servers: EVERY_SERVER,
+            note: "",
             title: "128 KiB echo_struct, SIMD-JSON (/simd)",
             load: Load::Throughput(Request {
                 path: "/simd",
@@ -179,6 +239,8 @@ pub(crate) fn all() -> Vec<Scenario> {
         },
         Scenario {
             key: "idle_1k",
+            servers: EVERY_SERVER,
+            note: "",
             title: "1,000 idle keep-alive connections",
             load: Load::IdleConnections {
                 count: 1_000,
@@ -188,6 +250,8 @@ pub(crate) fn all() -> Vec<Scenario> {
         },
         Scenario {
             key: "idle_10k",
+            servers: EVERY_SERVER,
+            note: "",
             title: "10,000 idle keep-alive connections",
             load: Load::IdleConnections {
                 count: 10_000,
@@ -197,6 +261,8 @@ pub(crate) fn all() -> Vec<Scenario> {
         },
         Scenario {
             key: "small_under_4m",
+            servers: EVERY_SERVER,
+            note: "",
             title: "small echo while 2 conns send 4 MiB echo",
             load: Load::Contended {
                 probe: SMALL,
@@ -205,6 +271,65 @@ pub(crate) fn all() -> Vec<Scenario> {
                     ..SMALL
                 },
                 background_connections: 2,
+                baseline: "small_echo",
+            },
+            targets: &[Target {
+                text: "p99 <= 2x idle p99 (small echo)",
+                check: Check::BaselineAtMost {
+                    metric: P99,
+                    factor: 2.0,
+                },
+            }],
+        },
+        Scenario {
+            key: "jsonp_get",
+            title: "small echo as JSONP GET",
+            servers: RPCKIT_ONLY,
+            note: "rpckit only (jsonrpsee and bare hyper have no JSONP): \
+                   GET /api/echo?data=hello&jsonp=cb against the same call POSTed (small_echo)",
+            load: Load::Throughput(Request {
+                method: "GET",
+                path: "/api/echo?data=hello&jsonp=cb",
+                body: no_body,
+                wire: Wire::Jsonp(r#"/**/cb("hello");"#),
+                ..SMALL
+            }),
+            targets: &[
+                Target {
+                    text: "req/s >= 0.9x POST (small echo)",
+                    check: Check::VsScenario {
+                        metric: REQ_S,
+                        scenario: "small_echo",
+                        at_least: true,
+                        factor: 0.9,
+                    },
+                },
+                Target {
+                    text: "CPU/req <= 1.1x POST (small echo)",
+                    check: Check::VsScenario {
+                        metric: CPU_PER_REQ,
+                        scenario: "small_echo",
+                        at_least: false,
+                        factor: 1.1,
+                    },
+                },
+            ],
+        },
+        Scenario {
+            key: "small_under_gzip",
+            title: "small echo while 4 conns fetch 2 MB gzipped",
+            servers: RPCKIT_ONLY,
+            note: "rpckit only (jsonrpsee and bare hyper do not compress): small echo's p99 \
+                   while 4 connections loop on `big` (2.1 MB, gzip) against small echo alone",
+            load: Load::Contended {
+                probe: SMALL,
+                background: Request {
+                    headers: &[("Accept-Encoding", "gzip")],
+                    body: big,
+                    wire: Wire::Gzip,
+                    ..SMALL
+                },
+                background_connections: 4,
                 baseline: "small_echo",
             },
             targets: &[Target {
@@ -251,6 +376,16 @@ fn echo_struct_128k() -> Vec<u8> {
     let catalog = shared::catalog(128 * 1024);
     let params = serde_json::to_string(&catalog).unwrap_or_default();
     format!(r#"{{"jsonrpc":"2.0","method":"echo_struct","params":[{params}],"id":1}}"#).into_bytes()
+}
+
+/// A `GET` has none.
+fn no_body() -> Vec<u8> {
+    Vec::new()
+}
+
+/// `big`: 2.1 MB of text, compressed when the client accepts it.
+fn big() -> Vec<u8> {
+    br#"{"jsonrpc":"2.0","method":"big","id":1}"#.to_vec()
 }
 
 /// `echo` of a 4 MiB string.

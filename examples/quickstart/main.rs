@@ -2,10 +2,12 @@
 //!
 //! The port of flaskJSONRPCServer's README example. `/api` serves `random`
 //! (an integer in 0..65535), `echo` (param `data`, default "Hello world!",
-//! alias `helloworld`), `myip`, `setcookie` and `big`; `/api2` serves its
-//! own `random` (a float with one decimal). CORS is permissive (any page may
-//! call, without cookies) and JSONP is on, except for `setcookie`, which
-//! changes state and so answers JSONP with 403. `big` (600 kB of text) is
+//! alias `helloworld`), `myip`, `setcookie`, `big`, and `header` (the value
+//! of the request header its param names, or `null`: what reaches a
+//! handler); `/api2` serves its own `random` (a float with one decimal).
+//! CORS is permissive (any page may call, without cookies) and JSONP is
+//! on, except for `setcookie`, which changes state and so answers JSONP
+//! with 403. `big` (600 kB of text) is
 //! compressed for clients that accept it; nothing else is. Try:
 //!
 //! ```text
@@ -23,7 +25,7 @@ use std::hash::BuildHasher;
 
 use rpckit::extract::Params;
 use rpckit::http::cookie::Cookie;
-use rpckit::http::{ClientIp, Cors, ResponseHandle};
+use rpckit::http::{ClientIp, Cors, RequestHeaders, ResponseHandle};
 use rpckit::Router;
 use serde::Deserialize;
 
@@ -59,6 +61,15 @@ fn api() -> Router {
             },
         )
         .sync_method("big", || "foobar".repeat(100_000))
+        .sync_method(
+            "header",
+            |Params((name,)): Params<(String,)>, headers: RequestHeaders| {
+                headers
+                    .get(name.as_str())
+                    .and_then(|value| value.to_str().ok())
+                    .map(str::to_owned)
+            },
+        )
         .configure("setcookie", |settings| settings.jsonp(false))
         .configure("big", |settings| settings.compression(true))
 }

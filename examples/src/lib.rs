@@ -33,6 +33,11 @@ pub fn flag_value(name: &str) -> Option<String> {
     None
 }
 
+/// Whether the switch `--name` is on the command line.
+pub fn has_flag(name: &str) -> bool {
+    std::env::args().skip(1).any(|arg| arg == name)
+}
+
 /// Installs a `tracing` subscriber controlled by `RUST_LOG` (default `info`),
 /// writing to stderr so that stdout carries only what scripts read.
 pub fn init_tracing() {

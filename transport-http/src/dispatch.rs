@@ -9,6 +9,10 @@
 //!
 //! Every answer then gets its CORS headers, and last the changes the
 //! handler made through its [`ResponseHandle`], so a handler's header wins.
+//!
+//! A path that names no route goes to the [fallback](Fallback) when there
+//! is one, untouched (no CORS, no compression: it is another application's
+//! answer), else it is a 404.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -16,7 +20,6 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use http::{header, HeaderMap, HeaderValue, Method, Request, Response};
-use http_body::Body;
 use http_body_util::Full;
 use rpckit_codec::PeerAddr;
 
@@ -24,7 +27,10 @@ use crate::client_ip::TrustedProxies;
 use crate::compression::{Compression, Offload};
 use crate::cors::{self, CorsPolicy};
 use crate::error::Rejection;
-use crate::{jsonp, post, BoxError, Jsonp, RequestCookies, RequestHeaders, ResponseHandle, Route};
+use crate::fallback::Fallback;
+use crate::{
+    jsonp, post, Body, BoxError, Jsonp, RequestCookies, RequestHeaders, ResponseHandle, Route,
+};
 
 /// What every request of a server reads: set once by the builder.
 #[derive(Debug)]
@@ -41,6 +47,8 @@ pub(crate) struct Shared {
     pub(crate) offload: Offload,
     /// How long one request may take; `None` for no limit.
     pub(crate) request_timeout: Option<std::time::Duration>,
+    /// Answers the paths no route takes.
+    pub(crate) fallback: Option<Fallback>,
 }
 
 /// The methods a route answers: `POST`, plus `GET` with JSONP and `OPTIONS`
@@ -63,6 +71,11 @@ pub(crate) fn allowed_methods(jsonp: bool, cors: bool) -> &'static [Method] {
 pub(crate) struct Connection {
     pub(crate) peer: SocketAddr,
 }
+
+/// The TCP peer of a request, when the transport knows it: always behind
+/// the server's own sockets, only when the request says so behind someone
+/// else's (see [`HttpService`](crate::HttpService)).
+pub(crate) type Peer = Option<SocketAddr>;
 
 /// What a path names.
 enum Target<'a> {
@@ -92,35 +105,56 @@ impl Shared {
     }
 }
 
-/// Answers one request. Never fails: every rejection becomes a response.
+/// Answers one request of the server's own sockets.
 pub(crate) async fn dispatch<B>(
     shared: Arc<Shared>,
     connection: Connection,
     request: Request<B>,
-) -> Response<Full<Bytes>>
+) -> Response<Body>
 where
-    B: Body,
+    B: http_body::Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<BoxError>,
+{
+    serve(&shared, Some(connection.peer), request).await
+}
+
+/// Answers one request. Never fails: every rejection becomes a response.
+pub(crate) async fn serve<B>(shared: &Shared, peer: Peer, request: Request<B>) -> Response<Body>
+where
+    B: http_body::Body<Data = Bytes> + Send + 'static,
     B::Error: Into<BoxError>,
 {
     let origin = match shared.cors {
         Some(_) => request.headers().get(header::ORIGIN).cloned(),
         None => None,
     };
+    // A cheap clone (shared bytes), so the target can borrow from it while
+    // the request moves on.
+    let uri = request.uri().clone();
     let handle = ResponseHandle::new();
-    let answer = answer(&shared, connection, request, &handle);
-    // Inside `dispatch`, so that a timed-out request's 503 gets CORS
-    // headers like every other answer (a browser could not read it
-    // otherwise).
-    let answer = match shared.request_timeout {
-        Some(limit) => tokio::time::timeout(limit, answer)
-            .await
-            .unwrap_or(Err(Rejection::Timeout { limit })),
-        None => answer.await,
+    let answer = match shared.target(uri.path(), request.method()) {
+        Some(target) => {
+            let answer = answer(shared, target, peer, request, &handle);
+            // Here, so that a timed-out request's 503 gets CORS headers
+            // like every other answer (a browser could not read it
+            // otherwise). The fallback is another application, with its
+            // own layers: it is not timed here.
+            match shared.request_timeout {
+                Some(limit) => tokio::time::timeout(limit, answer)
+                    .await
+                    .unwrap_or(Err(Rejection::Timeout { limit })),
+                None => answer.await,
+            }
+        }
+        None => match &shared.fallback {
+            Some(fallback) => return fallback.call(fallback_request(shared, peer, request)).await,
+            None => Err(Rejection::NotFound),
+        },
     };
     let (mut response, served) = match answer {
         Ok(Answer::Served(response)) => (response, true),
         // A preflight has its CORS headers already.
-        Ok(Answer::Options(response)) => return response,
+        Ok(Answer::Options(response)) => return response.map(Body::full),
         Err(rejection) => (reject(rejection), false),
     };
     if let Some(cors) = &shared.cors {
@@ -129,7 +163,24 @@ where
     if served {
         handle.apply(&mut response);
     }
-    response
+    response.map(Body::full)
+}
+
+/// The request as the fallback gets it: what the transport knows about the
+/// client in its extensions ([`PeerAddr`], [`ClientIp`](crate::ClientIp)),
+/// its body type erased.
+fn fallback_request<B>(shared: &Shared, peer: Peer, request: Request<B>) -> Request<Body>
+where
+    B: http_body::Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<BoxError>,
+{
+    let (mut parts, body) = request.into_parts();
+    if let Some(peer) = peer {
+        let client_ip = shared.trusted_proxies.client_ip(peer.ip(), &parts.headers);
+        parts.extensions.insert(PeerAddr(peer));
+        parts.extensions.insert(client_ip);
+    }
+    Request::from_parts(parts, Body::new(body))
 }
 
 enum Answer {
@@ -141,33 +192,25 @@ enum Answer {
 
 async fn answer<B>(
     shared: &Shared,
-    connection: Connection,
+    target: Target<'_>,
+    peer: Peer,
     request: Request<B>,
     handle: &ResponseHandle,
 ) -> Result<Answer, Rejection>
 where
-    B: Body,
+    B: http_body::Body,
     B::Error: Into<BoxError>,
 {
-    let method = request.method().clone();
-    // A cheap clone (shared bytes), so the method name can borrow from it
-    // while the request moves on.
-    let uri = request.uri().clone();
-    let Some(target) = shared.target(uri.path(), &method) else {
-        return Err(Rejection::NotFound);
-    };
     let not_allowed = Rejection::MethodNotAllowed {
         allow: shared.allow,
     };
-    match (method, target) {
-        (Method::POST, Target::Route(route)) => {
-            post::handle(shared, route, connection, request, handle)
-                .await
-                .map(Answer::Served)
-        }
+    match (request.method().clone(), target) {
+        (Method::POST, Target::Route(route)) => post::handle(shared, route, peer, request, handle)
+            .await
+            .map(Answer::Served),
         (Method::GET, Target::Route(_)) if shared.jsonp.is_enabled() => Err(Rejection::NoMethod),
         (Method::GET, Target::Method(route, name)) => {
-            jsonp::handle(shared, route, name, connection, request, handle)
+            jsonp::handle(shared, route, name, peer, request, handle)
                 .await
                 .map(Answer::Served)
         }
@@ -185,20 +228,23 @@ fn allow_value(methods: &[Method]) -> HeaderValue {
     cors::list(methods.iter().map(Method::as_str))
 }
 
-/// The facts every frame of a request carries, for its handlers.
+/// The facts every frame of a request carries, for its handlers. Without a
+/// known peer there is no [`PeerAddr`] and no [`ClientIp`](crate::ClientIp):
+/// forwarding headers are believed only from a peer known to be a trusted
+/// proxy.
 pub(crate) fn request_extensions(
     shared: &Shared,
-    connection: Connection,
+    peer: Peer,
     headers: HeaderMap,
     response: &ResponseHandle,
 ) -> http::Extensions {
     let headers = RequestHeaders::new(headers);
-    let client_ip = shared
-        .trusted_proxies
-        .client_ip(connection.peer.ip(), &headers);
     let mut extensions = http::Extensions::new();
-    extensions.insert(PeerAddr(connection.peer));
-    extensions.insert(client_ip);
+    if let Some(peer) = peer {
+        let client_ip = shared.trusted_proxies.client_ip(peer.ip(), &headers);
+        extensions.insert(PeerAddr(peer));
+        extensions.insert(client_ip);
+    }
     extensions.insert(RequestCookies::new(headers.clone()));
     extensions.insert(headers);
     extensions.insert(response.clone());

@@ -10,6 +10,7 @@ use rpckit_codec::UnsupportedMediaType;
 
 use crate::compression::Algorithm;
 use crate::cors::list;
+use crate::http_error::HttpError;
 use crate::jsonp::{InvalidCallback, QueryError};
 
 /// The error type a frame service's errors are boxed into.
@@ -51,6 +52,8 @@ pub(crate) enum Rejection {
     InvalidCallback(InvalidCallback),
     /// The query names the JSONP callback more than once.
     TwoCallbacks,
+    /// The frame service answered with an HTTP status of its own.
+    Http(Box<HttpError>),
     /// The request took longer than the server's request timeout.
     Timeout { limit: std::time::Duration },
     /// The frame service failed.
@@ -60,6 +63,15 @@ pub(crate) enum Rejection {
 }
 
 impl Rejection {
+    /// The rejection for an error of a frame service: its own answer if it
+    /// is an [`HttpError`], else a 500.
+    pub(crate) fn service(err: BoxError) -> Rejection {
+        match err.downcast::<HttpError>() {
+            Ok(http) => Rejection::Http(http),
+            Err(err) => Rejection::Service(err),
+        }
+    }
+
     pub(crate) fn status(&self) -> StatusCode {
         match self {
             Rejection::NotFound => StatusCode::NOT_FOUND,
@@ -76,6 +88,7 @@ impl Rejection {
             | Rejection::InvalidCallback(_)
             | Rejection::TwoCallbacks
             | Rejection::InvalidEncoding { .. } => StatusCode::BAD_REQUEST,
+            Rejection::Http(http) => http.status(),
             Rejection::Timeout { .. } => StatusCode::SERVICE_UNAVAILABLE,
             Rejection::Service(_) | Rejection::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -84,8 +97,12 @@ impl Rejection {
     /// The plain-text response. Internal errors are not echoed to the
     /// client: their text may carry details only the operator should see.
     pub(crate) fn into_response(self) -> Response<Full<Bytes>> {
-        let status = self.status();
-        let text = match &self {
+        let rejection = match self {
+            Rejection::Http(http) => return http_error_response(*http),
+            other => other,
+        };
+        let status = rejection.status();
+        let text = match &rejection {
             Rejection::BodyRead(_) => "could not read the request body".to_owned(),
             Rejection::Service(_) | Rejection::Internal(_) => "internal server error".to_owned(),
             // The decoder's own words describe its internals, not the request.
@@ -106,7 +123,7 @@ impl Rejection {
             header::X_CONTENT_TYPE_OPTIONS,
             HeaderValue::from_static("nosniff"),
         );
-        match self {
+        match rejection {
             Rejection::MethodNotAllowed { allow } => {
                 headers.insert(header::ALLOW, list(allow.iter().map(Method::as_str)));
             }
@@ -121,6 +138,30 @@ impl Rejection {
         }
         response
     }
+}
+
+/// A frame service's own answer: its status, text and headers, which win
+/// over the transport's defaults.
+fn http_error_response(http: HttpError) -> Response<Full<Bytes>> {
+    let (status, message, extra) = http.into_parts();
+    let body = match message {
+        std::borrow::Cow::Borrowed(text) => Bytes::from_static(text.as_bytes()),
+        std::borrow::Cow::Owned(text) => Bytes::from(text),
+    };
+    let mut response = Response::new(Full::new(body));
+    *response.status_mut() = status;
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    // Replaces the defaults above for every name it carries.
+    headers.extend(extra);
+    response
 }
 
 /// The request codings the transport decodes, for a 415's `Accept-Encoding`.
@@ -157,6 +198,7 @@ impl fmt::Display for Rejection {
             Rejection::TwoCallbacks => {
                 f.write_str("the query names the JSONP callback more than once")
             }
+            Rejection::Http(http) => write!(f, "frame service answered {http}"),
             Rejection::Timeout { limit } => {
                 write!(
                     f,
@@ -175,6 +217,7 @@ impl std::error::Error for Rejection {
             Rejection::UnsupportedMediaType(inner) => Some(inner),
             Rejection::InvalidMethodName(err) | Rejection::InvalidQuery(err) => Some(err),
             Rejection::InvalidCallback(err) => Some(err),
+            Rejection::Http(http) => Some(&**http),
             Rejection::BodyRead(err) | Rejection::Service(err) | Rejection::Internal(err) => {
                 Some(&**err)
             }

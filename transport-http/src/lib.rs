@@ -43,7 +43,8 @@
 //! | decompressed body over [`ServerBuilder::max_decompressed_size`] | `413`, found while decoding |
 //! | any other `Content-Encoding` | `415` with `Accept-Encoding` |
 //! | a compressed body that does not decode | `400` |
-//! | the service fails | `500`, logged with `tracing::error!` |
+//! | the service fails with an [`HttpError`] (an auth layer's `401`) | its status, text and headers |
+//! | the service fails otherwise | `500`, logged with `tracing::error!` |
 //! | the request takes longer than [`ServerBuilder::request_timeout`] (60 s) | `503`, the service's future dropped |
 //! | `GET <route>/<method>?<params>`, [JSONP](ServerBuilder::jsonp) on | the method's answer as JavaScript (`/**/cb(…);`) or JSON; see [`ServerBuilder::jsonp`] |
 //! | `GET` with JSONP off | `405` |
@@ -51,11 +52,20 @@
 //! | `OPTIONS`, [CORS](ServerBuilder::cors) on | `204`, a preflight answer when it is one |
 //! | another method on a route | `405` with `Allow` (`POST`, plus `GET` with JSONP, `OPTIONS` with CORS) |
 //! | the answer is allowed compression, the client accepts it | compressed ([`compression`]) |
-//! | a path with no route | `404` |
+//! | a path with no route | the [fallback](ServerBuilder::fallback)'s answer, else `404` |
 //!
 //! With CORS on, every answer (errors, `204`s and JSONP included) carries
 //! `Vary: Origin`, and `Access-Control-Allow-Origin` when the request's
 //! `Origin` is allowed; see [`Cors`].
+//!
+//! # Mounting, and other apps on the same port
+//!
+//! [`ServerBuilder::into_service`] turns the whole endpoint into an
+//! [`HttpService`], a plain `tower::Service<http::Request<B>>` that nests
+//! into an axum `Router` (or any server taking tower services) and answers
+//! as the server would. The other way round, [`ServerBuilder::fallback`]
+//! gives the server any tower service of HTTP requests (an axum `Router`,
+//! tower-http's `ServeDir`) for every path its routes do not take.
 //!
 //! One port speaks HTTP/1.1 (keep-alive) and HTTP/2 with prior knowledge
 //! (h2c), or with the `tls` feature and `ServerBuilder::tls` HTTPS
@@ -92,21 +102,26 @@
 //! re-exported [`cookie`] crate.
 
 mod body;
+mod boxed_body;
 mod client_ip;
 pub mod compression;
 mod cookies;
 mod cors;
 mod dispatch;
 mod error;
+mod fallback;
 mod headers;
+mod http_error;
 mod jsonp;
 mod post;
 mod response;
 mod route;
 mod server;
+pub mod service;
 #[cfg(feature = "tls")]
 mod tls;
 
+pub use boxed_body::Body;
 pub use client_ip::ClientIp;
 pub use compression::Compression;
 pub use cookie;
@@ -114,6 +129,7 @@ pub use cookies::RequestCookies;
 pub use cors::Cors;
 pub use error::BoxError;
 pub use headers::RequestHeaders;
+pub use http_error::HttpError;
 pub use jsonp::{InvalidCallback, Jsonp, JsonpRequest, QueryCodec, MAX_CALLBACK_LEN};
 pub use response::ResponseHandle;
 pub use route::Route;
@@ -124,5 +140,6 @@ pub use server::{
     DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_DECOMPRESSED_SIZE, DEFAULT_REQUEST_TIMEOUT,
     DEFAULT_SHUTDOWN_TIMEOUT,
 };
+pub use service::HttpService;
 #[cfg(feature = "tls")]
 pub use tls::{TlsConfig, TlsError, TlsErrorKind};

@@ -13,14 +13,14 @@ use http_body_util::Full;
 use rpckit_codec::{Codec, Frame};
 use tower::ServiceExt;
 
-use crate::dispatch::{request_extensions, Connection, Shared};
+use crate::dispatch::{request_extensions, Peer, Shared};
 use crate::error::Rejection;
 use crate::{body, compression, BoxError, RequestHeaders, ResponseHandle, Route};
 
 pub(crate) async fn handle<B>(
     shared: &Shared,
     route: &Route,
-    connection: Connection,
+    peer: Peer,
     request: Request<B>,
     response_handle: &ResponseHandle,
 ) -> Result<Response<Full<Bytes>>, Rejection>
@@ -53,7 +53,7 @@ where
     }
 
     let mut frame = Frame::new(bytes, codec);
-    frame.extensions = request_extensions(shared, connection, parts.headers, response_handle);
+    frame.extensions = request_extensions(shared, peer, parts.headers, response_handle);
     // Kept for the response: what the client accepts as a coding.
     let request_headers = frame.extensions.get::<RequestHeaders>().cloned();
 
@@ -62,7 +62,7 @@ where
         .clone()
         .oneshot(frame)
         .await
-        .map_err(Rejection::Service)?;
+        .map_err(Rejection::service)?;
 
     let allowed = response_handle.compression_allowed();
     let mut response_headers = HeaderMap::new();

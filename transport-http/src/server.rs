@@ -18,7 +18,8 @@ use crate::client_ip::TrustedProxies;
 use crate::compression::{Compression, Offload};
 use crate::cors::CorsPolicy;
 use crate::dispatch::{self, Shared};
-use crate::{Cors, Jsonp, Route};
+use crate::fallback::Fallback;
+use crate::{Body, BoxError, Cors, HttpService, Jsonp, Route};
 
 pub use handle::{BoundServer, ServerHandle, StoppedServer};
 pub use open_files::OpenFileLimit;
@@ -118,6 +119,7 @@ pub struct ServerBuilder {
     jsonp: Jsonp,
     compression: Compression,
     offload: Offload,
+    fallback: Option<Fallback>,
     request_timeout: Option<Duration>,
     connections: ConnectionSettings,
     open_files: OpenFileLimit,
@@ -156,6 +158,7 @@ impl Default for ServerBuilder {
             jsonp: Jsonp::disabled(),
             compression: Compression::default(),
             offload: Offload::default(),
+            fallback: None,
             request_timeout: Some(DEFAULT_REQUEST_TIMEOUT),
             connections: ConnectionSettings::default(),
             open_files: OpenFileLimit::Keep,
@@ -403,6 +406,57 @@ impl ServerBuilder {
         self
     }
 
+    /// Answers every request that no route takes — any other path — with
+    /// `service` instead of `404`, on the same port: an axum `Router`, a
+    /// tower-http `ServeDir`, any `tower::Service` of HTTP requests.
+    ///
+    /// A path is the server's when it is a route's path, or, with JSONP
+    /// on, `<route path>/<name>` for a `GET` or `OPTIONS` (a JSONP call);
+    /// every other request goes to the fallback as it came, with its body
+    /// as a [`Body`], and with [`PeerAddr`](crate::PeerAddr) and
+    /// [`ClientIp`](crate::ClientIp) in its extensions (axum handlers read
+    /// them with `Extension<PeerAddr>`). A method a route does not answer
+    /// stays the route's `405`. The fallback's answer is sent untouched:
+    /// the server's CORS and compression settings and its
+    /// [`request_timeout`](Self::request_timeout) are for its routes; give
+    /// the fallback its own layers. An error of the fallback is a `500`,
+    /// logged.
+    ///
+    /// ```
+    /// use axum::routing::get;
+    /// use rpckit_http::Server;
+    ///
+    /// let site = axum::Router::new().route("/", get(|| async { "<h1>hello</h1>" }));
+    /// let builder = Server::builder().fallback(site);
+    /// # let _ = builder;
+    /// ```
+    pub fn fallback<S, B>(mut self, service: S) -> Self
+    where
+        S: tower::Service<http::Request<Body>, Response = http::Response<B>>
+            + Clone
+            + Send
+            + Sync
+            + 'static,
+        S::Error: Into<BoxError>,
+        S::Future: Send + 'static,
+        B: http_body::Body<Data = bytes::Bytes> + Send + 'static,
+        B::Error: Into<BoxError>,
+    {
+        self.fallback = Some(Fallback::new(service));
+        self
+    }
+
+    /// The server as a `tower::Service` of HTTP requests instead of a
+    /// listening socket, to mount into another server — an axum `Router`
+    /// (`nest_service`, `route_service`), a hyper server of your own. See
+    /// [`HttpService`] for how paths and the client's address work there.
+    /// Of the settings, what concerns connections (limits, timeouts other
+    /// than [`request_timeout`](Self::request_timeout), TLS, the open-file
+    /// limit) is the outer server's business and unused here.
+    pub fn into_service(self) -> HttpService {
+        HttpService::new(Arc::clone(&self.into_config().shared))
+    }
+
     /// Binds the listening socket now, so that a port of 0 resolves to a
     /// real one ([`BoundServer::local_addr`]) before serving starts.
     ///
@@ -467,6 +521,7 @@ impl ServerBuilder {
                 allow,
                 compression: self.compression,
                 offload: self.offload,
+                fallback: self.fallback,
                 request_timeout: self.request_timeout,
             }),
             connections: self.connections,

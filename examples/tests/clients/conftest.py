@@ -65,3 +65,27 @@ def restart_server():
     server = Server("restart")
     yield server
     server.stop()
+
+
+@pytest.fixture(scope="session")
+def auth():
+    """The auth example with its default policy: a token, no trusted localhost."""
+    server = Server("auth", "--token", "s3cret-for-tests")
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def auth_trusting_localhost():
+    server = Server("auth", "--token", "s3cret-for-tests", "--trust-localhost")
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session", params=["axum-outside", "rpckit-outside"])
+def merge_axum(request):
+    """merge_axum in both arrangements: each test runs against both."""
+    server = Server("merge_axum", "--mode", request.param)
+    server.mode = request.param
+    yield server
+    server.stop()

@@ -33,7 +33,7 @@ pub(crate) use query::QueryError;
 use query::{raw_pairs, Plus};
 pub use query_codec::QueryCodec;
 
-use crate::dispatch::{Connection, Shared};
+use crate::dispatch::{Peer, Shared};
 use crate::error::Rejection;
 use crate::{ResponseHandle, Route};
 
@@ -159,7 +159,7 @@ pub(crate) async fn handle<B>(
     shared: &Shared,
     route: &Route,
     method: &str,
-    connection: Connection,
+    peer: Peer,
     request: Request<B>,
     response_handle: &ResponseHandle,
 ) -> Result<Response<Full<Bytes>>, Rejection> {
@@ -173,7 +173,7 @@ pub(crate) async fn handle<B>(
     let callback: Option<Arc<str>> = callback.map(Into::into);
     let mut frame = Frame::new(frame_bytes, CODEC.clone());
     frame.extensions =
-        crate::dispatch::request_extensions(shared, connection, parts.headers, response_handle);
+        crate::dispatch::request_extensions(shared, peer, parts.headers, response_handle);
     frame.extensions.insert(JsonpRequest {
         callback: callback.clone(),
     });
@@ -183,7 +183,7 @@ pub(crate) async fn handle<B>(
         .clone()
         .oneshot(frame)
         .await
-        .map_err(Rejection::Service)?;
+        .map_err(Rejection::service)?;
     let Some(answer) = answer else {
         let mut response = Response::new(Full::default());
         *response.status_mut() = StatusCode::NO_CONTENT;
