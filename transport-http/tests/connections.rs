@@ -107,3 +107,60 @@ async fn dropping_the_handle_leaves_the_server_running() {
     let answer = common::send(addr, post("/rpc", None, "still here")).await;
     assert_eq!(answer.status, 200);
 }
+
+/// HTTP/1.1 pipelining: three requests written at once, before any answer
+/// is read, come back as three answers in the order sent.
+#[tokio::test]
+async fn pipelined_requests_are_answered_in_order() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let server = start(Server::builder().route("/rpc", echo())).await;
+    let mut stream = TcpStream::connect(server.local_addr()).await.unwrap();
+    let bodies = ["one", "two", "three"];
+    let mut requests = Vec::new();
+    for body in bodies {
+        requests.extend_from_slice(
+            format!(
+                "POST /rpc HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n\
+                 Content-Length: {}\r\n\r\n{body}",
+                body.len()
+            )
+            .as_bytes(),
+        );
+    }
+    stream.write_all(&requests).await.unwrap();
+
+    let mut received = Vec::new();
+    let mut answers = Vec::new();
+    tokio::time::timeout(WAIT, async {
+        while answers.len() < bodies.len() {
+            let mut chunk = [0; 4096];
+            let n = stream.read(&mut chunk).await.unwrap();
+            assert_ne!(n, 0, "connection closed after {} answers", answers.len());
+            received.extend_from_slice(&chunk[..n]);
+            // Take every complete answer off the front of what arrived.
+            while let Some(end) = received.windows(4).position(|w| w == b"\r\n\r\n") {
+                let head = String::from_utf8(received[..end].to_vec()).unwrap();
+                let length: usize = head
+                    .lines()
+                    .find_map(|line| {
+                        let (name, value) = line.split_once(':')?;
+                        name.eq_ignore_ascii_case("content-length")
+                            .then(|| value.trim().parse().unwrap())
+                    })
+                    .expect("an answer with a length");
+                if received.len() < end + 4 + length {
+                    break;
+                }
+                let body = String::from_utf8(received[end + 4..end + 4 + length].to_vec()).unwrap();
+                assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+                answers.push(body);
+                received.drain(..end + 4 + length);
+            }
+        }
+    })
+    .await
+    .expect("three answers in time");
+    assert_eq!(answers, bodies);
+    server.shutdown().await;
+}
