@@ -1,17 +1,18 @@
 //! Length-prefixed frames: a 4-byte big-endian length, then the message.
 
 use bytes::{Buf, BufMut, Bytes, BytesMut};
-use tokio_util::codec::{Decoder, Encoder, LengthDelimitedCodec};
+use tokio_util::codec::{Decoder, Encoder};
 
 use super::{FrameError, Inbound, DEFAULT_MAX_FRAME_SIZE};
 
 /// A 4-byte big-endian length, then that many bytes of message: fits any
 /// codec, binary ones included.
 ///
-/// Built on tokio-util's `LengthDelimitedCodec`, with the limit checked
-/// here first so that a frame over it is a typed
-/// [`FrameError::TooLarge`] (read from the header alone: nothing of the
-/// body is buffered) rather than an opaque I/O error.
+/// The wire format of tokio-util's `LengthDelimitedCodec` with
+/// `big_endian().length_field_length(4)`, written out here so that a frame
+/// over the limit is a typed [`FrameError::TooLarge`], found from the
+/// prefix alone (nothing of the body is buffered), rather than an opaque
+/// I/O error.
 ///
 /// ```
 /// use bytes::BytesMut;
@@ -25,8 +26,9 @@ use super::{FrameError, Inbound, DEFAULT_MAX_FRAME_SIZE};
 /// ```
 #[derive(Debug, Clone)]
 pub struct LengthPrefixedCodec {
-    inner: LengthDelimitedCodec,
     max: usize,
+    /// The body length, once its prefix is read.
+    body_len: Option<usize>,
 }
 
 impl LengthPrefixedCodec {
@@ -38,12 +40,10 @@ impl LengthPrefixedCodec {
     /// A codec refusing frames of more than `max` bytes (the prefix not
     /// counted).
     pub fn with_max_frame_size(max: usize) -> Self {
-        let inner = LengthDelimitedCodec::builder()
-            .big_endian()
-            .length_field_length(4)
-            .max_frame_length(max)
-            .new_codec();
-        LengthPrefixedCodec { inner, max }
+        LengthPrefixedCodec {
+            max,
+            body_len: None,
+        }
     }
 
     /// The limit.
@@ -63,16 +63,29 @@ impl Decoder for LengthPrefixedCodec {
     type Error = FrameError;
 
     fn decode(&mut self, buf: &mut BytesMut) -> Result<Option<Inbound>, FrameError> {
-        if buf.len() >= 4 {
-            let len = u64::from((&buf[..4]).get_u32());
-            if len > self.max as u64 {
-                return Err(FrameError::TooLarge { len, max: self.max });
+        let len = match self.body_len {
+            Some(len) => len,
+            None => {
+                if buf.len() < 4 {
+                    return Ok(None);
+                }
+                let len = u64::from((&buf[..4]).get_u32());
+                if len > self.max as u64 {
+                    return Err(FrameError::TooLarge { len, max: self.max });
+                }
+                buf.advance(4);
+                // Within the limit, so it fits a usize.
+                let len = len as usize;
+                buf.reserve(len.saturating_sub(buf.len()));
+                self.body_len = Some(len);
+                len
             }
+        };
+        if buf.len() < len {
+            return Ok(None);
         }
-        Ok(self
-            .inner
-            .decode(buf)?
-            .map(|frame| Inbound::Frame(frame.freeze())))
+        self.body_len = None;
+        Ok(Some(Inbound::Frame(buf.split_to(len).freeze())))
     }
 }
 
