@@ -6,6 +6,9 @@
 //! at `/`, `/rpc` and `/api` with every codec by content type (JSON, CBOR,
 //! MessagePack), and at `/simd` with SIMD-JSON decoding JSON. The transport
 //! matches exact paths, so those are the paths; anything else is a 404.
+//! With `--tcp-addr HOST:PORT` the same methods are also served on TCP,
+//! one JSON message per line (printed on a second line as
+//! `bench_server listening on tcp://HOST:PORT`).
 //! No tracing subscriber: the comparison servers log nothing either.
 
 #[path = "../bench/shared.rs"]
@@ -34,10 +37,25 @@ fn methods() -> Router {
 fn main() -> anyhow::Result<()> {
     let addr = rpckit_examples::addr_from_args()?;
     let threads = shared::threads_from_args()?;
+    let tcp_addr = rpckit_examples::flag_value("--tcp-addr")
+        .map(|value| {
+            value.parse::<std::net::SocketAddr>().map_err(|err| {
+                anyhow::anyhow!("--tcp-addr {value}: {err} (expected HOST:PORT)")
+            })
+        })
+        .transpose()?;
     shared::runtime(threads)?.block_on(async {
         let api = methods();
         let simd =
             Endpoint::new(api.clone()).codecs(Codecs::default().with(SimdJsonCodec::default()));
+        let tcp = match tcp_addr {
+            Some(addr) => Some(
+                rpckit::tcp::Server::builder(api.clone())
+                    .bind(addr)
+                    .await?,
+            ),
+            None => None,
+        };
         let server = rpckit::http::Server::builder()
             .route("/", api.clone())
             .route("/rpc", api.clone())
@@ -46,7 +64,13 @@ fn main() -> anyhow::Result<()> {
             .bind(addr)
             .await?;
         println!("bench_server listening on http://{}/", server.local_addr());
-        server.serve().await?;
+        match tcp {
+            Some(tcp) => {
+                println!("bench_server listening on {}", tcp.local_addr());
+                tokio::try_join!(server.serve(), tcp.serve())?;
+            }
+            None => server.serve().await?,
+        }
         Ok(())
     })
 }
