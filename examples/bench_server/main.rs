@@ -39,9 +39,9 @@ fn main() -> anyhow::Result<()> {
     let threads = shared::threads_from_args()?;
     let tcp_addr = rpckit_examples::flag_value("--tcp-addr")
         .map(|value| {
-            value.parse::<std::net::SocketAddr>().map_err(|err| {
-                anyhow::anyhow!("--tcp-addr {value}: {err} (expected HOST:PORT)")
-            })
+            value
+                .parse::<std::net::SocketAddr>()
+                .map_err(|err| anyhow::anyhow!("--tcp-addr {value}: {err} (expected HOST:PORT)"))
         })
         .transpose()?;
     shared::runtime(threads)?.block_on(async {
@@ -49,11 +49,7 @@ fn main() -> anyhow::Result<()> {
         let simd =
             Endpoint::new(api.clone()).codecs(Codecs::default().with(SimdJsonCodec::default()));
         let tcp = match tcp_addr {
-            Some(addr) => Some(
-                rpckit::tcp::Server::builder(api.clone())
-                    .bind(addr)
-                    .await?,
-            ),
+            Some(addr) => Some(rpckit::tcp::Server::builder(api.clone()).bind(addr).await?),
             None => None,
         };
         let server = rpckit::http::Server::builder()

@@ -17,7 +17,8 @@ use rpckit_examples::spec;
 async fn main() -> anyhow::Result<()> {
     rpckit_examples::init_tracing();
     let addr = rpckit_examples::addr_from_args()?;
-    let tcp_addr = rpckit_examples::flag_value("--tcp-addr").unwrap_or_else(|| "127.0.0.1:7002".into());
+    let tcp_addr =
+        rpckit_examples::flag_value("--tcp-addr").unwrap_or_else(|| "127.0.0.1:7002".into());
     let tcp_addr: std::net::SocketAddr = tcp_addr
         .parse()
         .map_err(|err| anyhow::anyhow!("--tcp-addr {tcp_addr}: {err} (expected HOST:PORT)"))?;

@@ -278,7 +278,10 @@ impl ServerBuilder {
 
 /// Whether a codec writes text without raw newlines: the JSON ones.
 fn is_text(codec: &dyn Codec) -> bool {
-    codec.media_types().iter().any(|media| media.ends_with("json"))
+    codec
+        .media_types()
+        .iter()
+        .any(|media| media.ends_with("json"))
 }
 
 /// [`ServerBuilder::codec_named`] found no codec of that name.
@@ -459,7 +462,8 @@ async fn accept_loop(server: BoundServer, stop: CancellationToken) -> io::Result
                 }
             }
         };
-        let span = tracing::debug_span!("connection", id = info.id.0, peer = ?info.peer.map(|p| p.0));
+        let span =
+            tracing::debug_span!("connection", id = info.id.0, peer = ?info.peer.map(|p| p.0));
         let Ok(permit) = Arc::clone(&permits).try_acquire_owned() else {
             tracing::warn!(parent: &span, max_connections, "too many connections; refusing one");
             connections.spawn(refuse(Arc::clone(&settings), stream).instrument(span));

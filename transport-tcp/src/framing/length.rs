@@ -112,7 +112,9 @@ mod tests {
     fn frames_round_trip_split_at_every_byte() {
         let mut codec = LengthPrefixedCodec::new();
         let mut wire = BytesMut::new();
-        codec.encode(Bytes::from_static(b"\x81\xa1a\x01"), &mut wire).unwrap();
+        codec
+            .encode(Bytes::from_static(b"\x81\xa1a\x01"), &mut wire)
+            .unwrap();
         codec.encode(Bytes::new(), &mut wire).unwrap();
         let wire = wire.freeze();
         let mut buf = BytesMut::new();

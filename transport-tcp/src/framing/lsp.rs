@@ -172,8 +172,9 @@ mod tests {
 
     #[test]
     fn frames_split_at_every_byte() {
-        let got = decode_all(b"Content-Length: 2\r\n\r\n{}CONTENT-LENGTH:3\r\nX-Other: y\r\n\r\n[1]")
-            .unwrap();
+        let got =
+            decode_all(b"Content-Length: 2\r\n\r\n{}CONTENT-LENGTH:3\r\nX-Other: y\r\n\r\n[1]")
+                .unwrap();
         assert_eq!(
             got,
             vec![Inbound::Frame("{}".into()), Inbound::Frame("[1]".into())]

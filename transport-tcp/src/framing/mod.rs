@@ -197,7 +197,9 @@ pub(crate) enum AnyCodec {
 impl AnyCodec {
     pub(crate) fn new(framing: Framing, max_frame_size: usize) -> Self {
         match framing {
-            Framing::Newline => AnyCodec::Newline(NewlineCodec::with_max_frame_size(max_frame_size)),
+            Framing::Newline => {
+                AnyCodec::Newline(NewlineCodec::with_max_frame_size(max_frame_size))
+            }
             Framing::LengthPrefixed => {
                 AnyCodec::Length(LengthPrefixedCodec::with_max_frame_size(max_frame_size))
             }
