@@ -14,6 +14,7 @@
 
 use std::future::poll_fn;
 use std::sync::Arc;
+use std::task::Poll;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -144,14 +145,21 @@ async fn read_half<R: AsyncRead + Unpin>(
     let mut reading = true;
     // Frames to start, reused: one, or at shutdown all those buffered.
     let mut inbound = Vec::with_capacity(1);
+    // The idle timer is not moved on every frame (that costs a clock read
+    // and a timer-wheel update each): frames mark the connection active,
+    // and a timer that fires on an active connection starts over. So an
+    // idle connection closes between one and two idle timeouts after its
+    // last frame.
     let idle = settings.idle_timeout;
+    let mut active = false;
     let timer = tokio::time::sleep(idle.unwrap_or(NEVER));
     tokio::pin!(timer);
-    let rearm = |timer: std::pin::Pin<&mut tokio::time::Sleep>| {
-        if let Some(idle) = idle {
-            timer.reset(Instant::now() + idle);
-        }
-    };
+    // Made once: a fresh `cancelled()` future per turn would register a
+    // waiter each time.
+    let shutdown = shutdown.cancelled();
+    tokio::pin!(shutdown);
+    let writer_done = writer_done.cancelled();
+    tokio::pin!(writer_done);
 
     loop {
         if !reading && in_flight.is_empty() {
@@ -168,9 +176,9 @@ async fn read_half<R: AsyncRead + Unpin>(
         }
         let event = tokio::select! {
             biased;
-            () = writer_done.cancelled() => Event::WriterDone,
+            () = &mut writer_done => Event::WriterDone,
             Some(reply) = in_flight.next() => Event::Replied(reply),
-            () = shutdown.cancelled(), if reading => Event::Shutdown,
+            () = &mut shutdown, if reading => Event::Shutdown,
             item = frames.next(), if reading && in_flight.len() < settings.max_in_flight => {
                 Event::Read(item)
             }
@@ -184,12 +192,18 @@ async fn read_half<R: AsyncRead + Unpin>(
                         break;
                     }
                 }
-                rearm(timer.as_mut());
+                active = true;
                 continue;
             }
             Event::Idle => {
-                tracing::debug!(connection = info.id.0, "idle timeout, closing");
-                reading = false;
+                if std::mem::take(&mut active) {
+                    if let Some(idle) = idle {
+                        timer.as_mut().reset(Instant::now() + idle);
+                    }
+                } else {
+                    tracing::debug!(connection = info.id.0, "idle timeout, closing");
+                    reading = false;
+                }
                 continue;
             }
             Event::Shutdown => {
@@ -204,7 +218,7 @@ async fn read_half<R: AsyncRead + Unpin>(
             }
             Event::Read(None) => reading = false,
             Event::Read(Some(Ok(item))) => {
-                rearm(timer.as_mut());
+                active = true;
                 inbound.push(item);
             }
             Event::Read(Some(Err(err))) => {
@@ -235,8 +249,19 @@ async fn read_half<R: AsyncRead + Unpin>(
                         tracing::error!(connection = info.id.0, error = %err, "frame service failed");
                         return;
                     }
-                    let call = service.call(info.frame(bytes, codec));
-                    in_flight.push(answer(call, Arc::clone(codec)));
+                    let mut call = service.call(info.frame(bytes, codec));
+                    // Most calls (sync handlers) finish on their first
+                    // poll: answer those at once, without a task slot.
+                    match poll_fn(|cx| Poll::Ready(call.as_mut().poll(cx))).await {
+                        Poll::Ready(result) => {
+                            if let Some(bytes) = reply_bytes(result, &**codec) {
+                                if queue.send(bytes).await.is_err() {
+                                    return;
+                                }
+                            }
+                        }
+                        Poll::Pending => in_flight.push(answer(call, Arc::clone(codec))),
+                    }
                 }
                 Inbound::TooLarge { max } => {
                     let error = ErrorObject::invalid_request(format_args!(
@@ -256,13 +281,17 @@ async fn answer(
     call: <BoxedService as Service<Frame>>::Future,
     codec: Arc<dyn Codec>,
 ) -> Option<Bytes> {
-    match call.await {
+    reply_bytes(call.await, &*codec)
+}
+
+/// What a call's outcome writes: its frame, nothing, or -32603.
+fn reply_bytes(result: Result<Option<Frame>, BoxError>, codec: &dyn Codec) -> Option<Bytes> {
+    match result {
         Ok(reply) => reply.map(|frame| frame.bytes),
         Err(err) => {
-            let err: BoxError = err;
             tracing::error!(error = %err, "frame service failed");
             Some(error_reply(
-                &*codec,
+                codec,
                 ErrorObject::internal_error("the server failed to answer"),
             ))
         }
@@ -277,11 +306,17 @@ async fn write_half<W: AsyncWrite + Unpin>(
 ) {
     let written = async {
         while let Some(first) = replies.recv().await {
-            within(idle, sink.feed(first)).await?;
-            while let Ok(more) = replies.try_recv() {
-                within(idle, sink.feed(more)).await?;
-            }
-            within(idle, sink.flush()).await?;
+            // Everything queued goes out in one flush; a peer that takes
+            // none of it for the idle timeout is as good as gone. One
+            // timer per flush, not per reply.
+            let batch = async {
+                sink.feed(first).await?;
+                while let Ok(more) = replies.try_recv() {
+                    sink.feed(more).await?;
+                }
+                sink.flush().await
+            };
+            within(idle, batch).await?;
         }
         within(idle, sink.close()).await
     };
@@ -291,8 +326,7 @@ async fn write_half<W: AsyncWrite + Unpin>(
     done.cancel();
 }
 
-/// Runs one write step; a peer that takes no bytes for the idle timeout
-/// is as good as gone.
+/// Runs `step` under the idle timeout.
 async fn within<F>(idle: Option<Duration>, step: F) -> Result<(), FrameError>
 where
     F: std::future::Future<Output = Result<(), FrameError>>,

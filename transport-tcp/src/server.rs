@@ -3,14 +3,18 @@
 use std::fmt;
 use std::io;
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::Path;
+#[cfg(unix)]
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::BytesMut;
 use rpckit_codec::{Codec, ErrorCode, ErrorObject, PeerAddr};
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream, ToSocketAddrs, UnixListener, UnixStream};
+use tokio::net::{TcpListener, TcpStream, ToSocketAddrs};
+#[cfg(unix)]
+use tokio::net::{UnixListener, UnixStream};
 use tokio::sync::Semaphore;
 use tokio::task::JoinHandle;
 use tokio_util::codec::Encoder;
@@ -159,6 +163,10 @@ impl ServerBuilder {
     /// flight, or takes no bytes of its replies, for this long. Default 5
     /// minutes; `None` never closes an idle connection (what a language
     /// server on stdio wants).
+    ///
+    /// Precision is traded for speed: the timer is not moved on every
+    /// frame, so a connection closes between one and two timeouts after it
+    /// went quiet.
     pub fn idle_timeout(mut self, timeout: Option<Duration>) -> Self {
         self.idle_timeout = timeout;
         self
@@ -209,12 +217,13 @@ impl ServerBuilder {
         })
     }
 
-    /// Binds a Unix socket at `path`. The file must not exist; it is
+    /// Binds a Unix socket at `path` (Unix only). The file must not exist; it is
     /// removed again when the server shuts down.
     ///
     /// # Errors
     ///
     /// As [`bind`](Self::bind).
+    #[cfg(unix)]
     pub async fn bind_unix(self, path: impl AsRef<Path>) -> io::Result<BoundServer> {
         let max_connections = self.max_connections;
         let settings = self.settings()?;
@@ -358,6 +367,7 @@ impl fmt::Display for ListenAddr {
 #[derive(Debug)]
 enum Listener {
     Tcp(TcpListener),
+    #[cfg(unix)]
     Unix(UnixListener, PathBuf),
 }
 
@@ -478,6 +488,7 @@ async fn accept_loop(server: BoundServer, stop: CancellationToken) -> io::Result
                         let (reader, writer) = stream.into_split();
                         connection::serve(settings, info, reader, writer, stop).await;
                     }
+                    #[cfg(unix)]
                     Stream::Unix(stream) => {
                         let (reader, writer) = stream.into_split();
                         connection::serve(settings, info, reader, writer, stop).await;
@@ -489,6 +500,7 @@ async fn accept_loop(server: BoundServer, stop: CancellationToken) -> io::Result
         );
     }
 
+    #[cfg(unix)]
     if let Listener::Unix(_, path) = &listener {
         if let Err(err) = std::fs::remove_file(path) {
             tracing::debug!(path = %path.display(), error = %err, "could not remove the socket file");
@@ -502,6 +514,7 @@ async fn accept_loop(server: BoundServer, stop: CancellationToken) -> io::Result
 
 enum Stream {
     Tcp(TcpStream),
+    #[cfg(unix)]
     Unix(UnixStream),
 }
 
@@ -518,6 +531,7 @@ async fn accept(listener: &Listener) -> io::Result<(Stream, Info)> {
             info.local = stream.local_addr().ok().map(LocalAddr);
             Ok((Stream::Tcp(stream), info))
         }
+        #[cfg(unix)]
         Listener::Unix(listener, path) => {
             let (stream, _) = listener.accept().await?;
             info.path = Some(LocalPath(Arc::from(path.as_path())));
@@ -551,6 +565,7 @@ async fn refuse(settings: Arc<Settings>, stream: Stream) {
                 stream.write_all(&wire).await?;
                 stream.shutdown().await
             }
+            #[cfg(unix)]
             Stream::Unix(mut stream) => {
                 stream.write_all(&wire).await?;
                 stream.shutdown().await
