@@ -199,9 +199,12 @@ fn main() -> anyhow::Result<()> {
 
     let load_before = load_average();
     println!(
-        "loadbench: {} scenarios x {} servers x {} rounds, {} s runs (+{} s warm-up); load average before: {load_before}",
+        "loadbench: {} scenarios ({} server runs) x {} rounds, {} s runs (+{} s warm-up); load average before: {load_before}",
         scenarios.len(),
-        SERVERS.len().max(STREAM_SERVERS.len()),
+        scenarios
+            .iter()
+            .map(|scenario| servers_for(&scenario.load).len())
+            .sum::<usize>(),
         options.rounds,
         options.duration,
         options.warmup
