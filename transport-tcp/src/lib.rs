@@ -56,9 +56,12 @@
 //!
 //! # Connection facts
 //!
-//! See [`ConnectionId`], [`LocalAddr`], [`LocalPath`], [`PeerCredentials`]
-//! and [`PeerAddr`](rpckit_codec::PeerAddr): which frames carry which is in
-//! the `info` module's docs, and rpckit handlers take them as arguments.
+//! Every frame carries a [`ConnectionId`]. A TCP frame also carries
+//! [`PeerAddr`] and [`LocalAddr`]; a Unix socket frame [`LocalPath`] and,
+//! where the OS reports them, [`PeerCredentials`]; a frame of
+//! [`serve_stream`](ServerBuilder::serve_stream) only its id. rpckit
+//! handlers take any of them as an argument (or an `Option` of one, where a
+//! transport may not have it).
 //!
 //! # Dependency types
 //!
