@@ -9,6 +9,9 @@
 //! JSONP is on (`GET /api/echo?data=x&jsonp=cb`, the `jsonp_get` scenario),
 //! and `big` answers 2.1 MB of text, compressed for clients that accept it
 //! (the `small_under_gzip` scenario).
+//! With `--tcp-addr HOST:PORT` the same methods are also served on TCP,
+//! one JSON message per line (printed on a second line as
+//! `bench_server listening on tcp://HOST:PORT`).
 //! No tracing subscriber: the comparison servers log nothing either.
 
 #[path = "../bench/shared.rs"]
@@ -39,10 +42,21 @@ fn methods() -> Router {
 fn main() -> anyhow::Result<()> {
     let addr = rpckit_examples::addr_from_args()?;
     let threads = shared::threads_from_args()?;
+    let tcp_addr = rpckit_examples::flag_value("--tcp-addr")
+        .map(|value| {
+            value
+                .parse::<std::net::SocketAddr>()
+                .map_err(|err| anyhow::anyhow!("--tcp-addr {value}: {err} (expected HOST:PORT)"))
+        })
+        .transpose()?;
     shared::runtime(threads)?.block_on(async {
         let api = methods();
         let simd =
             Endpoint::new(api.clone()).codecs(Codecs::default().with(SimdJsonCodec::default()));
+        let tcp = match tcp_addr {
+            Some(addr) => Some(rpckit::tcp::Server::builder(api.clone()).bind(addr).await?),
+            None => None,
+        };
         let server = rpckit::http::Server::builder()
             .route("/", api.clone())
             .route("/rpc", api.clone())
@@ -55,7 +69,13 @@ fn main() -> anyhow::Result<()> {
             .bind(addr)
             .await?;
         println!("bench_server listening on http://{}/", server.local_addr());
-        server.serve().await?;
+        match tcp {
+            Some(tcp) => {
+                println!("bench_server listening on {}", tcp.local_addr());
+                tokio::try_join!(server.serve(), tcp.serve())?;
+            }
+            None => server.serve().await?,
+        }
         Ok(())
     })
 }

@@ -26,6 +26,7 @@
 mod shared;
 
 mod http;
+mod lines;
 mod report;
 mod scenarios;
 mod wrk;
@@ -50,8 +51,20 @@ pub(crate) type Metrics = BTreeMap<&'static str, f64>;
 pub(crate) struct ServerKind {
     pub(crate) name: &'static str,
     bin: &'static str,
-    /// Whether its answers are real JSON-RPC (bare hyper's are a fixed body).
+    /// Whether its answers are real JSON-RPC (bare hyper's are a fixed
+    /// body, bare LinesCodec's the request line).
     answers: bool,
+    /// Where the load goes: its HTTP port, or its newline TCP port.
+    port: Port,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Port {
+    Http,
+    /// The TCP port of a server that serves HTTP too (`--tcp-addr`).
+    TcpBeside,
+    /// A TCP-only server (`--addr`).
+    TcpOnly,
 }
 
 /// The servers, in the order they run within a scenario; rpckit first.
@@ -60,18 +73,51 @@ pub(crate) static SERVERS: [ServerKind; 3] = [
         name: "rpckit",
         bin: "bench_server",
         answers: true,
+        port: Port::Http,
     },
     ServerKind {
         name: "jsonrpsee",
         bin: "bench_jsonrpsee",
         answers: true,
+        port: Port::Http,
     },
     ServerKind {
         name: "hyper",
         bin: "bench_hyper",
         answers: false,
+        port: Port::Http,
     },
 ];
+
+/// The servers of the stream scenarios: rpckit's newline TCP listener, and
+/// bare tokio-util `LinesCodec` echoing each line (the stream limit).
+pub(crate) static STREAM_SERVERS: [ServerKind; 2] = [
+    ServerKind {
+        name: "rpckit",
+        bin: "bench_server",
+        answers: true,
+        port: Port::TcpBeside,
+    },
+    ServerKind {
+        name: "lines",
+        bin: "bench_lines",
+        answers: false,
+        port: Port::TcpOnly,
+    },
+];
+
+/// The servers a scenario compares, rpckit first: the HTTP or the stream
+/// servers by its load, those its [`Scenario::servers`] names.
+pub(crate) fn servers_for(scenario: &Scenario) -> Vec<&'static ServerKind> {
+    let servers: &'static [ServerKind] = match scenario.load {
+        Load::Pipelined { .. } => &STREAM_SERVERS,
+        _ => &SERVERS,
+    };
+    servers
+        .iter()
+        .filter(|server| scenario.runs_on(server.name))
+        .collect()
+}
 
 /// The command line.
 #[derive(Debug)]
@@ -140,6 +186,9 @@ fn main() -> anyhow::Result<()> {
     if args.first().map(String::as_str) == Some("__hold") {
         return http::hold(&args[1..]);
     }
+    if args.first().map(String::as_str) == Some("__pipeline") {
+        return lines::pipeline(&args[1..]);
+    }
     let options = Options::parse(&args)?;
     let scenarios = select(scenarios::all(), options.scenarios.as_deref())?;
 
@@ -155,9 +204,12 @@ fn main() -> anyhow::Result<()> {
 
     let load_before = load_average();
     println!(
-        "loadbench: {} scenarios x {} servers x {} rounds, {} s runs (+{} s warm-up); load average before: {load_before}",
+        "loadbench: {} scenarios ({} server runs) x {} rounds, {} s runs (+{} s warm-up); load average before: {load_before}",
         scenarios.len(),
-        SERVERS.len(),
+        scenarios
+            .iter()
+            .map(|scenario| servers_for(scenario).len())
+            .sum::<usize>(),
         options.rounds,
         options.duration,
         options.warmup
@@ -172,10 +224,7 @@ fn main() -> anyhow::Result<()> {
     let mut results = report::Results::default();
     for round in 1..=options.rounds {
         for (index, scenario) in scenarios.iter().enumerate() {
-            for server in SERVERS
-                .iter()
-                .filter(|server| scenario.runs_on(server.name))
-            {
+            for server in servers_for(scenario) {
                 print!(
                     "[round {round}/{}] {:<18} {:<9} ",
                     options.rounds, scenario.key, server.name
@@ -288,7 +337,7 @@ fn build_servers() -> anyhow::Result<()> {
     command
         .args(["build", "--release", "--manifest-path"])
         .arg(manifest);
-    for server in &SERVERS {
+    for server in SERVERS.iter().chain(&STREAM_SERVERS) {
         command.args(["--bin", server.bin]);
     }
     let status = command.status().context("could not run cargo")?;
@@ -301,7 +350,8 @@ fn build_servers() -> anyhow::Result<()> {
 /// A scenario's bodies and wrk scripts, made once.
 #[derive(Debug)]
 struct Prepared {
-    /// Main request: script and body.
+    /// Main request: script and body (for [`Load::Pipelined`], the file
+    /// holding the line).
     script: PathBuf,
     body: Vec<u8>,
     /// The background load of [`Load::Contended`].
@@ -313,6 +363,16 @@ fn prepare(scenarios: &[Scenario], work: &Path) -> anyhow::Result<Vec<Prepared>>
         .iter()
         .map(|scenario| {
             let (request, background) = match &scenario.load {
+                Load::Pipelined { line, .. } => {
+                    let body = line();
+                    let script = work.join(format!("{}.line", scenario.key));
+                    std::fs::write(&script, &body)?;
+                    return Ok(Prepared {
+                        script,
+                        body,
+                        background: None,
+                    });
+                }
                 Load::Throughput(request) | Load::IdleConnections { request, .. } => {
                     (request, None)
                 }
@@ -418,6 +478,25 @@ impl Bench<'_> {
                 }
                 Ok(metrics)
             }
+            Load::Pipelined {
+                connections, depth, ..
+            } => {
+                server.check_line(&prepared.body)?;
+                let run = |seconds| {
+                    self.pipeline(server.addr, *connections, *depth, seconds, &prepared.script)
+                };
+                run(options.warmup)?;
+                let cpu_before = server.cpu_ticks()?;
+                let outcome = run(options.duration)?;
+                let cpu = server.cpu_ticks()? - cpu_before;
+                let mut metrics = Metrics::new();
+                metrics.insert(scenarios::REQ_S, outcome.req_per_s());
+                if outcome.replies > 0 {
+                    let micros = cpu as f64 * 1e6 / self.clock_ticks as f64;
+                    metrics.insert(scenarios::CPU_PER_REQ, micros / outcome.replies as f64);
+                }
+                Ok(metrics)
+            }
             Load::Contended {
                 probe,
                 background,
@@ -490,6 +569,41 @@ impl Bench<'_> {
     }
 }
 
+impl Bench<'_> {
+    /// One run of the pipelined-lines generator on core 0.
+    fn pipeline(
+        &self,
+        addr: SocketAddr,
+        connections: usize,
+        depth: usize,
+        seconds: u64,
+        line_file: &Path,
+    ) -> anyhow::Result<lines::Outcome> {
+        let output = Command::new("taskset")
+            .args(["-c", "0"])
+            .arg(std::env::current_exe()?)
+            .arg("__pipeline")
+            .arg(addr.to_string())
+            .arg(connections.to_string())
+            .arg(depth.to_string())
+            .arg(seconds.to_string())
+            .arg(line_file)
+            .stdin(Stdio::null())
+            .stderr(Stdio::inherit())
+            .output()
+            .context("could not run the pipeline generator")?;
+        if !output.status.success() {
+            bail!("the pipeline generator failed ({})", output.status);
+        }
+        let text = String::from_utf8_lossy(&output.stdout);
+        let line = text
+            .lines()
+            .find(|line| line.starts_with("LOADBENCH"))
+            .context("the pipeline generator printed no result")?;
+        lines::parse(line)
+    }
+}
+
 fn wrk_metrics(outcome: &wrk::Outcome) -> Metrics {
     let mut metrics = Metrics::new();
     metrics.insert(scenarios::REQ_S, outcome.req_per_s());
@@ -530,14 +644,20 @@ struct RunningServer {
 impl RunningServer {
     fn start(bench: &Bench<'_>, kind: &'static ServerKind) -> anyhow::Result<Self> {
         let addr = free_port()?;
-        let mut child = Command::new("prlimit")
+        let tcp_addr = free_port()?;
+        let mut command = Command::new("prlimit");
+        command
             .arg(format!("--nofile={0}:{0}", bench.nofile))
             .args(["taskset", "-c", "1"])
             .arg(bench.bin_dir.join(kind.bin))
             .arg("--addr")
             .arg(addr.to_string())
             .arg("--threads")
-            .arg(bench.options.threads.to_string())
+            .arg(bench.options.threads.to_string());
+        if kind.port == Port::TcpBeside {
+            command.arg("--tcp-addr").arg(tcp_addr.to_string());
+        }
+        let mut child = command
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .spawn()
@@ -546,16 +666,34 @@ impl RunningServer {
         // prlimit and taskset exec the server: the child's id is the server's.
         let pid = child.id();
         let child = KillOnDrop(Some(child));
-        let first = first_line(stdout, Duration::from_secs(10))
+        let (expected, load_addr) = match kind.port {
+            Port::Http => (
+                vec![format!("{} listening on http://{addr}/", kind.bin)],
+                addr,
+            ),
+            Port::TcpBeside => (
+                vec![
+                    format!("{} listening on http://{addr}/", kind.bin),
+                    format!("{} listening on tcp://{tcp_addr}", kind.bin),
+                ],
+                tcp_addr,
+            ),
+            Port::TcpOnly => (
+                vec![format!("{} listening on tcp://{addr}", kind.bin)],
+                addr,
+            ),
+        };
+        let printed = first_lines(stdout, expected.len(), Duration::from_secs(10))
             .with_context(|| format!("{} did not start", kind.bin))?;
-        let expected = format!("{} listening on http://{addr}/", kind.bin);
-        if first.trim_end() != expected {
-            bail!("{} printed {first:?}, expected {expected:?}", kind.bin);
+        for (line, expected) in printed.iter().zip(&expected) {
+            if line.trim_end() != expected {
+                bail!("{} printed {line:?}, expected {expected:?}", kind.bin);
+            }
         }
         Ok(RunningServer {
             _child: child,
             pid,
-            addr,
+            addr: load_addr,
             kind,
         })
     }
@@ -584,6 +722,22 @@ impl RunningServer {
             Ok(())
         } else {
             bail!("HTTP {status}")
+        }
+    }
+
+    /// One newline-delimited request, answered as the server must: a
+    /// JSON-RPC result, or (bare LinesCodec) the line itself.
+    fn check_line(&self, line: &[u8]) -> anyhow::Result<()> {
+        let reply = lines::exchange(self.addr, line)?;
+        if self.kind.answers {
+            http::check_answer(200, &reply, 1)
+        } else if reply == line {
+            Ok(())
+        } else {
+            bail!(
+                "the echo server answered {:?}",
+                String::from_utf8_lossy(&reply)
+            )
         }
     }
 
@@ -684,18 +838,39 @@ fn first_line(
     stdout: impl std::io::Read + Send + 'static,
     timeout: Duration,
 ) -> anyhow::Result<String> {
+    let mut lines = first_lines(stdout, 1, timeout)?;
+    Ok(lines.remove(0))
+}
+
+/// The first `n` lines `stdout` prints, within `timeout` in all; the rest
+/// is drained on a thread so the child never blocks on a full pipe.
+fn first_lines(
+    stdout: impl std::io::Read + Send + 'static,
+    n: usize,
+    timeout: Duration,
+) -> anyhow::Result<Vec<String>> {
     let (sender, receiver) = mpsc::channel();
     std::thread::spawn(move || {
         let mut lines = BufReader::new(stdout).lines();
-        let _ = sender.send(lines.next());
+        for _ in 0..n {
+            if sender.send(lines.next()).is_err() {
+                return;
+            }
+        }
         for _ in lines {}
     });
-    match receiver.recv_timeout(timeout) {
-        Ok(Some(Ok(line))) => Ok(line),
-        Ok(Some(Err(err))) => Err(err.into()),
-        Ok(None) => bail!("exited without printing"),
-        Err(_) => bail!("printed nothing within {timeout:?}"),
+    let deadline = std::time::Instant::now() + timeout;
+    let mut printed = Vec::with_capacity(n);
+    while printed.len() < n {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        match receiver.recv_timeout(left) {
+            Ok(Some(Ok(line))) => printed.push(line),
+            Ok(Some(Err(err))) => return Err(err.into()),
+            Ok(None) => bail!("exited after printing {printed:?}"),
+            Err(_) => bail!("printed {printed:?} within {timeout:?}, expected {n} lines"),
+        }
     }
+    Ok(printed)
 }
 
 /// A port on 127.0.0.1 nothing listens on right now.

@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 use serde_json::{json, Value};
 
 use crate::scenarios::{self, Check, Load, Scenario, Target};
-use crate::{Metrics, Options, SERVERS};
+use crate::{servers_for, Metrics, Options};
 
 /// Every run's metrics (or its failure), by scenario and server.
 #[derive(Debug, Default)]
@@ -69,6 +69,7 @@ pub(crate) fn brief(load: &Load, metrics: &Metrics) -> String {
             get(scenarios::RSS_AFTER) / 1024.0,
             get(scenarios::FDS_OPENED)
         ),
+        Load::Pipelined { .. } => format!("{} req/s", thousands(get(scenarios::REQ_S))),
         Load::Throughput(_) | Load::Contended { .. } => format!(
             "{} req/s  p50 {} ms  p99 {} ms",
             thousands(get(scenarios::REQ_S)),
@@ -116,6 +117,10 @@ fn columns(load: &Load) -> &'static [Column] {
             ("p99 ms", scenarios::P99, millis),
             ("bg req/s", scenarios::BACKGROUND_REQ_S, one_decimal),
         ],
+        Load::Pipelined { .. } => &[
+            ("req/s", scenarios::REQ_S, thousands),
+            ("CPU us/req", scenarios::CPU_PER_REQ, two_decimals),
+        ],
         Load::IdleConnections { .. } => &[
             ("KiB/conn", scenarios::KIB_PER_CONN, one_decimal),
             ("RSS before MiB", scenarios::RSS_BEFORE, mebibytes),
@@ -160,10 +165,8 @@ impl Summary<'_> {
                 let _ = write!(out, "{:>15}", "p99/idle p99");
             }
             out.push('\n');
-            for server in SERVERS
-                .iter()
-                .filter(|server| scenario.runs_on(server.name))
-            {
+            let servers = servers_for(scenario);
+            for server in &servers {
                 let _ = write!(out, "  {:<12}", server.name);
                 for (_, metric, format) in columns {
                     let value = self.results.median(scenario.key, server.name, metric);
@@ -186,15 +189,23 @@ impl Summary<'_> {
             }
             let (metric, _) = scenario.load.primary();
             for metric in [metric, scenarios::CPU_PER_REQ] {
-                let jsonrpsee = self.results.ratio(scenario.key, metric, "jsonrpsee");
-                let hyper = self.results.ratio(scenario.key, metric, "hyper");
-                if jsonrpsee.is_some() || hyper.is_some() {
-                    let _ = writeln!(
-                        out,
-                        "  ratios ({metric}): rpckit/jsonrpsee {}   rpckit/hyper {}",
-                        times(jsonrpsee),
-                        times(hyper),
-                    );
+                let ratios: Vec<(&str, Option<f64>)> = servers
+                    .iter()
+                    .skip(1)
+                    .map(|other| {
+                        (
+                            other.name,
+                            self.results.ratio(scenario.key, metric, other.name),
+                        )
+                    })
+                    .collect();
+                if ratios.iter().any(|(_, ratio)| ratio.is_some()) {
+                    let _ = write!(out, "  ratios ({metric}):");
+                    for (name, ratio) in ratios {
+                        let _ = write!(out, " rpckit/{name} {}  ", times(ratio));
+                    }
+                    out.truncate(out.trim_end().len());
+                    out.push('\n');
                 }
             }
             for target in scenario.targets {
@@ -212,6 +223,21 @@ impl Summary<'_> {
             }
         }
         out
+    }
+
+    /// `{"rpckit/OTHER": ratio}` for every other server of the scenario.
+    fn ratios_json(&self, scenario: &Scenario, metric: &str) -> Value {
+        let ratios: serde_json::Map<String, Value> = servers_for(scenario)
+            .iter()
+            .skip(1)
+            .map(|other| {
+                (
+                    format!("rpckit/{}", other.name),
+                    json!(self.results.ratio(scenario.key, metric, other.name)),
+                )
+            })
+            .collect();
+        Value::Object(ratios)
     }
 
     /// A server's p99 in an under-load scenario over its p99 in the baseline.
@@ -268,9 +294,8 @@ impl Summary<'_> {
             .scenarios
             .iter()
             .map(|scenario| {
-                let servers: serde_json::Map<String, Value> = SERVERS
+                let servers: serde_json::Map<String, Value> = servers_for(scenario)
                     .iter()
-                    .filter(|server| scenario.runs_on(server.name))
                     .map(|server| {
                         let runs = self.results.runs(scenario.key, server.name);
                         let mut median = serde_json::Map::new();
@@ -316,16 +341,8 @@ impl Summary<'_> {
                     "primary_metric": metric,
                     "higher_is_better": higher_is_better,
                     "servers": servers,
-                    "ratios": {
-                        "rpckit/jsonrpsee": self.results.ratio(scenario.key, metric, "jsonrpsee"),
-                        "rpckit/hyper": self.results.ratio(scenario.key, metric, "hyper"),
-                    },
-                    "cpu_per_req_ratios": {
-                        "rpckit/jsonrpsee":
-                            self.results.ratio(scenario.key, scenarios::CPU_PER_REQ, "jsonrpsee"),
-                        "rpckit/hyper":
-                            self.results.ratio(scenario.key, scenarios::CPU_PER_REQ, "hyper"),
-                    },
+                    "ratios": self.ratios_json(scenario, metric),
+                    "cpu_per_req_ratios": self.ratios_json(scenario, scenarios::CPU_PER_REQ),
                     "targets": targets,
                 })
             })

@@ -1,6 +1,6 @@
-//! The scenario table and the targets of issues 3 and 4. A new scenario (a
-//! stream transport, say) is one more entry of [`all`]; a new kind of load
-//! is one more [`Load`] variant and its arm in `main.rs`.
+//! The scenario table and the targets of issues 3, 4 and 5. A new scenario
+//! is one more entry of [`all`]; a new kind of load is one more [`Load`]
+//! variant and its arm in `main.rs`.
 
 use std::fmt::Write as _;
 
@@ -65,13 +65,21 @@ pub(crate) enum Load {
         background_connections: u32,
         baseline: &'static str,
     },
+    /// `connections` TCP connections each keep `depth` newline-delimited
+    /// copies of `line` outstanding (`lines.rs` generates the load): req/s
+    /// and CPU per request, against the stream servers.
+    Pipelined {
+        line: fn() -> Vec<u8>,
+        connections: usize,
+        depth: usize,
+    },
 }
 
 impl Load {
     /// The metric the ratios between servers compare, and whether more is better.
     pub(crate) fn primary(&self) -> (&'static str, bool) {
         match self {
-            Load::Throughput(_) => (REQ_S, true),
+            Load::Throughput(_) | Load::Pipelined { .. } => (REQ_S, true),
             Load::IdleConnections { .. } => (KIB_PER_CONN, false),
             Load::Contended { .. } => (P99, false),
         }
@@ -337,6 +345,25 @@ pub(crate) fn all() -> Vec<Scenario> {
                 check: Check::BaselineAtMost {
                     metric: P99,
                     factor: 2.0,
+                },
+            }],
+        },
+        Scenario {
+            key: "pipelined_lines",
+            title: "pipelined newline echo over TCP, 8 conns x 64 deep",
+            servers: &["rpckit", "lines"],
+            note: "newline-delimited JSON over TCP: rpckit-tcp against a bare tokio-util LinesCodec echo (the framing limit)",
+            load: Load::Pipelined {
+                line: small_echo,
+                connections: 8,
+                depth: 64,
+            },
+            targets: &[Target {
+                text: "req/s >= 0.7x raw LinesCodec echo",
+                check: Check::AtLeast {
+                    metric: REQ_S,
+                    vs: "lines",
+                    factor: 0.7,
                 },
             }],
         },

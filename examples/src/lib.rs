@@ -1,6 +1,7 @@
 //! What the example servers share: command-line handling, logging set-up,
 //! and the methods of the JSON-RPC 2.0 specification's examples.
 
+pub mod echo;
 pub mod spec;
 
 use std::net::SocketAddr;

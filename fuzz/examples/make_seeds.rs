@@ -75,6 +75,80 @@ fn main() {
 
     write(&root.join("jsonp_query"), &jsonp_queries());
     write(&root.join("decompress"), &compressed_bodies(&json_texts));
+
+    let (newline, length, lsp) = framer_streams(&json_texts, &cbor);
+    write(&root.join("frame_newline"), &newline);
+    write(&root.join("frame_length"), &length);
+    write(&root.join("frame_lsp"), &lsp);
+}
+
+/// Streams for the framer targets: byte 0 the read size, byte 1 the limit
+/// (newline: 1..=64 bytes; length and LSP: 4 times the byte), then the
+/// stream: the spec's requests framed each way, split and joined at
+/// various points, plus broken and oversize frames.
+fn framer_streams(
+    texts: &[Vec<u8>],
+    binary: &[Vec<u8>],
+) -> (Vec<Vec<u8>>, Vec<Vec<u8>>, Vec<Vec<u8>>) {
+    let seed = |step: u8, max: u8, stream: Vec<u8>| [vec![step, max], stream].concat();
+    let mut newline = Vec::new();
+    let mut length = Vec::new();
+    let mut lsp = Vec::new();
+    for (index, group) in texts.chunks(4).enumerate() {
+        let step = (index * 7 % 64) as u8;
+        let mut lines = Vec::new();
+        let mut crlf = Vec::new();
+        for text in group {
+            lines.extend_from_slice(text);
+            lines.push(b'\n');
+            crlf.extend_from_slice(text);
+            crlf.extend_from_slice(b"\r\n\n  \n");
+        }
+        newline.push(seed(step, 63, lines.clone()));
+        newline.push(seed(step, 20, crlf));
+        lines.truncate(lines.len().saturating_sub(3));
+        newline.push(seed(step, 63, lines));
+    }
+    for (index, group) in [texts, binary].concat().chunks(4).enumerate() {
+        let step = (index * 5 % 64) as u8;
+        let mut prefixed = Vec::new();
+        let mut headed = Vec::new();
+        for body in group {
+            prefixed.extend_from_slice(&(body.len() as u32).to_be_bytes());
+            prefixed.extend_from_slice(body);
+            let header = if index % 2 == 0 {
+                format!("Content-Length: {}\r\n\r\n", body.len())
+            } else {
+                format!(
+                    "content-type: application/vscode-jsonrpc; charset=utf-8\r\nCONTENT-LENGTH:{}\r\n\r\n",
+                    body.len()
+                )
+            };
+            headed.extend_from_slice(header.as_bytes());
+            headed.extend_from_slice(body);
+        }
+        length.push(seed(step, 255, prefixed));
+        lsp.push(seed(step, 255, headed));
+    }
+    length.push(seed(3, 1, [&[0, 0, 1, 0][..], b"{}"].concat()));
+    length.push(seed(1, 2, vec![0xff, 0xff, 0xff, 0xff]));
+    for broken in [
+        &b"Content-Length: 2\r\nContent-Length: 2\r\n\r\n{}"[..],
+        b"Content-Type: x\r\n\r\n{}",
+        b"Content-Length: -1\r\n\r\n",
+        b"Content-Length: 99999999999999999999\r\n\r\n",
+        b"Content-Length: 1000\r\n\r\n{}",
+        b"no colon\r\n\r\n",
+        b"Content-Length: 2\n\n{}",
+    ] {
+        lsp.push(seed(2, 10, broken.to_vec()));
+    }
+    newline.push(seed(
+        5,
+        8,
+        b"0123456789abcdef\n[1]\n0123456789\r\n{}".to_vec(),
+    ));
+    (newline, length, lsp)
 }
 
 /// URL tails as the JSONP GET route hands them to `QueryCodec`:

@@ -103,3 +103,18 @@ impl From<Router> for rpckit_http::Route {
         Endpoint::new(router).into()
     }
 }
+
+#[cfg(feature = "tcp")]
+impl From<Endpoint> for rpckit_tcp::FrameService {
+    fn from(endpoint: Endpoint) -> Self {
+        let (codecs, service) = endpoint.into_parts();
+        rpckit_tcp::FrameService::new(codecs, service)
+    }
+}
+
+#[cfg(feature = "tcp")]
+impl From<Router> for rpckit_tcp::FrameService {
+    fn from(router: Router) -> Self {
+        Endpoint::new(router).into()
+    }
+}

@@ -36,6 +36,23 @@
 //! # }
 //! ```
 //!
+//! The same router serves byte streams with the `tcp` feature
+//! ([`tcp`]): TCP or Unix sockets, newline-delimited, length-prefixed or
+//! LSP framing, requests pipelined and answered as they finish.
+//!
+//! ```no_run
+//! # #[cfg(feature = "tcp")]
+//! # async fn run() -> std::io::Result<()> {
+//! let api = rpckit::Router::new().sync_method("ping", || "pong");
+//! rpckit::tcp::Server::builder(api)
+//!     .framing(rpckit::tcp::Framing::Newline)
+//!     .bind("127.0.0.1:7002")
+//!     .await?
+//!     .serve()
+//!     .await
+//! # }
+//! ```
+//!
 //! # Feature flags
 //!
 //! | feature | default | what it adds |

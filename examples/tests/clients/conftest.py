@@ -12,7 +12,7 @@ TARGET = pathlib.Path(os.environ.get("CARGO_TARGET_DIR", ROOT / "target"))
 
 
 class Server:
-    def __init__(self, binary, *args):
+    def __init__(self, binary, *args, scheme="http"):
         exe = TARGET / "debug" / binary
         if not exe.exists():
             raise RuntimeError(f"{exe} is missing: run `cargo build -p rpckit-examples` first")
@@ -23,11 +23,12 @@ class Server:
             text=True,
         )
         line = self.proc.stdout.readline()
-        match = re.search(r"http://([0-9.]+:[0-9]+)", line)
+        match = re.search(scheme + r"://([0-9.]+):([0-9]+)", line)
         if not match:
             self.proc.kill()
             raise RuntimeError(f"{binary} did not say where it listens: {line!r}")
-        self.base = f"http://{match.group(1)}"
+        self.base = f"{scheme}://{match.group(1)}:{match.group(2)}"
+        self.host, self.port = match.group(1), int(match.group(2))
         # Every address the first line names (`multiple` names three).
         self.bases = [f"http://{addr}" for addr in re.findall(r"http://([0-9.]+:[0-9]+)", line)]
 
@@ -41,7 +42,8 @@ class Server:
 
 @pytest.fixture(scope="session")
 def spec_server():
-    server = Server("spec_server")
+    # Its TCP listener on a free port too, not the fixed default.
+    server = Server("spec_server", "--tcp-addr", "127.0.0.1:0")
     yield server
     server.stop()
 
@@ -89,3 +91,18 @@ def merge_axum(request):
     server.mode = request.param
     yield server
     server.stop()
+
+
+@pytest.fixture
+def tcp_server():
+    """Starts `tcp_server` with the given flags; stopped after the test."""
+    started = []
+
+    def start(*args):
+        server = Server("tcp_server", *args, scheme="tcp")
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
+        server.stop()

@@ -14,7 +14,7 @@ let server;
 let client;
 
 before(async () => {
-  server = spawn(path.join(target, 'debug', 'spec_server'), ['--addr', '127.0.0.1:0'], {
+  server = spawn(path.join(target, 'debug', 'spec_server'), ['--addr', '127.0.0.1:0', '--tcp-addr', '127.0.0.1:0'], {
     stdio: ['ignore', 'pipe', 'ignore'],
   });
   const line = await new Promise((resolve, reject) => {

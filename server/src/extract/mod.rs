@@ -5,6 +5,8 @@
 
 #[cfg(feature = "http")]
 mod http_parts;
+#[cfg(feature = "tcp")]
+mod tcp_parts;
 
 use std::any::type_name;
 
