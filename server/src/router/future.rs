@@ -4,28 +4,65 @@ use std::fmt;
 use std::future::{Future, Ready};
 use std::pin::Pin;
 use std::task::{Context, Poll};
+use std::time::Duration;
 
-use futures_util::future::Either;
+use rpckit_codec::{ErrorCode, ErrorObject};
 
 use crate::handler::BoxOutcome;
 use crate::Outcome;
 
-/// The future a [`Router`](super::Router) returns: a handler running, or an
-/// answer known at once (method not found) that needs no allocation.
+/// The code of the answer to a call that ran past its method's
+/// [`timeout`](super::MethodSettings::timeout): -32001, in the range the
+/// specification leaves to servers.
+pub const CALL_TIMED_OUT: ErrorCode = ErrorCode::ServerError(-32_001);
+
+/// The future a [`Router`](super::Router) returns: a handler running (with
+/// or without a deadline), or an answer known at once (method not found, a
+/// sync handler's result) that needs no allocation.
 pub struct ResponseFuture {
-    inner: Either<BoxOutcome, Ready<Outcome>>,
+    inner: Inner,
+}
+
+enum Inner {
+    Handler(BoxOutcome),
+    Ready(Ready<Outcome>),
+    /// A handler that must finish within `limit`; dropped when it does not.
+    Timed {
+        handler: BoxOutcome,
+        deadline: Pin<Box<tokio::time::Sleep>>,
+        limit: Duration,
+    },
 }
 
 impl ResponseFuture {
     pub(crate) fn handler(future: BoxOutcome) -> Self {
         ResponseFuture {
-            inner: Either::Left(future),
+            inner: Inner::Handler(future),
         }
     }
 
     pub(crate) fn ready(outcome: Outcome) -> Self {
         ResponseFuture {
-            inner: Either::Right(std::future::ready(outcome)),
+            inner: Inner::Ready(std::future::ready(outcome)),
+        }
+    }
+
+    /// Gives a running handler `limit` to finish. An answer that is already
+    /// there (a sync handler ran to its end when called) keeps it.
+    ///
+    /// # Panics
+    ///
+    /// When polled outside a tokio runtime with a timer.
+    pub(crate) fn with_timeout(self, limit: Duration) -> Self {
+        match self.inner {
+            Inner::Handler(handler) => ResponseFuture {
+                inner: Inner::Timed {
+                    handler,
+                    deadline: Box::pin(tokio::time::sleep(limit)),
+                    limit,
+                },
+            },
+            inner => ResponseFuture { inner },
         }
     }
 }
@@ -34,8 +71,30 @@ impl Future for ResponseFuture {
     type Output = Result<Outcome, std::convert::Infallible>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        Pin::new(&mut self.inner).poll(cx).map(Ok)
+        let outcome = match &mut self.inner {
+            Inner::Handler(handler) => handler.as_mut().poll(cx),
+            Inner::Ready(ready) => Pin::new(ready).poll(cx),
+            Inner::Timed {
+                handler,
+                deadline,
+                limit,
+            } => match handler.as_mut().poll(cx) {
+                Poll::Ready(outcome) => Poll::Ready(outcome),
+                Poll::Pending => match deadline.as_mut().poll(cx) {
+                    Poll::Ready(()) => Poll::Ready(Err(timed_out(*limit))),
+                    Poll::Pending => Poll::Pending,
+                },
+            },
+        };
+        outcome.map(Ok)
     }
+}
+
+fn timed_out(limit: Duration) -> ErrorObject {
+    ErrorObject::new(
+        CALL_TIMED_OUT,
+        format!("the call did not finish within {} ms", limit.as_millis()),
+    )
 }
 
 impl fmt::Debug for ResponseFuture {

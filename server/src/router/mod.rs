@@ -12,7 +12,7 @@ use std::task::{Context, Poll};
 
 use rpckit_codec::ErrorObject;
 
-pub use future::ResponseFuture;
+pub use future::{ResponseFuture, CALL_TIMED_OUT};
 pub use names::MethodNames;
 pub use settings::MethodSettings;
 
@@ -201,7 +201,11 @@ impl Router {
                 }
                 #[cfg(feature = "http")]
                 apply_http_settings(&method.settings, &call);
-                (method.handler)(call)
+                let answer = (method.handler)(call);
+                match method.settings.timeout_limit() {
+                    Some(limit) => answer.with_timeout(limit),
+                    None => answer,
+                }
             }
             None => ResponseFuture::ready(Err(ErrorObject::method_not_found(call.method()))),
         }

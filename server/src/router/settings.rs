@@ -1,5 +1,7 @@
 //! Per-method settings.
 
+use std::time::Duration;
+
 /// How one method may be called and answered, beyond its handler.
 ///
 /// `None` for a setting means "the server's default". Transports and layers
@@ -9,6 +11,7 @@
 pub struct MethodSettings {
     jsonp: Option<bool>,
     compression: Option<bool>,
+    timeout: Option<Duration>,
 }
 
 impl MethodSettings {
@@ -45,6 +48,35 @@ impl MethodSettings {
     pub fn compression(mut self, allowed: bool) -> Self {
         self.compression = Some(allowed);
         self
+    }
+
+    /// Answers a call of this method that has not finished within `limit`
+    /// with error -32001 ("the call did not finish within … ms"), and drops
+    /// the handler's future, so its work stops at its next `.await`.
+    /// Default: no limit (the HTTP transport still bounds a whole request:
+    /// `rpckit::http::ServerBuilder::request_timeout`).
+    ///
+    /// The clock starts when the router calls the handler. A sync handler
+    /// (`Router::sync_method`) runs to its end when called and cannot be
+    /// stopped: the limit applies to async handlers.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use rpckit::Router;
+    ///
+    /// let router = Router::new()
+    ///     .method("slow", || async { tokio::time::sleep(Duration::from_secs(60)).await; "done" })
+    ///     .configure("slow", |settings| settings.timeout(Duration::from_secs(5)));
+    /// assert_eq!(router.settings("slow").unwrap().timeout_limit(), Some(Duration::from_secs(5)));
+    /// ```
+    pub fn timeout(mut self, limit: Duration) -> Self {
+        self.timeout = Some(limit);
+        self
+    }
+
+    /// The call time limit; `None` when there is none.
+    pub fn timeout_limit(&self) -> Option<Duration> {
+        self.timeout
     }
 
     /// Whether JSONP is allowed; `None` when left to the server.
