@@ -1,11 +1,14 @@
 //! The specification's examples (tests/conformance/spec.rpc) through the
 //! whole stack without sockets, in every codec.
 
+mod script;
+
 use std::sync::Arc;
 
 use rpckit::codec::{CborCodec, Codec, Codecs, Frame, JsonCodec, MsgPackCodec, SimdJsonCodec};
 use rpckit::Endpoint;
 use rpckit_examples::spec;
+use script::strip_messages;
 use serde_json::Value;
 use tower::ServiceExt;
 
@@ -36,20 +39,6 @@ fn cases() -> Vec<Case> {
     }
     assert!(cases.len() > 20, "the conformance file was read");
     cases
-}
-
-/// Error messages may differ from the specification's; codes and ids may not.
-fn strip_messages(value: &mut Value) {
-    match value {
-        Value::Array(items) => items.iter_mut().for_each(strip_messages),
-        Value::Object(map) => {
-            if let Some(Value::Object(error)) = map.get_mut("error") {
-                error.remove("message");
-                error.remove("data");
-            }
-        }
-        _ => {}
-    }
 }
 
 type Encode = fn(&Value) -> Vec<u8>;

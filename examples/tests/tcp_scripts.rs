@@ -8,12 +8,14 @@
 //! read belongs to the next case, and a final sentinel request shows
 //! that nothing stray was left.
 
+mod script;
 mod support;
 
 use std::sync::Arc;
 
 use rpckit::tcp::Server;
 use rpckit_examples::spec;
+use script::strip_messages;
 use serde_json::Value;
 use support::within;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
@@ -44,20 +46,6 @@ fn cases(text: &str) -> Vec<Case> {
         }
     }
     cases
-}
-
-/// Error messages may differ from the specification's; codes and ids may not.
-fn strip_messages(value: &mut Value) {
-    match value {
-        Value::Array(items) => items.iter_mut().for_each(strip_messages),
-        Value::Object(map) => {
-            if let Some(Value::Object(error)) = map.get_mut("error") {
-                error.remove("message");
-                error.remove("data");
-            }
-        }
-        _ => {}
-    }
 }
 
 /// The next reply line, parsed, its error messages stripped.

@@ -19,7 +19,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use http::{header, HeaderMap, HeaderValue, Method, Request, Response};
+use http::{header, HeaderValue, Method, Request, Response};
 use http_body_util::Full;
 use rpckit_codec::PeerAddr;
 
@@ -235,10 +235,9 @@ fn allow_value(methods: &[Method]) -> HeaderValue {
 pub(crate) fn request_extensions(
     shared: &Shared,
     peer: Peer,
-    headers: HeaderMap,
+    headers: RequestHeaders,
     response: &ResponseHandle,
 ) -> http::Extensions {
-    let headers = RequestHeaders::new(headers);
     let mut extensions = http::Extensions::new();
     if let Some(peer) = peer {
         let client_ip = shared.trusted_proxies.client_ip(peer.ip(), &headers);

@@ -111,18 +111,8 @@ impl Rejection {
             }
             other => other.to_string(),
         };
-        let mut response = Response::new(Full::new(Bytes::from(text)));
-        *response.status_mut() = status;
+        let mut response = plain_text(status, Bytes::from(text));
         let headers = response.headers_mut();
-        headers.insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("text/plain; charset=utf-8"),
-        );
-        // Some texts quote the request; never let them be read as HTML.
-        headers.insert(
-            header::X_CONTENT_TYPE_OPTIONS,
-            HeaderValue::from_static("nosniff"),
-        );
         match rejection {
             Rejection::MethodNotAllowed { allow } => {
                 headers.insert(header::ALLOW, list(allow.iter().map(Method::as_str)));
@@ -148,7 +138,16 @@ fn http_error_response(http: HttpError) -> Response<Full<Bytes>> {
         std::borrow::Cow::Borrowed(text) => Bytes::from_static(text.as_bytes()),
         std::borrow::Cow::Owned(text) => Bytes::from(text),
     };
-    let mut response = Response::new(Full::new(body));
+    let mut response = plain_text(status, body);
+    // Replaces the defaults for every name it carries.
+    response.headers_mut().extend(extra);
+    response
+}
+
+/// `text` as a `text/plain` answer with `status`. Some texts quote the
+/// request: `nosniff` keeps a browser from reading them as HTML.
+fn plain_text(status: StatusCode, text: Bytes) -> Response<Full<Bytes>> {
+    let mut response = Response::new(Full::new(text));
     *response.status_mut() = status;
     let headers = response.headers_mut();
     headers.insert(
@@ -159,8 +158,6 @@ fn http_error_response(http: HttpError) -> Response<Full<Bytes>> {
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),
     );
-    // Replaces the defaults above for every name it carries.
-    headers.extend(extra);
     response
 }
 

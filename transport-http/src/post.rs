@@ -53,9 +53,10 @@ where
     }
 
     let mut frame = Frame::new(bytes, codec);
-    frame.extensions = request_extensions(shared, peer, parts.headers, response_handle);
-    // Kept for the response: what the client accepts as a coding.
-    let request_headers = frame.extensions.get::<RequestHeaders>().cloned();
+    // Kept for the response (what the client accepts as a coding): a
+    // clone of the `Arc`, not a lookup in the extensions.
+    let request_headers = RequestHeaders::new(parts.headers);
+    frame.extensions = request_extensions(shared, peer, request_headers.clone(), response_handle);
 
     let answer = route
         .service
@@ -81,23 +82,21 @@ where
     *response.headers_mut() = response_headers;
     response_handle.apply(&mut response);
     let (mut parts, ()) = response.into_parts();
-    let body = match &request_headers {
-        Some(request_headers)
-            if parts.status == StatusCode::OK
-                && !parts.headers.contains_key(header::CONTENT_ENCODING) =>
-        {
-            shared
-                .compression
-                .respond(
-                    request_headers,
-                    allowed,
-                    body,
-                    &mut parts.headers,
-                    &shared.offload,
-                )
-                .await
-        }
-        _ => body,
+    let body = if parts.status == StatusCode::OK
+        && !parts.headers.contains_key(header::CONTENT_ENCODING)
+    {
+        shared
+            .compression
+            .respond(
+                &request_headers,
+                allowed,
+                body,
+                &mut parts.headers,
+                &shared.offload,
+            )
+            .await
+    } else {
+        body
     };
     let response = Response::from_parts(parts, Full::new(body));
     Ok(response)

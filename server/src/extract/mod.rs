@@ -3,6 +3,18 @@
 //! Each handler argument implements [`FromCall`]. A failing extractor
 //! answers the call with its error and the handler does not run.
 
+/// Implements [`FromCall`] for transport facts that frames carry in their
+/// extensions: the value is cloned out, or the call fails with -32603.
+macro_rules! from_extension {
+    ($($ty:ty),*) => {$(
+        impl FromCall for $ty {
+            fn from_call(call: &Call) -> Result<Self, ErrorObject> {
+                extension(call)
+            }
+        }
+    )*};
+}
+
 #[cfg(feature = "http")]
 mod http_parts;
 #[cfg(feature = "tcp")]
@@ -93,11 +105,7 @@ pub(crate) fn extension<T: Clone + Send + Sync + 'static>(call: &Call) -> Result
     })
 }
 
-impl FromCall for PeerAddr {
-    fn from_call(call: &Call) -> Result<Self, ErrorObject> {
-        extension(call)
-    }
-}
+from_extension!(PeerAddr);
 
 impl<T: FromCall> FromCall for Option<T> {
     fn from_call(call: &Call) -> Result<Self, ErrorObject> {

@@ -22,14 +22,4 @@ use rpckit_tcp::{ConnectionId, LocalAddr, LocalPath, PeerCredentials};
 use super::{extension, FromCall};
 use crate::Call;
 
-macro_rules! from_extension {
-    ($($ty:ty),*) => {$(
-        impl FromCall for $ty {
-            fn from_call(call: &Call) -> Result<Self, ErrorObject> {
-                extension(call)
-            }
-        }
-    )*};
-}
-
 from_extension!(ConnectionId, LocalAddr, LocalPath, PeerCredentials);

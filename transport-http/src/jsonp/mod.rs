@@ -35,7 +35,7 @@ pub use query_codec::QueryCodec;
 
 use crate::dispatch::{Peer, Shared};
 use crate::error::Rejection;
-use crate::{ResponseHandle, Route};
+use crate::{RequestHeaders, ResponseHandle, Route};
 
 /// Whether `GET` calls methods (JSONP), and which query parameters name the
 /// callback. Off by default; turn it on with
@@ -172,8 +172,12 @@ pub(crate) async fn handle<B>(
 
     let callback: Option<Arc<str>> = callback.map(Into::into);
     let mut frame = Frame::new(frame_bytes, CODEC.clone());
-    frame.extensions =
-        crate::dispatch::request_extensions(shared, peer, parts.headers, response_handle);
+    frame.extensions = crate::dispatch::request_extensions(
+        shared,
+        peer,
+        RequestHeaders::new(parts.headers),
+        response_handle,
+    );
     frame.extensions.insert(JsonpRequest {
         callback: callback.clone(),
     });
