@@ -28,6 +28,7 @@
 //! Nesting depth and batch length are limited ([`DecodeLimits`]); invalid
 //! UTF-8 is a parse error in every codec.
 
+pub mod background;
 #[cfg(feature = "cbor")]
 mod cbor;
 mod codec;

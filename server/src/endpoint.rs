@@ -51,9 +51,10 @@ impl Endpoint {
         self
     }
 
-    /// Serves frames above `bytes` (default 256 KiB) on tokio's blocking
-    /// pool, so that decoding and serving a large body does not hold up the
-    /// small calls behind it; `usize::MAX` keeps every frame inline.
+    /// Serves frames above `bytes` (default 256 KiB) on rpckit's
+    /// low-priority background threads ([`rpckit_codec::background`]), so
+    /// that decoding and serving a large body does not hold up the small
+    /// calls behind it; `usize::MAX` keeps every frame inline.
     pub fn offload_above(mut self, bytes: usize) -> Self {
         self.offload_above = bytes;
         self

@@ -238,7 +238,7 @@ impl ServerBuilder {
         self
     }
 
-    /// Calls `hook` on the blocking thread before offloaded codec work.
+    /// Calls `hook` on the background thread before offloaded codec work.
     #[cfg(test)]
     pub(crate) fn offload_hook(mut self, hook: impl Fn() + Send + Sync + 'static) -> Self {
         self.offload.hook = Some(Arc::new(hook));

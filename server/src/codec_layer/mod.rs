@@ -17,8 +17,10 @@ use crate::Incoming;
 /// decodes them into an error answer, which the inner service replies with.
 ///
 /// Frames larger than the offload threshold are decoded, served and encoded
-/// on tokio's blocking pool: decoding a 4 MiB body takes milliseconds, and
-/// on the runtime's worker it would hold up every small call behind it.
+/// on rpckit's low-priority background threads
+/// ([`rpckit_codec::background`]): decoding a 4 MiB body takes
+/// milliseconds, and on the runtime's worker it would hold up every small
+/// call behind it.
 #[derive(Clone, Debug)]
 pub struct CodecService<S> {
     inner: S,
@@ -26,7 +28,7 @@ pub struct CodecService<S> {
     offload_above: usize,
 }
 
-/// Frames above this many bytes are served on the blocking pool by default.
+/// Frames above this many bytes are served on a background thread by default.
 pub const DEFAULT_OFFLOAD_ABOVE: usize = 256 * 1024;
 
 impl<S> CodecService<S> {
@@ -39,7 +41,7 @@ impl<S> CodecService<S> {
         }
     }
 
-    /// Serves frames above `bytes` on tokio's blocking pool (when running
+    /// Serves frames above `bytes` on a background thread (when running
     /// inside a tokio runtime); `usize::MAX` keeps every frame inline.
     pub fn offload_above(mut self, bytes: usize) -> Self {
         self.offload_above = bytes;
@@ -93,9 +95,10 @@ where
     }
 }
 
-/// Serves one frame on the blocking pool, driving the inner service's
-/// future there too, so the decode, the handlers and the encode all run off
-/// the runtime's workers.
+/// Serves one frame on a low-priority background thread
+/// ([`rpckit_codec::background`]), driving the inner service's future there
+/// too, so the decode, the handlers (which parse the big params) and the
+/// encode all run off the runtime's workers, and yield the CPU to them.
 async fn offload<S>(
     runtime: tokio::runtime::Handle,
     mut inner: S,
@@ -107,15 +110,15 @@ where
     S::Error: Send + 'static,
     S::Future: Send + 'static,
 {
-    let worker = runtime.clone();
-    let task = runtime.spawn_blocking(move || {
+    let job = rpckit_codec::background::spawn(move || {
         let Frame {
             bytes,
             codec,
             extensions,
         } = frame;
         let message = codec.decode(bytes, &limits);
-        let reply = worker.block_on(inner.call(Incoming {
+        // Timers and I/O in the handler still belong to the runtime.
+        let reply = runtime.block_on(inner.call(Incoming {
             message,
             codec: codec.clone(),
             extensions,
@@ -126,14 +129,8 @@ where
             Frame::new(out, codec)
         }))
     });
-    match task.await {
-        Ok(result) => result,
-        Err(err) => match err.try_into_panic() {
-            Ok(panic) => std::panic::resume_unwind(panic),
-            // Only a runtime shutting down cancels a blocking task.
-            Err(_) => panic!("rpckit: the runtime shut down while serving a frame"),
-        },
-    }
+    job.await
+        .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
 }
 
 /// Applies [`CodecService`].

@@ -3,8 +3,8 @@
 //! Bodies here are already whole in memory, so compressing one is CPU work,
 //! not IO: async-compression's `bufread` encoders and decoders over an
 //! in-memory reader never wait. Polling them with a no-op waker turns them
-//! into plain functions that can run inline for a small body or on the
-//! blocking pool for a large one, and that can stop after a budget of output
+//! into plain functions that can run inline for a small body or on a
+//! background thread for a large one, and that can stop after a budget of output
 //! and be resumed elsewhere: the state lives in the reader, not in a future.
 
 use std::fmt;

@@ -42,8 +42,10 @@
 //! Compressing and decompressing are CPU work on a body already in memory.
 //! A small body (up to 64 KiB in, or 64 KiB out when decoding) is done
 //! inline, where a thread hop would cost more than the work; a larger one
-//! goes to tokio's blocking pool (`spawn_blocking`), so one multi-megabyte
-//! body never holds up the other connections served by the same worker.
+//! goes to rpckit's low-priority background threads
+//! ([`rpckit_codec::background`]), so one multi-megabyte body never holds
+//! up the other connections: not those served by the same worker, and, as
+//! the kernel runs the workers first, not those on the same core either.
 //!
 //! [`ServerBuilder::max_decompressed_size`]: crate::ServerBuilder::max_decompressed_size
 
@@ -344,7 +346,7 @@ pub(crate) async fn decode_request(
             offload::Failure::Coder(CoderError::Invalid(source)) => {
                 Rejection::InvalidEncoding { algorithm, source }
             }
-            offload::Failure::Lost(err) => Rejection::Internal(err.into()),
+            offload::Failure::Lost => Rejection::Internal("the decompression job panicked".into()),
         })
 }
 

@@ -1,12 +1,10 @@
-//! Where codec work runs: inline while it is small, on the blocking pool
-//! once it is not.
+//! Where codec work runs: inline while it is small, on the low-priority
+//! background threads ([`rpckit_codec::background`]) once it is not.
 
 use std::fmt;
 
-use bytes::Bytes;
-use tokio::task::JoinError;
-
 use super::coder::{Coder, CoderError, Step};
+use bytes::Bytes;
 
 /// How much work runs inline on the serving task: a body of up to this many
 /// bytes is compressed inline, and decoding runs inline until it has
@@ -17,7 +15,7 @@ pub(crate) const INLINE_BYTES: usize = 64 * 1024;
 /// Runs [`Coder`]s, moving the large ones off the async workers.
 #[derive(Clone, Default)]
 pub(crate) struct Offload {
-    /// Called on the blocking thread before offloaded work starts, so a test
+    /// Called on the background thread before offloaded work starts, so a test
     /// can hold that work while it checks that other requests get answered.
     #[cfg(test)]
     pub(crate) hook: Option<std::sync::Arc<dyn Fn() + Send + Sync>>,
@@ -27,13 +25,13 @@ pub(crate) struct Offload {
 #[derive(Debug)]
 pub(crate) enum Failure {
     Coder(CoderError),
-    /// The blocking task panicked, or the runtime is shutting down.
-    Lost(JoinError),
+    /// The background job panicked.
+    Lost,
 }
 
 impl Offload {
     /// Runs `coder` to its end: up to `inline` bytes of output on this
-    /// task, the rest (if any) on the blocking pool.
+    /// task, the rest (if any) on a background thread.
     pub(crate) async fn run(&self, mut coder: Coder, inline: usize) -> Result<Bytes, Failure> {
         if inline > 0 {
             if let Step::Done = coder.run(inline).map_err(Failure::Coder)? {
@@ -42,7 +40,7 @@ impl Offload {
         }
         #[cfg(test)]
         let hook = self.hook.clone();
-        let task = tokio::task::spawn_blocking(move || {
+        let job = rpckit_codec::background::spawn(move || {
             #[cfg(test)]
             if let Some(hook) = hook {
                 hook();
@@ -50,7 +48,9 @@ impl Offload {
             coder.run(usize::MAX)?;
             Ok(coder.into_output())
         });
-        task.await.map_err(Failure::Lost)?.map_err(Failure::Coder)
+        job.await
+            .map_err(|_panic| Failure::Lost)?
+            .map_err(Failure::Coder)
     }
 }
 
@@ -67,7 +67,7 @@ impl fmt::Display for Failure {
         match self {
             Failure::Coder(CoderError::TooLarge) => f.write_str("output over its limit"),
             Failure::Coder(CoderError::Invalid(err)) => err.fmt(f),
-            Failure::Lost(err) => write!(f, "blocking task lost: {err}"),
+            Failure::Lost => f.write_str("the background job panicked"),
         }
     }
 }

@@ -231,7 +231,7 @@ async fn a_small_call_completes_while_a_large_response_is_compressed() {
     let large = tokio::spawn(post(addr, &[("accept-encoding", "gzip")], big.clone()));
     tokio::time::timeout(WAIT, started.recv())
         .await
-        .expect("the large response's compression went to the blocking pool")
+        .expect("the large response's compression went to a background thread")
         .unwrap();
 
     let small = Bytes::from_static(br#"{"jsonrpc":"2.0","method":"ping","id":1}"#);
@@ -272,7 +272,7 @@ async fn a_small_call_completes_while_a_large_request_is_decompressed() {
     let large = tokio::spawn(post(addr, &[("content-encoding", "gzip")], gzipped));
     tokio::time::timeout(WAIT, started.recv())
         .await
-        .expect("the large request's decompression went to the blocking pool")
+        .expect("the large request's decompression went to a background thread")
         .unwrap();
 
     let small = compress(Algorithm::Gzip, &Bytes::from_static(b"[1,2,3]"));
