@@ -5,6 +5,7 @@ mod accept;
 mod connection;
 mod handle;
 mod open_files;
+mod protocol;
 
 use std::collections::HashMap;
 use std::io;

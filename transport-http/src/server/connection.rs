@@ -1,5 +1,6 @@
-//! One connection: the optional TLS handshake, hyper's HTTP/1 or HTTP/2,
-//! the idle timeout, and the shutdown phases.
+//! One connection: the optional TLS handshake, hyper's HTTP/1 or HTTP/2
+//! (see [`protocol`](super::protocol)), the idle timeout, and the shutdown
+//! phases.
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -11,6 +12,7 @@ use std::time::Duration;
 
 use hyper::body::Incoming;
 use hyper::rt::{Read, Write};
+use hyper::server::conn::http1;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use tokio::net::TcpStream;
@@ -19,13 +21,17 @@ use tokio::time::Instant;
 use tracing::Instrument;
 
 use super::accept::{Open, Phase};
+use super::protocol::{self, Http};
 use super::Config;
 use crate::dispatch::{self, Connection, Shared};
 
 /// What every connection of one server run shares.
 #[derive(Debug)]
 pub(super) struct Serving {
-    builder: auto::Builder<TokioExecutor>,
+    /// For connections that may speak HTTP/2 (and TLS ones: ALPN decides).
+    auto: auto::Builder<TokioExecutor>,
+    /// For the others: HTTP/1 alone takes less memory per connection.
+    http1: http1::Builder,
     shared: Arc<Shared>,
     idle_timeout: Option<Duration>,
     /// How long a connection may wait for its first request: the shorter
@@ -43,16 +49,20 @@ pub(super) struct Serving {
 impl Serving {
     pub(super) fn new(config: &Config) -> Self {
         let settings = &config.connections;
-        let mut builder = auto::Builder::new(TokioExecutor::new());
+        let mut auto = auto::Builder::new(TokioExecutor::new());
         // The timer arms hyper's HTTP/1 header read timeout (the slowloris
         // guard) and HTTP/2's timers.
-        builder
-            .http1()
+        auto.http1()
             .timer(TokioTimer::new())
             .header_read_timeout(settings.header_read_timeout);
-        builder.http2().timer(TokioTimer::new());
+        auto.http2().timer(TokioTimer::new());
+        let mut http1 = http1::Builder::new();
+        http1
+            .timer(TokioTimer::new())
+            .header_read_timeout(settings.header_read_timeout);
         Serving {
-            builder,
+            auto,
+            http1,
             shared: Arc::clone(&config.shared),
             idle_timeout: settings.idle_timeout,
             first_request_timeout: match (settings.header_read_timeout, settings.idle_timeout) {
@@ -90,7 +100,9 @@ impl Serving {
                     () = stopping(&mut phase) => return,
                 };
                 match handshake {
-                    Some(Ok(stream)) => serving.drive(TokioIo::new(stream), peer, phase).await,
+                    Some(Ok(stream)) => {
+                        serving.drive(TokioIo::new(stream), true, peer, phase).await;
+                    }
                     Some(Err(err)) => tracing::debug!(%peer, error = %err, "TLS handshake failed"),
                     None => tracing::debug!(%peer, "TLS handshake timed out"),
                 }
@@ -99,15 +111,36 @@ impl Serving {
             return;
         }
         tokio::spawn(async move {
-            serving.drive(TokioIo::new(stream), peer, phase).await;
+            let mut phase = phase;
+            let timeout = serving.first_request_timeout;
+            let first = tokio::select! {
+                first = with_timeout(timeout, protocol::may_be_http2(&stream)) => first,
+                () = stopping(&mut phase) => return,
+            };
+            match first {
+                Some(Ok(Some(may_be_http2))) => {
+                    serving
+                        .drive(TokioIo::new(stream), may_be_http2, peer, phase)
+                        .await;
+                }
+                Some(Ok(None)) => {}
+                Some(Err(err)) => tracing::debug!(%peer, error = %err, "connection failed"),
+                None => tracing::debug!(%peer, "closing a connection that sent nothing"),
+            }
             drop(open);
         });
     }
 
-    /// Runs hyper on `io`, closing the connection when it has been idle
-    /// too long or the server stops.
-    async fn drive<I>(&self, io: I, peer: SocketAddr, mut phase: watch::Receiver<Phase>)
-    where
+    /// Runs hyper on `io` (auto-detecting HTTP/2 if `may_be_http2`),
+    /// closing the connection when it has been idle too long or the server
+    /// stops.
+    async fn drive<I>(
+        &self,
+        io: I,
+        may_be_http2: bool,
+        peer: SocketAddr,
+        mut phase: watch::Receiver<Phase>,
+    ) where
         I: Read + Write + Unpin + Send + 'static,
     {
         let activity = Arc::new(Activity::new());
@@ -140,7 +173,11 @@ impl Serving {
                 future
             })
         };
-        let connection = self.builder.serve_connection(io, service).into_owned();
+        let connection = if may_be_http2 {
+            Http::auto(&self.auto, io, service)
+        } else {
+            Http::http1(&self.http1, io, service)
+        };
         let mut connection = std::pin::pin!(connection);
         let idle = tokio::time::sleep(self.first_request_timeout.unwrap_or(Duration::MAX));
         let mut idle = std::pin::pin!(idle);
@@ -201,7 +238,6 @@ impl Serving {
 
 /// Awaits `future`, for at most `timeout` if there is one; `None` when it
 /// took longer.
-#[cfg(feature = "tls")]
 async fn with_timeout<F: std::future::Future>(
     timeout: Option<Duration>,
     future: F,
@@ -213,7 +249,6 @@ async fn with_timeout<F: std::future::Future>(
 }
 
 /// Completes once the server leaves [`Phase::Serving`] (or is gone).
-#[cfg(feature = "tls")]
 async fn stopping(phase: &mut watch::Receiver<Phase>) {
     let _ = phase.wait_for(|phase| *phase != Phase::Serving).await;
 }
