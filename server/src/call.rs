@@ -6,6 +6,8 @@ use std::sync::Arc;
 use rpckit_codec::{parse_params, Codec, Encoded, ErrorObject, Id, ParamsError, Request};
 use serde::de::DeserializeOwned;
 
+use crate::stats::MethodStats;
+
 /// One request or notification on its way to a handler: the decoded request,
 /// the codec that decoded it (and encodes the result), and the facts the
 /// transport attached to its frame.
@@ -25,6 +27,10 @@ pub struct Call {
     /// `Arc::make_mut(&mut call.extensions).insert(value)`, which copies the
     /// map for that call only.
     pub extensions: Arc<http::Extensions>,
+    /// The counters of the method serving the call, set by the router when
+    /// its stats are on: what the [`Stats`](crate::stats::Stats) extractor
+    /// reads.
+    pub(crate) stats: Option<Arc<MethodStats>>,
 }
 
 /// What a call produces: the result, already encoded by the call's codec,
@@ -32,6 +38,16 @@ pub struct Call {
 pub type Outcome = Result<Encoded, ErrorObject>;
 
 impl Call {
+    /// A call of `request`, decoded by `codec`, with the transport's facts.
+    pub fn new(request: Request, codec: Arc<dyn Codec>, extensions: Arc<http::Extensions>) -> Self {
+        Call {
+            request,
+            codec,
+            extensions,
+            stats: None,
+        }
+    }
+
     /// The method name.
     pub fn method(&self) -> &str {
         &self.request.method

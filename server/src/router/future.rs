@@ -9,6 +9,7 @@ use std::time::Duration;
 use rpckit_codec::{ErrorCode, ErrorObject};
 
 use crate::handler::BoxOutcome;
+use crate::stats::Recording;
 use crate::Outcome;
 
 /// The code of the answer to a call that ran past its method's
@@ -21,6 +22,8 @@ pub const CALL_TIMED_OUT: ErrorCode = ErrorCode::ServerError(-32_001);
 /// sync handler's result) that needs no allocation.
 pub struct ResponseFuture {
     inner: Inner,
+    /// The call's statistics, recorded when the outcome is ready.
+    recording: Option<Recording>,
 }
 
 enum Inner {
@@ -38,12 +41,14 @@ impl ResponseFuture {
     pub(crate) fn handler(future: BoxOutcome) -> Self {
         ResponseFuture {
             inner: Inner::Handler(future),
+            recording: None,
         }
     }
 
     pub(crate) fn ready(outcome: Outcome) -> Self {
         ResponseFuture {
             inner: Inner::Ready(std::future::ready(outcome)),
+            recording: None,
         }
     }
 
@@ -54,16 +59,23 @@ impl ResponseFuture {
     ///
     /// When polled outside a tokio runtime with a timer.
     pub(crate) fn with_timeout(self, limit: Duration) -> Self {
-        match self.inner {
-            Inner::Handler(handler) => ResponseFuture {
-                inner: Inner::Timed {
-                    handler,
-                    deadline: Box::pin(tokio::time::sleep(limit)),
-                    limit,
-                },
+        let ResponseFuture { inner, recording } = self;
+        let inner = match inner {
+            Inner::Handler(handler) => Inner::Timed {
+                handler,
+                deadline: Box::pin(tokio::time::sleep(limit)),
+                limit,
             },
-            inner => ResponseFuture { inner },
-        }
+            inner => inner,
+        };
+        ResponseFuture { inner, recording }
+    }
+
+    /// Records the call's outcome in `recording` when it is ready (or the
+    /// call as dropped, when the future is dropped first).
+    pub(crate) fn recorded(mut self, recording: Option<Recording>) -> Self {
+        self.recording = recording;
+        self
     }
 }
 
@@ -86,6 +98,11 @@ impl Future for ResponseFuture {
                 },
             },
         };
+        if let Poll::Ready(outcome) = &outcome {
+            if let Some(recording) = self.recording.take() {
+                recording.finish(outcome);
+            }
+        }
         outcome.map(Ok)
     }
 }

@@ -3,6 +3,7 @@
 mod future;
 mod names;
 mod settings;
+mod stats;
 
 use std::collections::HashMap;
 use std::convert::Infallible;
@@ -17,14 +18,18 @@ pub use names::MethodNames;
 pub use settings::MethodSettings;
 
 use crate::handler::{Handler, SyncHandler};
+use crate::stats::{MethodStats, Stats};
 use crate::{Call, Outcome};
 
 type BoxedHandler = Arc<dyn Fn(Call) -> ResponseFuture + Send + Sync>;
 
-/// One registered method: its handler and its settings. Aliases share it.
+/// One registered method: its handler, its settings and its statistics.
+/// Aliases share it.
 struct Method {
     handler: BoxedHandler,
     settings: MethodSettings,
+    /// `None` when the router's stats are off.
+    stats: Option<Arc<MethodStats>>,
 }
 
 /// The methods of one endpoint: names (and aliases) to handlers.
@@ -41,9 +46,20 @@ struct Method {
 ///     .sync_method("random", || 4_u16);
 /// assert!(router.has_method("helloworld"));
 /// ```
-#[derive(Clone, Default)]
+#[derive(Clone)]
 pub struct Router {
     methods: Arc<HashMap<Box<str>, Arc<Method>>>,
+    /// Where the methods count their calls; `None` when stats are off.
+    stats: Option<Stats>,
+}
+
+impl Default for Router {
+    fn default() -> Self {
+        Router {
+            methods: Arc::default(),
+            stats: Some(Stats::new()),
+        }
+    }
 }
 
 impl Router {
@@ -104,13 +120,14 @@ impl Router {
     /// When both have a method of the same name.
     #[track_caller]
     pub fn merge(mut self, other: Router) -> Self {
+        let adopted = self.adopt(&other);
         let methods = Arc::make_mut(&mut self.methods);
-        for (name, handler) in other.methods.iter() {
+        for (name, handler) in adopted {
             assert!(
-                !methods.contains_key(name),
+                !methods.contains_key(&name),
                 "rpckit: method `{name}` is registered twice"
             );
-            methods.insert(name.clone(), handler.clone());
+            methods.insert(name, handler);
         }
         self
     }
@@ -141,6 +158,7 @@ impl Router {
         let new = Arc::new(Method {
             handler: old.handler.clone(),
             settings: change(old.settings.clone()),
+            stats: old.stats.clone(),
         });
         for method in Arc::make_mut(&mut self.methods).values_mut() {
             if Arc::ptr_eq(method, &old) {
@@ -175,6 +193,7 @@ impl Router {
         let method = Arc::new(Method {
             handler,
             settings: MethodSettings::default(),
+            stats: self.stats.as_ref().map(|stats| stats.method(&names)),
         });
         let methods = Arc::make_mut(&mut self.methods);
         for name in names {
@@ -192,7 +211,7 @@ impl Router {
         self
     }
 
-    fn dispatch(&self, call: Call) -> ResponseFuture {
+    fn dispatch(&self, mut call: Call) -> ResponseFuture {
         match self.methods.get(call.method()) {
             Some(method) => {
                 #[cfg(feature = "http")]
@@ -201,7 +220,8 @@ impl Router {
                 }
                 #[cfg(feature = "http")]
                 apply_http_settings(&method.settings, &call);
-                let answer = (method.handler)(call);
+                let recording = crate::stats::begin(method.stats.as_ref(), &mut call);
+                let answer = (method.handler)(call).recorded(recording);
                 match method.settings.timeout_limit() {
                     Some(limit) => answer.with_timeout(limit),
                     None => answer,
