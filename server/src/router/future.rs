@@ -82,8 +82,13 @@ impl ResponseFuture {
 impl Future for ResponseFuture {
     type Output = Result<Outcome, std::convert::Infallible>;
 
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let outcome = match &mut self.inner {
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.get_mut();
+        // A handler that panics unwinds through here, and the rpc layer
+        // catches it and drops this future later: the guard counts the
+        // panic as it passes.
+        let mut unwinding = Unwinding(Some(&mut this.recording));
+        let outcome = match &mut this.inner {
             Inner::Handler(handler) => handler.as_mut().poll(cx),
             Inner::Ready(ready) => Pin::new(ready).poll(cx),
             Inner::Timed {
@@ -98,12 +103,25 @@ impl Future for ResponseFuture {
                 },
             },
         };
-        if let Poll::Ready(outcome) = &outcome {
-            if let Some(recording) = self.recording.take() {
+        let recording = unwinding.0.take();
+        if let (Poll::Ready(outcome), Some(recording)) = (&outcome, recording) {
+            if let Some(recording) = recording.take() {
                 recording.finish(outcome);
             }
         }
         outcome.map(Ok)
+    }
+}
+
+/// Records the call as panicked if dropped while it still holds the
+/// recording, which only unwinding does.
+struct Unwinding<'a>(Option<&'a mut Option<Recording>>);
+
+impl Drop for Unwinding<'_> {
+    fn drop(&mut self) {
+        if let Some(recording) = self.0.take().and_then(Option::take) {
+            recording.panicked();
+        }
     }
 }
 

@@ -97,6 +97,15 @@ impl Recording {
         }
         self.stats.done.fetch_add(1, Ordering::Release);
     }
+
+    /// Records the call as failed by a panic of its handler (which the rpc
+    /// layer answers with -32603).
+    pub(crate) fn panicked(mut self) {
+        self.finished = true;
+        self.stats.latency.record(self.start.elapsed());
+        self.stats.errors.fetch_add(1, Ordering::Relaxed);
+        self.stats.done.fetch_add(1, Ordering::Release);
+    }
 }
 
 impl Drop for Recording {
@@ -104,8 +113,8 @@ impl Drop for Recording {
         if self.finished {
             return;
         }
-        // Unwinding: the handler panicked, and the rpc layer answers
-        // -32603. Otherwise the call's future was dropped unanswered.
+        // Unwinding: a sync handler panicked inside the router's call.
+        // Otherwise the call's future was dropped unanswered.
         if std::thread::panicking() {
             self.stats.latency.record(self.start.elapsed());
             self.stats.errors.fetch_add(1, Ordering::Relaxed);

@@ -33,13 +33,16 @@
 //!
 //! ```
 //! use rpckit::extract::Params;
-//! use rpckit::stats::{Snapshot, Stats, Unit};
-//! use rpckit::Router;
+//! use rpckit::stats::{Stats, Unit};
+//! use rpckit::{ErrorObject, Router};
 //!
-//! let router = Router::new().sync_method("stats", |stats: Stats, Params((in_ms,)): Params<(Option<bool>,)>| {
-//!     let unit = if in_ms.unwrap_or(false) { Unit::Milliseconds } else { Unit::Seconds };
-//!     stats.snapshot(unit)
-//! });
+//! let router = Router::new().sync_method(
+//!     "stats",
+//!     |stats: Stats, Params((in_ms,)): Params<(Option<bool>,)>| {
+//!         let unit = if in_ms.unwrap_or(false) { Unit::Milliseconds } else { Unit::Seconds };
+//!         Ok::<_, ErrorObject>(stats.snapshot(unit))
+//!     },
+//! );
 //! # let _ = router;
 //! ```
 //!

@@ -62,7 +62,9 @@ pub struct PrometheusService {
 
 impl PrometheusService {
     /// Serves every one of `stats` (the routers of several paths) in one
-    /// exposition.
+    /// exposition. Each is labelled with its [path](Stats::path); a path
+    /// that comes twice gets `~2`, `~3`… appended, so that no two series
+    /// have the same labels.
     pub fn new(stats: impl IntoIterator<Item = Stats>) -> Self {
         PrometheusService {
             stats: stats.into_iter().collect(),
@@ -123,10 +125,25 @@ struct Read {
 
 /// The exposition of `stats`.
 pub(crate) fn render(stats: &[Stats]) -> String {
+    let mut paths: Vec<String> = Vec::with_capacity(stats.len());
+    for stats in stats {
+        // Two series with the same labels would make the exposition
+        // invalid: a path seen already (two unmounted routers, say) gets
+        // a `~2`, `~3`… of its own.
+        let path = stats.path();
+        let mut label = path.clone();
+        let mut n = 1;
+        while paths.contains(&label) {
+            n += 1;
+            label = format!("{path}~{n}");
+        }
+        paths.push(label);
+    }
     let reads: Vec<Read> = stats
         .iter()
-        .map(|stats| Read {
-            path: escape(&stats.path()),
+        .zip(paths)
+        .map(|(stats, path)| Read {
+            path: escape(&path),
             methods: stats
                 .methods()
                 .into_iter()
