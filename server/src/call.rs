@@ -25,6 +25,10 @@ pub struct Call {
     /// `Arc::make_mut(&mut call.extensions).insert(value)`, which copies the
     /// map for that call only.
     pub extensions: Arc<http::Extensions>,
+    /// Counts the call in flight in its router (reloads wait for it), set
+    /// by the router when it runs the call; also where the
+    /// [`ApiHandle`](crate::ApiHandle) extractor finds its router.
+    pub(crate) in_flight: Option<crate::router::InFlight>,
 }
 
 /// What a call produces: the result, already encoded by the call's codec,
@@ -32,6 +36,16 @@ pub struct Call {
 pub type Outcome = Result<Encoded, ErrorObject>;
 
 impl Call {
+    /// A call of `request`, decoded by `codec`, with the transport's facts.
+    pub fn new(request: Request, codec: Arc<dyn Codec>, extensions: Arc<http::Extensions>) -> Self {
+        Call {
+            request,
+            codec,
+            extensions,
+            in_flight: None,
+        }
+    }
+
     /// The method name.
     pub fn method(&self) -> &str {
         &self.request.method
