@@ -25,10 +25,9 @@ pub struct Call {
     /// `Arc::make_mut(&mut call.extensions).insert(value)`, which copies the
     /// map for that call only.
     pub extensions: Arc<http::Extensions>,
-    /// Counts the call in flight in its router (reloads wait for it), set
-    /// by the router when it runs the call; also where the
-    /// [`ApiHandle`](crate::ApiHandle) extractor finds its router.
-    pub(crate) in_flight: Option<crate::router::InFlight>,
+    /// The router that runs the call, set when it does: where the
+    /// [`ApiHandle`](crate::ApiHandle) extractor finds it.
+    pub(crate) router: Option<Arc<crate::router::Shared>>,
 }
 
 /// What a call produces: the result, already encoded by the call's codec,
@@ -42,7 +41,7 @@ impl Call {
             request,
             codec,
             extensions,
-            in_flight: None,
+            router: None,
         }
     }
 

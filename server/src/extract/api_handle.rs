@@ -25,9 +25,9 @@ use crate::{ApiHandle, Call};
 /// ```
 impl FromCall for ApiHandle {
     fn from_call(call: &Call) -> Result<Self, ErrorObject> {
-        call.in_flight
+        call.router
             .as_ref()
-            .map(|in_flight| ApiHandle::new(in_flight.shared().clone(), true))
+            .map(|router| ApiHandle::new(router.clone(), true))
             .ok_or_else(|| ErrorObject::internal_error("this call is not run by a router"))
     }
 }

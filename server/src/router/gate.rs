@@ -107,7 +107,6 @@ impl Control {
             .saturating_sub(self.parked.load(Ordering::SeqCst))
     }
 
-
     /// Waits until at most `max` calls (parked ones aside) are in flight,
     /// or until `deadline`; whether it got there.
     pub(super) async fn drain(&self, max: usize, deadline: tokio::time::Instant) -> bool {
@@ -189,12 +188,12 @@ impl Control {
 }
 
 /// One call in flight: counted in when made, out when dropped (the call
-/// ended, or its future was dropped).
-pub(crate) struct InFlight(pub(super) Arc<Shared>);
+/// was answered, or its future was dropped).
+pub(super) struct InFlight(pub(super) Arc<Shared>);
 
 impl InFlight {
     /// The router this call runs in.
-    pub(crate) fn shared(&self) -> &Arc<Shared> {
+    pub(super) fn shared(&self) -> &Arc<Shared> {
         &self.0
     }
 }
@@ -280,8 +279,7 @@ pub(super) async fn held(router: Router, call: Call) -> Outcome {
         match timeout {
             None => changed.await,
             Some(limit) => {
-                let deadline =
-                    *deadline.get_or_insert_with(|| tokio::time::Instant::now() + limit);
+                let deadline = *deadline.get_or_insert_with(|| tokio::time::Instant::now() + limit);
                 if tokio::time::timeout_at(deadline, changed).await.is_err() {
                     return Err(super::lock::timed_out(call.method(), limit));
                 }

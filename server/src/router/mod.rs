@@ -21,7 +21,7 @@ use arc_swap::ArcSwap;
 use rpckit_codec::ErrorObject;
 
 pub use future::{ResponseFuture, CALL_TIMED_OUT};
-pub(crate) use gate::InFlight;
+use gate::InFlight;
 pub use handle::ApiHandle;
 pub use lock::LOCK_TIMED_OUT;
 pub use names::MethodNames;
@@ -368,8 +368,8 @@ impl Router {
     }
 }
 
-/// Runs `call` on `table`; `guard` counts it in flight until the handler
-/// is done with the call.
+/// Runs `call` on `table`; `guard` counts it in flight until it is
+/// answered or its future dropped.
 fn serve(table: &Table, mut call: Call, guard: InFlight) -> ResponseFuture {
     match table.methods.get(call.method()) {
         Some(method) => {
@@ -379,8 +379,8 @@ fn serve(table: &Table, mut call: Call, guard: InFlight) -> ResponseFuture {
             }
             #[cfg(feature = "http")]
             apply_http_settings(&method.settings, &call);
-            call.in_flight = Some(guard);
-            let answer = (method.handler)(call);
+            call.router = Some(guard.shared().clone());
+            let answer = (method.handler)(call).counted(guard);
             match method.settings.timeout_limit() {
                 Some(limit) => answer.with_timeout(limit),
                 None => answer,

@@ -226,10 +226,7 @@ impl ApiHandle {
 
         let closed = Closed::new(shared);
         let deadline = tokio::time::Instant::now() + options.timeout;
-        let drained = shared
-            .control
-            .drain(options.max_in_flight, deadline)
-            .await;
+        let drained = shared.control.drain(options.max_in_flight, deadline).await;
         let in_flight = shared.control.busy();
         if !drained && options.on_timeout == OnTimeout::GiveUp {
             return Err(ReloadError::TimedOut {
