@@ -25,6 +25,9 @@ pub struct Call {
     /// `Arc::make_mut(&mut call.extensions).insert(value)`, which copies the
     /// map for that call only.
     pub extensions: Arc<http::Extensions>,
+    /// The router that runs the call, set when it does: where the
+    /// [`ApiHandle`](crate::ApiHandle) extractor finds it.
+    pub(crate) router: Option<Arc<crate::router::Shared>>,
 }
 
 /// What a call produces: the result, already encoded by the call's codec,
@@ -32,6 +35,16 @@ pub struct Call {
 pub type Outcome = Result<Encoded, ErrorObject>;
 
 impl Call {
+    /// A call of `request`, decoded by `codec`, with the transport's facts.
+    pub fn new(request: Request, codec: Arc<dyn Codec>, extensions: Arc<http::Extensions>) -> Self {
+        Call {
+            request,
+            codec,
+            extensions,
+            router: None,
+        }
+    }
+
     /// The method name.
     pub fn method(&self) -> &str {
         &self.request.method

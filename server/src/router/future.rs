@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use rpckit_codec::{ErrorCode, ErrorObject};
 
+use super::InFlight;
 use crate::handler::BoxOutcome;
 use crate::Outcome;
 
@@ -21,6 +22,9 @@ pub const CALL_TIMED_OUT: ErrorCode = ErrorCode::ServerError(-32_001);
 /// sync handler's result) that needs no allocation.
 pub struct ResponseFuture {
     inner: Inner,
+    /// Counts the call in flight in its router until it is answered or
+    /// dropped.
+    in_flight: Option<InFlight>,
 }
 
 enum Inner {
@@ -38,12 +42,14 @@ impl ResponseFuture {
     pub(crate) fn handler(future: BoxOutcome) -> Self {
         ResponseFuture {
             inner: Inner::Handler(future),
+            in_flight: None,
         }
     }
 
     pub(crate) fn ready(outcome: Outcome) -> Self {
         ResponseFuture {
             inner: Inner::Ready(std::future::ready(outcome)),
+            in_flight: None,
         }
     }
 
@@ -61,9 +67,19 @@ impl ResponseFuture {
                     deadline: Box::pin(tokio::time::sleep(limit)),
                     limit,
                 },
+                in_flight: self.in_flight,
             },
-            inner => ResponseFuture { inner },
+            inner => ResponseFuture {
+                inner,
+                in_flight: self.in_flight,
+            },
         }
+    }
+
+    /// Keeps the call counted in flight until this future is done.
+    pub(super) fn counted(mut self, in_flight: InFlight) -> Self {
+        self.in_flight = Some(in_flight);
+        self
     }
 }
 
@@ -86,6 +102,10 @@ impl Future for ResponseFuture {
                 },
             },
         };
+        if outcome.is_ready() {
+            // Answered: a reload need not wait for the encoding and sending.
+            self.in_flight = None;
+        }
         outcome.map(Ok)
     }
 }

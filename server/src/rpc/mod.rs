@@ -147,11 +147,7 @@ where
         codec = codec.name(),
     );
     let id = request.id.clone();
-    let call = Call {
-        request,
-        codec,
-        extensions,
-    };
+    let call = Call::new(request, codec, extensions);
     // An instrumented future costs a span enter and exit per poll: only pay
     // it when a subscriber wants the span.
     let outcome = if span.is_disabled() {
