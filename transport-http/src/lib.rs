@@ -141,5 +141,14 @@ pub use server::{
     DEFAULT_SHUTDOWN_TIMEOUT,
 };
 pub use service::HttpService;
+
+/// Zero-downtime restart (the `rpckit-handover` crate): taking sockets
+/// over through `LISTEN_FDS`, starting a successor with them.
+#[cfg(unix)]
+pub use rpckit_handover as handover;
+#[cfg(unix)]
+pub use rpckit_handover::{notify_ready, Successor};
+#[cfg(unix)]
+pub use server::LISTENER_NAME;
 #[cfg(feature = "tls")]
 pub use tls::{TlsConfig, TlsError, TlsErrorKind};
