@@ -6,8 +6,6 @@ use std::sync::Arc;
 use rpckit_codec::{parse_params, Codec, Encoded, ErrorObject, Id, ParamsError, Request};
 use serde::de::DeserializeOwned;
 
-use crate::stats::MethodStats;
-
 /// One request or notification on its way to a handler: the decoded request,
 /// the codec that decoded it (and encodes the result), and the facts the
 /// transport attached to its frame.
@@ -27,10 +25,9 @@ pub struct Call {
     /// `Arc::make_mut(&mut call.extensions).insert(value)`, which copies the
     /// map for that call only.
     pub extensions: Arc<http::Extensions>,
-    /// The counters of the method serving the call, set by the router when
-    /// its stats are on: what the [`Stats`](crate::stats::Stats) extractor
-    /// reads.
-    pub(crate) stats: Option<Arc<MethodStats>>,
+    /// The router that runs the call, set when it does: where the
+    /// [`ApiHandle`](crate::ApiHandle) extractor finds it.
+    pub(crate) router: Option<Arc<crate::router::Shared>>,
 }
 
 /// What a call produces: the result, already encoded by the call's codec,
@@ -44,7 +41,7 @@ impl Call {
             request,
             codec,
             extensions,
-            stats: None,
+            router: None,
         }
     }
 

@@ -2,7 +2,7 @@
 
 use rpckit_codec::{Codecs, DecodeLimits};
 
-use crate::{CodecService, Router, RpcLayer, RpcService};
+use crate::{ApiHandle, CodecService, Router, RpcLayer, RpcService};
 
 /// One endpoint path's worth of JSON-RPC: the [`Router`], the codecs it
 /// accepts and the limits it decodes with. A transport serves it.
@@ -64,6 +64,12 @@ impl Endpoint {
     pub fn batch_concurrency(mut self, limit: usize) -> Self {
         self.rpc = self.rpc.batch_concurrency(limit);
         self
+    }
+
+    /// The handle that reloads and locks this endpoint's router while it is
+    /// served (see [`Router::handle`]).
+    pub fn handle(&self) -> ApiHandle {
+        self.router.handle()
     }
 
     /// The statistics of the endpoint's router (see

@@ -78,7 +78,10 @@ pub mod stats;
 pub use call::{Call, Outcome};
 pub use codec_layer::{CodecLayer, CodecService, DEFAULT_OFFLOAD_ABOVE};
 pub use endpoint::{Endpoint, EndpointService};
-pub use router::{MethodNames, MethodSet, MethodSettings, ResponseFuture, Router, CALL_TIMED_OUT};
+pub use router::{
+    ApiHandle, MethodNames, MethodSet, MethodSettings, OnTimeout, ReloadError, ReloadOptions,
+    Reloaded, ResponseFuture, Router, CALL_TIMED_OUT, LOCK_TIMED_OUT,
+};
 pub use rpc::{Incoming, RpcLayer, RpcService};
 pub use rpckit_codec::{ErrorCode, ErrorObject, Id};
 

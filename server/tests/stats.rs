@@ -643,3 +643,55 @@ async fn the_exposition_parses_strictly_with_several_routers() {
     // The text a scrape gets is the text the handle renders.
     assert!(api_stats.prometheus_text().contains("rpckit_calls_total{path=\"\",method=\"ok\"} 3\n"));
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_call_held_by_a_lock_records_its_wait() {
+    let router = Router::new().sync_method("ping", || "pong");
+    let (stats, api) = (router.stats_handle().unwrap(), router.handle());
+    let endpoint = Endpoint::new(router);
+    assert!(api.lock());
+    let held = tokio::spawn({
+        let endpoint = endpoint.clone();
+        async move { ask(&endpoint, &call("ping", json!([]), 1)).await }
+    });
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert!(!held.is_finished());
+    assert_eq!(stats.snapshot_ms().stages.wait.count, 0);
+    assert!(api.unlock());
+    assert_eq!(held.await.unwrap().unwrap()["result"], "pong");
+    let wait = stats.snapshot_ms().stages.wait;
+    assert_eq!((wait.count, wait.total), (1, 50.0));
+    // An unlocked call waits for nothing and records no wait.
+    ask(&endpoint, &call("ping", json!([]), 2)).await.unwrap();
+    assert_eq!(stats.snapshot_ms().stages.wait.count, 1);
+    assert_eq!(stats.snapshot_ms().method("ping").unwrap().calls, 2);
+}
+
+#[tokio::test]
+async fn a_reloaded_method_counts_on_in_the_served_stats() {
+    let router = Router::new()
+        .sync_method("version", || 1)
+        .sync_method("other", || 0);
+    let (stats, api) = (router.stats_handle().unwrap(), router.handle());
+    let endpoint = Endpoint::new(router);
+    ask(&endpoint, &call("version", json!([]), 1)).await.unwrap();
+    api.reload(rpckit::ReloadOptions::new(), |_old| {
+        Router::new().sync_method("version", || 2).sync_method("new", || 3)
+    })
+    .await
+    .unwrap();
+    assert_eq!(ask(&endpoint, &call("version", json!([]), 2)).await.unwrap()["result"], 2);
+    ask(&endpoint, &call("new", json!([]), 3)).await.unwrap();
+    // Cleared first: the served stats still, and `version` still counting.
+    api.reload(rpckit::ReloadOptions::new().clear_first(true), |_old| {
+        Router::new().sync_method("version", || 4)
+    })
+    .await
+    .unwrap();
+    assert_eq!(ask(&endpoint, &call("version", json!([]), 4)).await.unwrap()["result"], 4);
+    assert!(api.table().stats_handle().unwrap().same_as(&stats));
+    let snapshot = stats.snapshot_ms();
+    assert_eq!(snapshot.method("version").unwrap().calls, 3);
+    assert_eq!(snapshot.method("new").unwrap().calls, 1);
+    assert_eq!(snapshot.stages.decode.count, 4);
+}

@@ -84,6 +84,13 @@
 //! ([`ServerHandle::restart`]). Several servers in one process can share a
 //! [`Route`] (it is `Clone`; clones share the service's state).
 //!
+//! A new process can take the server over without refusing a connection
+//! (on Unix): [`ServerHandle::hand_over`] starts it with the listening
+//! sockets (`LISTEN_FDS`, systemd's convention), it serves on them with
+//! [`ServerBuilder::bind_inherited`] and says [`notify_ready`], and the old
+//! one drains with [`ServerHandle::shutdown_lingering`] and exits; see
+//! [`handover`].
+//!
 //! # Feature flags
 //!
 //! | feature | default | what it adds |
@@ -141,5 +148,14 @@ pub use server::{
     DEFAULT_SHUTDOWN_TIMEOUT,
 };
 pub use service::HttpService;
+
+/// Zero-downtime restart (the `rpckit-handover` crate): taking sockets
+/// over through `LISTEN_FDS`, starting a successor with them.
+#[cfg(unix)]
+pub use rpckit_handover as handover;
+#[cfg(unix)]
+pub use rpckit_handover::{notify_ready, Successor};
+#[cfg(unix)]
+pub use server::LISTENER_NAME;
 #[cfg(feature = "tls")]
 pub use tls::{TlsConfig, TlsError, TlsErrorKind};

@@ -4,6 +4,7 @@
 mod accept;
 mod connection;
 mod handle;
+mod inherit;
 mod open_files;
 mod protocol;
 
@@ -22,6 +23,8 @@ use crate::dispatch::{self, Shared};
 use crate::fallback::Fallback;
 use crate::{Body, BoxError, Cors, HttpService, Jsonp, Route};
 
+#[cfg(unix)]
+pub use handle::LISTENER_NAME;
 pub use handle::{BoundServer, ServerHandle, StoppedServer};
 pub use open_files::OpenFileLimit;
 

@@ -83,3 +83,10 @@ pub use server::{
     DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_IN_FLIGHT,
 };
 pub use service::{BoxError, FrameService};
+
+/// Zero-downtime restart (the `rpckit-handover` crate): taking sockets
+/// over through `LISTEN_FDS`, starting a successor with them.
+#[cfg(unix)]
+pub use rpckit_handover as handover;
+#[cfg(unix)]
+pub use rpckit_handover::{notify_ready, Successor};

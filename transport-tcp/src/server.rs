@@ -6,7 +6,8 @@ use std::net::SocketAddr;
 use std::path::Path;
 #[cfg(unix)]
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use bytes::BytesMut;
@@ -212,13 +213,125 @@ impl ServerBuilder {
         let max_connections = self.max_connections;
         let settings = self.settings()?;
         let listener = TcpListener::bind(addr).await?;
-        let local_addr = ListenAddr::Tcp(listener.local_addr()?);
+        Self::bound(Listener::Tcp(listener), max_connections, settings, false)
+    }
+
+    fn bound(
+        listener: Listener,
+        max_connections: usize,
+        settings: Settings,
+        inherited: bool,
+    ) -> io::Result<BoundServer> {
+        let local_addr = match &listener {
+            Listener::Tcp(listener) => ListenAddr::Tcp(listener.local_addr()?),
+            #[cfg(unix)]
+            Listener::Unix(_, path) => ListenAddr::Unix(Arc::from(path.as_path())),
+        };
         Ok(BoundServer {
-            listener: Listener::Tcp(listener),
+            listener: Arc::new(listener),
             local_addr,
             settings: Arc::new(settings),
             max_connections,
+            inherited,
+            handed_over: Arc::new(AtomicBool::new(false)),
         })
+    }
+
+    /// Serves on a TCP listener bound elsewhere (by hand, or taken from
+    /// [`listen_fds`](crate::handover::listen_fds)); it is switched to
+    /// non-blocking mode.
+    ///
+    /// # Errors
+    ///
+    /// As [`bind`](Self::bind).
+    ///
+    /// # Panics
+    ///
+    /// Outside a tokio runtime.
+    pub fn from_std_listener(self, listener: std::net::TcpListener) -> io::Result<BoundServer> {
+        let max_connections = self.max_connections;
+        let settings = self.settings()?;
+        listener.set_nonblocking(true)?;
+        let listener = TcpListener::from_std(listener)?;
+        Self::bound(Listener::Tcp(listener), max_connections, settings, false)
+    }
+
+    /// Serves on a Unix listener bound elsewhere (Unix only). Its socket
+    /// file is not removed at shutdown: whoever bound it owns it.
+    ///
+    /// # Errors
+    ///
+    /// As [`bind`](Self::bind), or when the listener has no path (an
+    /// unnamed or abstract socket).
+    ///
+    /// # Panics
+    ///
+    /// Outside a tokio runtime.
+    #[cfg(unix)]
+    pub fn from_std_unix_listener(
+        self,
+        listener: std::os::unix::net::UnixListener,
+    ) -> io::Result<BoundServer> {
+        let max_connections = self.max_connections;
+        let settings = self.settings()?;
+        let path = listener
+            .local_addr()?
+            .as_pathname()
+            .map(Path::to_path_buf)
+            .ok_or_else(|| {
+                io::Error::new(io::ErrorKind::InvalidInput, "the Unix listener has no path")
+            })?;
+        listener.set_nonblocking(true)?;
+        let listener = UnixListener::from_std(listener)?;
+        Self::bound(
+            Listener::Unix(listener, path),
+            max_connections,
+            settings,
+            true,
+        )
+    }
+
+    /// Takes over the first TCP listener this process inherited
+    /// (`LISTEN_FDS`: from a [hand-over](ServerHandle::hand_over) or
+    /// systemd socket activation), or, when it inherited none, binds
+    /// `addr` as [`bind`](Self::bind) does. [`BoundServer::is_inherited`]
+    /// says which.
+    ///
+    /// # Errors
+    ///
+    /// As [`bind`](Self::bind), or when an inherited socket cannot be
+    /// adopted.
+    #[cfg(unix)]
+    pub async fn bind_inherited(self, addr: impl ToSocketAddrs) -> io::Result<BoundServer> {
+        match rpckit_handover::take_tcp(None)?.into_iter().next() {
+            Some(listener) => {
+                let mut server = self.from_std_listener(listener)?;
+                server.inherited = true;
+                tracing::info!(addr = %server.local_addr, "took over an inherited listener");
+                Ok(server)
+            }
+            None => self.bind(addr).await,
+        }
+    }
+
+    /// As [`bind_inherited`](Self::bind_inherited), for a Unix listener:
+    /// the first one inherited, else [`bind_unix`](Self::bind_unix) at
+    /// `path`.
+    ///
+    /// # Errors
+    ///
+    /// As [`bind_unix`](Self::bind_unix), or when an inherited socket
+    /// cannot be adopted.
+    #[cfg(unix)]
+    pub async fn bind_unix_inherited(self, path: impl AsRef<Path>) -> io::Result<BoundServer> {
+        match rpckit_handover::take_unix(None)?.into_iter().next() {
+            Some(listener) => {
+                let server = self.from_std_unix_listener(listener)?;
+                tracing::info!(addr = %server.local_addr, "took over an inherited listener");
+                Ok(server)
+            }
+            None => self.bind_unix(path).await,
+        }
     }
 
     /// Binds a Unix socket at `path` (Unix only). The file must not exist; it is
@@ -231,14 +344,14 @@ impl ServerBuilder {
     pub async fn bind_unix(self, path: impl AsRef<Path>) -> io::Result<BoundServer> {
         let max_connections = self.max_connections;
         let settings = self.settings()?;
-        let path: Arc<Path> = Arc::from(path.as_ref());
+        let path = path.as_ref().to_path_buf();
         let listener = UnixListener::bind(&path)?;
-        Ok(BoundServer {
-            listener: Listener::Unix(listener, path.to_path_buf()),
-            local_addr: ListenAddr::Unix(path),
-            settings: Arc::new(settings),
+        Self::bound(
+            Listener::Unix(listener, path),
             max_connections,
-        })
+            settings,
+            false,
+        )
     }
 
     /// Serves one stream — stdin and stdout joined
@@ -378,16 +491,29 @@ enum Listener {
 /// A server with its socket bound, not yet accepting.
 #[derive(Debug)]
 pub struct BoundServer {
-    listener: Listener,
+    listener: Arc<Listener>,
     local_addr: ListenAddr,
     settings: Arc<Settings>,
     max_connections: usize,
+    /// Taken over from another process (or given by the caller, for a
+    /// Unix socket): then its socket file is not ours to remove.
+    inherited: bool,
+    /// Set once the socket was handed to a successor, which still
+    /// listens on it: its file must stay.
+    handed_over: Arc<AtomicBool>,
 }
 
 impl BoundServer {
     /// Where the server listens.
     pub fn local_addr(&self) -> &ListenAddr {
         &self.local_addr
+    }
+
+    /// Whether the server's socket was taken over from another process
+    /// ([`bind_inherited`](ServerBuilder::bind_inherited) found one) rather
+    /// than bound here.
+    pub fn is_inherited(&self) -> bool {
+        self.inherited
     }
 
     /// Serves until the process ends. Accept errors (such as running out
@@ -404,9 +530,13 @@ impl BoundServer {
     pub fn spawn(self) -> ServerHandle {
         let stop = CancellationToken::new();
         let local_addr = self.local_addr.clone();
+        let listener = Arc::downgrade(&self.listener);
+        let handed_over = Arc::clone(&self.handed_over);
         let task = tokio::spawn(accept_loop(self, stop.clone()));
         ServerHandle {
             local_addr,
+            listener,
+            handed_over,
             stop,
             task,
         }
@@ -419,6 +549,10 @@ impl BoundServer {
 #[derive(Debug)]
 pub struct ServerHandle {
     local_addr: ListenAddr,
+    /// The accept loop's listener, while it has it: a hand-over
+    /// duplicates it. Weak, so that a shutdown closes it at once.
+    listener: Weak<Listener>,
+    handed_over: Arc<AtomicBool>,
     stop: CancellationToken,
     task: JoinHandle<io::Result<()>>,
 }
@@ -427,6 +561,62 @@ impl ServerHandle {
     /// Where the server listens.
     pub fn local_addr(&self) -> &ListenAddr {
         &self.local_addr
+    }
+
+    /// A duplicate of the listening socket, to pass to a successor of
+    /// several servers ([`Successor::listener`](crate::Successor::listener));
+    /// [`hand_over`](Self::hand_over) does it for this server alone.
+    ///
+    /// # Errors
+    ///
+    /// When the server has stopped (its socket is closed), or a duplicate
+    /// cannot be made (out of file descriptors).
+    #[cfg(unix)]
+    pub fn listener_fd(&self) -> io::Result<std::os::fd::OwnedFd> {
+        use std::os::fd::AsFd;
+        let listener = self
+            .listener
+            .upgrade()
+            .ok_or_else(|| io::Error::new(io::ErrorKind::NotConnected, "the server has stopped"))?;
+        match &*listener {
+            Listener::Tcp(listener) => listener.as_fd().try_clone_to_owned(),
+            Listener::Unix(listener, _) => listener.as_fd().try_clone_to_owned(),
+        }
+    }
+
+    /// Starts `successor` with this server's listening socket (as fd 3,
+    /// named `tcp` or `unix`, with `LISTEN_FDS`) and returns once it says
+    /// it is ready ([`notify_ready`](crate::notify_ready)): the
+    /// zero-downtime restart. The successor takes the socket over with
+    /// [`bind_inherited`](ServerBuilder::bind_inherited) (or
+    /// [`bind_unix_inherited`](ServerBuilder::bind_unix_inherited)).
+    ///
+    /// Both processes accept from the same kernel queue meanwhile, so no
+    /// connection is refused. Once this returns, [`shutdown`](Self::shutdown)
+    /// this server (a Unix socket's file stays: the successor listens on
+    /// it) and exit. On an error nothing has changed.
+    ///
+    /// # Errors
+    ///
+    /// As [`Successor::spawn`](crate::Successor::spawn), or as
+    /// [`listener_fd`](Self::listener_fd).
+    #[cfg(unix)]
+    pub async fn hand_over(
+        &self,
+        successor: impl Into<rpckit_handover::Successor>,
+    ) -> io::Result<tokio::process::Child> {
+        let name = match self.local_addr {
+            ListenAddr::Tcp(_) => "tcp",
+            ListenAddr::Unix(_) => "unix",
+        };
+        let successor = successor.into().listener(name, self.listener_fd()?);
+        // Set before the successor runs: from then on it may be serving.
+        self.handed_over.store(true, Ordering::SeqCst);
+        let child = successor.spawn().await;
+        if child.is_err() {
+            self.handed_over.store(false, Ordering::SeqCst);
+        }
+        child
     }
 
     /// Stops accepting, stops reading, answers every request already read
@@ -453,6 +643,8 @@ async fn accept_loop(server: BoundServer, stop: CancellationToken) -> io::Result
         listener,
         settings,
         max_connections,
+        inherited,
+        handed_over,
         ..
     } = server;
     let connections = TaskTracker::new();
@@ -504,9 +696,13 @@ async fn accept_loop(server: BoundServer, stop: CancellationToken) -> io::Result
         );
     }
 
+    // The file goes with the socket: not when the socket lives on in a
+    // successor, nor when it was not ours.
     #[cfg(unix)]
-    if let Listener::Unix(_, path) = &listener {
-        if let Err(err) = std::fs::remove_file(path) {
+    if let Listener::Unix(_, path) = &*listener {
+        if inherited || handed_over.load(Ordering::SeqCst) {
+            tracing::debug!(path = %path.display(), "leaving the socket file in place");
+        } else if let Err(err) = std::fs::remove_file(path) {
             tracing::debug!(path = %path.display(), error = %err, "could not remove the socket file");
         }
     }

@@ -15,6 +15,7 @@ macro_rules! from_extension {
     )*};
 }
 
+mod api_handle;
 #[cfg(feature = "http")]
 mod http_parts;
 #[cfg(feature = "tcp")]

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use rpckit_codec::{ErrorCode, ErrorObject};
 
+use super::InFlight;
 use crate::handler::BoxOutcome;
 use crate::stats::Recording;
 use crate::Outcome;
@@ -22,6 +23,9 @@ pub const CALL_TIMED_OUT: ErrorCode = ErrorCode::ServerError(-32_001);
 /// sync handler's result) that needs no allocation.
 pub struct ResponseFuture {
     inner: Inner,
+    /// Counts the call in flight in its router until it is answered or
+    /// dropped.
+    in_flight: Option<InFlight>,
     /// The call's statistics, recorded when the outcome is ready.
     recording: Option<Recording>,
 }
@@ -41,6 +45,7 @@ impl ResponseFuture {
     pub(crate) fn handler(future: BoxOutcome) -> Self {
         ResponseFuture {
             inner: Inner::Handler(future),
+            in_flight: None,
             recording: None,
         }
     }
@@ -48,6 +53,7 @@ impl ResponseFuture {
     pub(crate) fn ready(outcome: Outcome) -> Self {
         ResponseFuture {
             inner: Inner::Ready(std::future::ready(outcome)),
+            in_flight: None,
             recording: None,
         }
     }
@@ -59,7 +65,11 @@ impl ResponseFuture {
     ///
     /// When polled outside a tokio runtime with a timer.
     pub(crate) fn with_timeout(self, limit: Duration) -> Self {
-        let ResponseFuture { inner, recording } = self;
+        let ResponseFuture {
+            inner,
+            in_flight,
+            recording,
+        } = self;
         let inner = match inner {
             Inner::Handler(handler) => Inner::Timed {
                 handler,
@@ -68,13 +78,23 @@ impl ResponseFuture {
             },
             inner => inner,
         };
-        ResponseFuture { inner, recording }
+        ResponseFuture {
+            inner,
+            in_flight,
+            recording,
+        }
     }
 
     /// Records the call's outcome in `recording` when it is ready (or the
     /// call as dropped, when the future is dropped first).
     pub(crate) fn recorded(mut self, recording: Option<Recording>) -> Self {
         self.recording = recording;
+        self
+    }
+
+    /// Keeps the call counted in flight until this future is done.
+    pub(super) fn counted(mut self, in_flight: InFlight) -> Self {
+        self.in_flight = Some(in_flight);
         self
     }
 }
@@ -104,8 +124,10 @@ impl Future for ResponseFuture {
             },
         };
         let recording = unwinding.0.take();
-        if let (Poll::Ready(outcome), Some(recording)) = (&outcome, recording) {
-            if let Some(recording) = recording.take() {
+        if let Poll::Ready(outcome) = &outcome {
+            // Answered: a reload need not wait for the encoding and sending.
+            this.in_flight = None;
+            if let Some(recording) = recording.and_then(Option::take) {
                 recording.finish(outcome);
             }
         }

@@ -1,20 +1,32 @@
-//! Method name → handler.
+//! Method name → handler, in a table that can be reloaded and locked
+//! while it is served.
 
 mod future;
+mod gate;
+mod handle;
+mod lock;
 mod names;
+mod reload;
 mod settings;
 mod stats;
 
+use std::any::Any;
 use std::collections::HashMap;
 use std::convert::Infallible;
 use std::fmt;
 use std::sync::Arc;
 use std::task::{Context, Poll};
+use std::time::Duration;
 
+use arc_swap::ArcSwap;
 use rpckit_codec::ErrorObject;
 
 pub use future::{ResponseFuture, CALL_TIMED_OUT};
+use gate::InFlight;
+pub use handle::ApiHandle;
+pub use lock::LOCK_TIMED_OUT;
 pub use names::MethodNames;
+pub use reload::{OnTimeout, ReloadError, ReloadOptions, Reloaded};
 pub use settings::MethodSettings;
 
 use crate::handler::{Handler, SyncHandler};
@@ -23,20 +35,65 @@ use crate::{Call, Outcome};
 
 type BoxedHandler = Arc<dyn Fn(Call) -> ResponseFuture + Send + Sync>;
 
-/// One registered method: its handler, its settings and its statistics.
-/// Aliases share it.
+/// A state a method keeps across reloads (see [`Router::with_state`]).
+type State = Arc<dyn Any + Send + Sync>;
+
+/// One registered method: its handler, its settings, its state and its
+/// statistics. Aliases share it.
+#[derive(Clone)]
 struct Method {
     handler: BoxedHandler,
     settings: MethodSettings,
-    /// `None` when the router's stats are off.
+    state: Option<State>,
+    /// Counted in by every call; `None` when the router's stats are off.
     stats: Option<Arc<MethodStats>>,
+}
+
+/// One snapshot of a router's methods. Never changed once served: a reload
+/// serves a new one.
+#[derive(Clone)]
+struct Table {
+    methods: HashMap<Box<str>, Arc<Method>>,
+    /// How long a call waits for a lock, unless its method says otherwise.
+    lock_timeout: Option<Duration>,
+    /// Where the methods count their calls; `None` when stats are off. A
+    /// reload keeps the served table's (see `reload::combine`).
+    stats: Option<Stats>,
+}
+
+impl Default for Table {
+    fn default() -> Self {
+        Table {
+            methods: HashMap::new(),
+            lock_timeout: None,
+            stats: Some(Stats::new()),
+        }
+    }
+}
+
+/// What a router's clones and handles share: the table served now and the
+/// gate calls pass.
+pub(crate) struct Shared {
+    table: ArcSwap<Table>,
+    control: gate::Control,
+}
+
+impl Shared {
+    fn new(table: Arc<Table>) -> Arc<Self> {
+        Arc::new(Shared {
+            table: ArcSwap::new(table),
+            control: gate::Control::default(),
+        })
+    }
 }
 
 /// The methods of one endpoint: names (and aliases) to handlers.
 ///
 /// A router is a `tower::Service<Call>`; cloning it is cheap (one `Arc`), and
-/// lookups take no lock. Build it once, then hand it to an
-/// [`Endpoint`](crate::Endpoint) or straight to a transport.
+/// lookups take no lock: the table is an immutable snapshot that a
+/// [reload](ApiHandle::reload) replaces atomically. Build it, take its
+/// [`handle`](Router::handle) if you will reload or lock it, then hand it to
+/// an [`Endpoint`](crate::Endpoint) or straight to a transport.
 ///
 /// ```
 /// use rpckit::{extract::Params, Router};
@@ -48,17 +105,12 @@ struct Method {
 /// ```
 #[derive(Clone)]
 pub struct Router {
-    methods: Arc<HashMap<Box<str>, Arc<Method>>>,
-    /// Where the methods count their calls; `None` when stats are off.
-    stats: Option<Stats>,
+    shared: Arc<Shared>,
 }
 
 impl Default for Router {
     fn default() -> Self {
-        Router {
-            methods: Arc::default(),
-            stats: Some(Stats::new()),
-        }
+        Router::from_table(Arc::default())
     }
 }
 
@@ -66,6 +118,46 @@ impl Router {
     /// An empty router.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// A new router (its own gate and locks) serving `table`.
+    fn from_table(table: Arc<Table>) -> Self {
+        Router {
+            shared: Shared::new(table),
+        }
+    }
+
+    /// The table served now.
+    fn snapshot(&self) -> Arc<Table> {
+        self.shared.table.load_full()
+    }
+
+    /// The handle that reloads and locks this router while it is served.
+    ///
+    /// Take it once the router is built: the builder methods
+    /// ([`method`](Router::method), [`configure`](Router::configure), …)
+    /// return a new router, which this handle does not reach. Clones of the
+    /// router (the ones the transports serve) share its table.
+    ///
+    /// ```
+    /// use rpckit::Router;
+    ///
+    /// let router = Router::new().sync_method("ping", || "pong");
+    /// let handle = router.handle();
+    /// assert!(handle.table().has_method("ping"));
+    /// ```
+    pub fn handle(&self) -> ApiHandle {
+        ApiHandle::new(self.shared.clone(), false)
+    }
+
+    /// Makes a change to the table: the builder methods' one way in. The
+    /// result is a new router; the table is copied only when something else
+    /// (a handle, a clone, a snapshot) still holds it.
+    fn edit(self, change: impl FnOnce(&mut Table)) -> Self {
+        let mut table = self.snapshot();
+        drop(self);
+        change(Arc::make_mut(&mut table));
+        Router::from_table(table)
     }
 
     /// Registers an async handler under one name or several (aliases).
@@ -119,17 +211,18 @@ impl Router {
     ///
     /// When both have a method of the same name.
     #[track_caller]
-    pub fn merge(mut self, other: Router) -> Self {
-        let adopted = self.adopt(&other);
-        let methods = Arc::make_mut(&mut self.methods);
-        for (name, handler) in adopted {
-            assert!(
-                !methods.contains_key(&name),
-                "rpckit: method `{name}` is registered twice"
-            );
-            methods.insert(name, handler);
-        }
-        self
+    pub fn merge(self, other: Router) -> Self {
+        let other = other.snapshot();
+        self.edit(|table| {
+            for (name, handler) in stats::adopt(table.stats.as_ref(), &other) {
+                assert!(
+                    !table.methods.contains_key(&name),
+                    "rpckit: method `{name}` is registered twice"
+                );
+                table.methods.insert(name, handler);
+            }
+            table.lock_timeout = table.lock_timeout.or(other.lock_timeout);
+        })
     }
 
     /// Changes the settings of the method `name` (and of its aliases).
@@ -148,87 +241,172 @@ impl Router {
     /// When no method is called `name`.
     #[track_caller]
     pub fn configure(
-        mut self,
+        self,
         name: &str,
         change: impl FnOnce(MethodSettings) -> MethodSettings,
     ) -> Self {
-        let Some(old) = self.methods.get(name).cloned() else {
-            panic!("rpckit: cannot configure `{name}`: no such method");
-        };
-        let new = Arc::new(Method {
-            handler: old.handler.clone(),
-            settings: change(old.settings.clone()),
-            stats: old.stats.clone(),
-        });
-        for method in Arc::make_mut(&mut self.methods).values_mut() {
-            if Arc::ptr_eq(method, &old) {
-                *method = new.clone();
-            }
-        }
-        self
+        self.replace_method(name, "configure", |method| {
+            method.settings = change(method.settings.clone());
+        })
+    }
+
+    /// Attaches a state to the method `name` (and its aliases), for the
+    /// builder of a [reload](ApiHandle::reload) to find with
+    /// [`Router::state`] and hand to the method's replacement: a counter, a
+    /// cache, a connection pool that outlives one version of the handler.
+    ///
+    /// ```
+    /// use std::sync::{atomic::{AtomicU64, Ordering}, Arc};
+    /// use rpckit::Router;
+    ///
+    /// fn count(calls: Arc<AtomicU64>) -> Router {
+    ///     let state = calls.clone();
+    ///     Router::new()
+    ///         .sync_method("count", move || calls.fetch_add(1, Ordering::Relaxed) + 1)
+    ///         .with_state("count", state)
+    /// }
+    ///
+    /// let old = count(Arc::new(AtomicU64::new(41)));
+    /// // A new version keeps the old one's counter.
+    /// let carried = old.state::<AtomicU64>("count").unwrap();
+    /// let new = count(carried);
+    /// assert_eq!(new.state::<AtomicU64>("count").unwrap().load(Ordering::Relaxed), 41);
+    /// ```
+    ///
+    /// # Panics
+    ///
+    /// When no method is called `name`.
+    #[track_caller]
+    pub fn with_state<T: Any + Send + Sync>(self, name: &str, state: Arc<T>) -> Self {
+        self.replace_method(name, "attach a state to", |method| {
+            method.state = Some(state);
+        })
+    }
+
+    /// The state attached to the method `name` with [`Router::with_state`],
+    /// if it has one of type `T`.
+    pub fn state<T: Any + Send + Sync>(&self, name: &str) -> Option<Arc<T>> {
+        let state = self.snapshot().methods.get(name)?.state.clone()?;
+        state.downcast().ok()
+    }
+
+    /// How long a call may wait for a lock (see [`ApiHandle::lock`]) before
+    /// it is answered [`LOCK_TIMED_OUT`], for every method whose settings do
+    /// not say ([`MethodSettings::lock_timeout`]). Default: no limit.
+    pub fn lock_timeout(self, limit: Duration) -> Self {
+        self.edit(|table| table.lock_timeout = Some(limit))
     }
 
     /// The settings of the method `name`, if there is one.
-    pub fn settings(&self, name: &str) -> Option<&MethodSettings> {
-        self.methods.get(name).map(|method| &method.settings)
+    pub fn settings(&self, name: &str) -> Option<MethodSettings> {
+        self.snapshot()
+            .methods
+            .get(name)
+            .map(|method| method.settings.clone())
     }
 
     /// Whether a method of that name (or alias) exists.
     pub fn has_method(&self, name: &str) -> bool {
-        self.methods.contains_key(name)
+        self.shared.table.load().methods.contains_key(name)
     }
 
-    /// The names of every method and alias, in no particular order.
-    pub fn method_names(&self) -> impl Iterator<Item = &str> {
-        self.methods.keys().map(|name| &**name)
+    /// The names of every method and alias, sorted.
+    pub fn method_names(&self) -> Vec<String> {
+        let mut names: Vec<String> = self
+            .snapshot()
+            .methods
+            .keys()
+            .map(|name| name.to_string())
+            .collect();
+        names.sort_unstable();
+        names
+    }
+
+    /// Replaces the method `name` (under all its names) by a changed copy.
+    #[track_caller]
+    fn replace_method(self, name: &str, what: &str, change: impl FnOnce(&mut Method)) -> Self {
+        let Some(old) = self.snapshot().methods.get(name).cloned() else {
+            panic!("rpckit: cannot {what} `{name}`: no such method");
+        };
+        let mut new = Method::clone(&old);
+        change(&mut new);
+        let new = Arc::new(new);
+        self.edit(|table| {
+            for method in table.methods.values_mut() {
+                if Arc::ptr_eq(method, &old) {
+                    *method = new.clone();
+                }
+            }
+        })
     }
 
     #[track_caller]
-    fn insert<N: MethodNames>(mut self, names: N, handler: BoxedHandler) -> Self {
+    fn insert<N: MethodNames>(self, names: N, handler: BoxedHandler) -> Self {
         let names = names.into_names();
         assert!(
             !names.is_empty(),
             "rpckit: a method needs at least one name"
         );
+        let stats = self.shared.table.load().stats.clone();
         let method = Arc::new(Method {
             handler,
             settings: MethodSettings::default(),
-            stats: self.stats.as_ref().map(|stats| stats.method(&names)),
+            state: None,
+            stats: stats.map(|stats| stats.method(&names)),
         });
-        let methods = Arc::make_mut(&mut self.methods);
-        for name in names {
-            assert!(!name.is_empty(), "rpckit: method names cannot be empty");
-            assert!(
-                !name.starts_with("rpc."),
-                "rpckit: method `{name}`: names starting with `rpc.` are reserved"
-            );
-            assert!(
-                !methods.contains_key(&*name),
-                "rpckit: method `{name}` is registered twice"
-            );
-            methods.insert(name, method.clone());
-        }
-        self
+        self.edit(|table| {
+            for name in names {
+                assert!(!name.is_empty(), "rpckit: method names cannot be empty");
+                assert!(
+                    !name.starts_with("rpc."),
+                    "rpckit: method `{name}`: names starting with `rpc.` are reserved"
+                );
+                assert!(
+                    !table.methods.contains_key(&*name),
+                    "rpckit: method `{name}` is registered twice"
+                );
+                table.methods.insert(name, method.clone());
+            }
+        })
     }
 
-    fn dispatch(&self, mut call: Call) -> ResponseFuture {
-        match self.methods.get(call.method()) {
-            Some(method) => {
-                #[cfg(feature = "http")]
-                if let Some(refusal) = refuse_jsonp(&method.settings, &call) {
-                    return ResponseFuture::ready(Err(refusal));
-                }
-                #[cfg(feature = "http")]
-                apply_http_settings(&method.settings, &call);
-                let recording = crate::stats::begin(method.stats.as_ref(), &mut call);
-                let answer = (method.handler)(call).recorded(recording);
-                match method.settings.timeout_limit() {
-                    Some(limit) => answer.with_timeout(limit),
-                    None => answer,
-                }
+    /// Counts the call in and runs it on the table of this moment; a call
+    /// the gate holds (a reload switching, a lock) waits in its future.
+    fn dispatch(&self, call: Call) -> ResponseFuture {
+        let control = &self.shared.control;
+        let before = control.enter();
+        let guard = InFlight(self.shared.clone());
+        let table = self.shared.table.load();
+        match control.admit(before, &table, call.method()) {
+            Ok(()) => serve(&table, call, guard),
+            Err(_) => {
+                drop((guard, table));
+                ResponseFuture::handler(Box::pin(gate::held(self.clone(), call)))
             }
-            None => ResponseFuture::ready(Err(ErrorObject::method_not_found(call.method()))),
         }
+    }
+}
+
+/// Runs `call` on `table`; `guard` counts it in flight until it is
+/// answered or its future dropped.
+fn serve(table: &Table, mut call: Call, guard: InFlight) -> ResponseFuture {
+    match table.methods.get(call.method()) {
+        Some(method) => {
+            #[cfg(feature = "http")]
+            if let Some(refusal) = refuse_jsonp(&method.settings, &call) {
+                return ResponseFuture::ready(Err(refusal));
+            }
+            #[cfg(feature = "http")]
+            apply_http_settings(&method.settings, &call);
+            call.router = Some(guard.shared().clone());
+            let recording = method.stats.as_ref().map(crate::stats::Recording::start);
+            let answer = (method.handler)(call).counted(guard).recorded(recording);
+            match method.settings.timeout_limit() {
+                Some(limit) => answer.with_timeout(limit),
+                None => answer,
+            }
+        }
+        None => ResponseFuture::ready(Err(ErrorObject::method_not_found(call.method()))),
     }
 }
 
@@ -284,9 +462,9 @@ impl tower::Service<Call> for Router {
 
 impl fmt::Debug for Router {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut names: Vec<&str> = self.method_names().collect();
-        names.sort_unstable();
-        f.debug_struct("Router").field("methods", &names).finish()
+        f.debug_struct("Router")
+            .field("methods", &self.method_names())
+            .finish()
     }
 }
 

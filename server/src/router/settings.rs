@@ -12,6 +12,8 @@ pub struct MethodSettings {
     jsonp: Option<bool>,
     compression: Option<bool>,
     timeout: Option<Duration>,
+    lock_exempt: bool,
+    lock_timeout: Option<Duration>,
 }
 
 impl MethodSettings {
@@ -72,6 +74,45 @@ impl MethodSettings {
     pub fn timeout(mut self, limit: Duration) -> Self {
         self.timeout = Some(limit);
         self
+    }
+
+    /// Lets this method run while the whole router is locked
+    /// ([`ApiHandle::lock`](crate::ApiHandle::lock)), so that an `unlock`
+    /// method still answers. Default: not exempt. Locking the method itself
+    /// by name ([`ApiHandle::lock_method`](crate::ApiHandle::lock_method))
+    /// still holds its calls.
+    ///
+    /// ```
+    /// use rpckit::{ApiHandle, Router};
+    ///
+    /// let router = Router::new()
+    ///     .method("unlock", |api: ApiHandle| async move { api.unlock() })
+    ///     .configure("unlock", |settings| settings.lock_exempt(true));
+    /// assert!(router.settings("unlock").unwrap().is_lock_exempt());
+    /// ```
+    pub fn lock_exempt(mut self, exempt: bool) -> Self {
+        self.lock_exempt = exempt;
+        self
+    }
+
+    /// Answers a call of this method that waited `limit` for a lock with
+    /// error -32002 ([`LOCK_TIMED_OUT`](crate::LOCK_TIMED_OUT)) instead of
+    /// waiting on. Unset, the router's
+    /// [`lock_timeout`](crate::Router::lock_timeout) applies, and without
+    /// one a call waits as long as the lock stays.
+    pub fn lock_timeout(mut self, limit: Duration) -> Self {
+        self.lock_timeout = Some(limit);
+        self
+    }
+
+    /// Whether this method runs while the whole router is locked.
+    pub fn is_lock_exempt(&self) -> bool {
+        self.lock_exempt
+    }
+
+    /// How long a call may wait for a lock; `None` when the router decides.
+    pub fn lock_timeout_limit(&self) -> Option<Duration> {
+        self.lock_timeout
     }
 
     /// The call time limit; `None` when there is none.

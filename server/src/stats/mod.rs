@@ -261,20 +261,11 @@ impl StatsSink for Inner {
 /// off.
 impl FromCall for Stats {
     fn from_call(call: &Call) -> Result<Self, ErrorObject> {
-        call.stats
+        call.router
             .as_ref()
-            .and_then(|method| method.owner.upgrade())
-            .map(|inner| Stats { inner })
+            .and_then(|router| router.stats())
             .ok_or_else(|| ErrorObject::internal_error("statistics are off for this router"))
     }
-}
-
-/// Starts recording a call of the method whose counters are `stats`, and
-/// lets the call's handler reach them (the [`Stats`] extractor).
-pub(crate) fn begin(stats: Option<&Arc<MethodStats>>, call: &mut Call) -> Option<Recording> {
-    let stats = stats?;
-    call.stats = Some(Arc::clone(stats));
-    Some(Recording::start(stats))
 }
 
 /// A poisoned lock only means a panic elsewhere while it was held; the

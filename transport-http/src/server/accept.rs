@@ -20,6 +20,11 @@ use super::Config;
 pub(super) enum Phase {
     /// Accepting and serving.
     Serving,
+    /// No longer accepting, after a hand-over: an HTTP/1 connection stays
+    /// open for its next request, answered with `Connection: close`, so
+    /// that a client never has a request in flight on a connection we
+    /// close; HTTP/2 connections get their `GOAWAY` at once.
+    Lingering,
     /// No longer accepting: finish in-flight requests, then close.
     Draining,
     /// The shutdown timeout has passed: close now.
@@ -62,11 +67,13 @@ impl Drop for Open {
     }
 }
 
-/// Accepts on every listener until `stop` completes, then drains.
+/// Accepts on every listener until `stop` completes, then drains: first,
+/// when `stop` gives a linger time, for up to that long in
+/// [`Phase::Lingering`].
 pub(super) async fn run(
-    listeners: Vec<TcpListener>,
+    listeners: Arc<[TcpListener]>,
     config: Arc<Config>,
-    stop: impl Future<Output = ()>,
+    stop: impl Future<Output = Option<Duration>>,
 ) -> io::Result<()> {
     let serving = Arc::new(Serving::new(&config));
     let settings = &config.connections;
@@ -78,17 +85,17 @@ pub(super) async fn run(
     let mut stop = std::pin::pin!(stop);
     let mut next = 0;
 
-    loop {
+    let linger = loop {
         // At the limit, stop accepting until a connection closes: waiting
         // clients stay in the kernel's backlog.
         let permit = tokio::select! {
             biased;
-            () = &mut stop => break,
+            asked = &mut stop => break asked,
             permit = Arc::clone(&permits).acquire_owned() => permit.expect("the semaphore is never closed"),
         };
         let accepted = tokio::select! {
             biased;
-            () = &mut stop => break,
+            asked = &mut stop => break asked,
             accepted = accept_any(&listeners, &mut next) => accepted,
         };
         match accepted {
@@ -103,16 +110,26 @@ pub(super) async fn run(
                 tracing::error!(error = %err, "accept failed");
                 tokio::select! {
                     biased;
-                    () = &mut stop => break,
+                    asked = &mut stop => break asked,
                     () = tokio::time::sleep(Duration::from_secs(1)) => {}
                 }
             }
         }
-    }
+    };
 
-    // Refuse new connections from here on.
+    // Refuse new connections from here on (after a hand-over, the
+    // successor's copy of the socket keeps accepting).
     drop(listeners);
     drop(alive);
+    if let Some(linger) = linger {
+        let _ = phase.send(Phase::Lingering);
+        if tokio::time::timeout(linger, all_closed.recv())
+            .await
+            .is_ok()
+        {
+            return Ok(());
+        }
+    }
     let _ = phase.send(Phase::Draining);
     if tokio::time::timeout(settings.shutdown_timeout, all_closed.recv())
         .await

@@ -156,7 +156,8 @@ impl Serving {
                     %peer,
                 );
                 let shared = Arc::clone(&shared);
-                let busy = activity.begin();
+                let http1 = request.version() < http::Version::HTTP_2;
+                let busy = activity.begin(http1);
                 // Boxed, because hyper keeps room for one request's future
                 // in every connection, idle or not: unboxed, that is the
                 // whole dispatch future (2.7 KiB) per idle connection;
@@ -164,7 +165,15 @@ impl Serving {
                 // does.
                 let future: Pin<Box<dyn Future<Output = _> + Send>> = Box::pin(
                     async move {
-                        let response = dispatch::dispatch(shared, connection, request).await;
+                        let mut response = dispatch::dispatch(shared, connection, request).await;
+                        // Lingering after a hand-over: this is the
+                        // connection's last request; hyper closes the
+                        // connection once the answer is written.
+                        if http1 && busy.0.lingering.load(Ordering::Relaxed) {
+                            response
+                                .headers_mut()
+                                .insert(http::header::CONNECTION, CLOSE);
+                        }
                         drop(busy);
                         Ok::<_, Infallible>(response)
                     }
@@ -186,6 +195,11 @@ impl Serving {
         let mut closing = false;
         // Set once the server is gone: its phase cannot change any more.
         let mut orphaned = false;
+        // A connection that starts while the server lingers (a TLS
+        // handshake that finished meanwhile) lingers too.
+        if *phase.borrow_and_update() == Phase::Lingering {
+            activity.linger();
+        }
         loop {
             tokio::select! {
                 result = connection.as_mut() => {
@@ -206,6 +220,13 @@ impl Serving {
                     };
                     match now {
                         Phase::Serving => {}
+                        // HTTP/2 says `GOAWAY` at once: its clients retry
+                        // the streams it did not take, on the successor.
+                        Phase::Lingering if !closing && activity.is_http2() => {
+                            connection.as_mut().graceful_shutdown();
+                            closing = true;
+                        }
+                        Phase::Lingering => activity.linger(),
                         Phase::Draining if !closing => {
                             connection.as_mut().graceful_shutdown();
                             closing = true;
@@ -248,9 +269,13 @@ async fn with_timeout<F: std::future::Future>(
     }
 }
 
-/// Completes once the server leaves [`Phase::Serving`] (or is gone).
+/// Completes once the server drains or closes (or is gone). A handshake
+/// or a connection's first bytes may arrive while the server lingers: the
+/// connection then lingers too.
 async fn stopping(phase: &mut watch::Receiver<Phase>) {
-    let _ = phase.wait_for(|phase| *phase != Phase::Serving).await;
+    let _ = phase
+        .wait_for(|phase| matches!(phase, Phase::Draining | Phase::Closing))
+        .await;
 }
 
 /// When a connection last had a request in flight, for the idle timeout.
@@ -262,7 +287,15 @@ struct Activity {
     served_any: AtomicBool,
     /// When the last request finished, in milliseconds since `opened`.
     last_done: AtomicU64,
+    /// Whether a request has come over HTTP/2.
+    http2: AtomicBool,
+    /// Set when the server lingers after a hand-over: answer the next
+    /// HTTP/1 request with `Connection: close`.
+    lingering: AtomicBool,
 }
+
+/// `Connection: close`.
+const CLOSE: http::HeaderValue = http::HeaderValue::from_static("close");
 
 impl Activity {
     fn new() -> Self {
@@ -271,14 +304,28 @@ impl Activity {
             in_flight: AtomicUsize::new(0),
             served_any: AtomicBool::new(false),
             last_done: AtomicU64::new(0),
+            http2: AtomicBool::new(false),
+            lingering: AtomicBool::new(false),
         }
     }
 
     /// Counts a request in flight until the guard drops.
-    fn begin(self: &Arc<Self>) -> Busy {
+    fn begin(self: &Arc<Self>, http1: bool) -> Busy {
         self.in_flight.fetch_add(1, Ordering::AcqRel);
         self.served_any.store(true, Ordering::Release);
+        if !http1 {
+            self.http2.store(true, Ordering::Relaxed);
+        }
         Busy(Arc::clone(self))
+    }
+
+    fn is_http2(&self) -> bool {
+        self.http2.load(Ordering::Relaxed)
+    }
+
+    /// From now on, every answer closes the connection.
+    fn linger(&self) {
+        self.lingering.store(true, Ordering::Relaxed);
     }
 
     fn served_any(&self) -> bool {

@@ -4,7 +4,8 @@
 use std::future::{self, Future};
 use std::io;
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
+use std::time::Duration;
 
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
@@ -12,12 +13,18 @@ use tokio::task::JoinHandle;
 
 use super::{accept, local_addrs, Config};
 
+/// The name ([`LISTEN_FDNAMES`](rpckit_handover)) of the sockets an HTTP
+/// server hands over.
+#[cfg(unix)]
+pub const LISTENER_NAME: &str = "http";
+
 /// A server with its sockets bound, not yet accepting.
 #[derive(Debug)]
 pub struct BoundServer {
     listeners: Vec<TcpListener>,
     addrs: Vec<SocketAddr>,
     config: Arc<Config>,
+    inherited: bool,
 }
 
 impl BoundServer {
@@ -27,7 +34,21 @@ impl BoundServer {
             listeners,
             addrs,
             config,
+            inherited: false,
         })
+    }
+
+    /// Marks the listeners as taken over from another process.
+    pub(super) fn inherited(mut self) -> Self {
+        self.inherited = true;
+        self
+    }
+
+    /// Whether the server's sockets were taken over from another process
+    /// ([`bind_inherited`](crate::ServerBuilder::bind_inherited) found
+    /// some) rather than bound here.
+    pub fn is_inherited(&self) -> bool {
+        self.inherited
     }
 
     /// The address the server listens on (the first, when it listens on
@@ -45,7 +66,7 @@ impl BoundServer {
     /// Serves until the process ends. Accept errors (such as running out
     /// of file descriptors) are logged and retried, not returned.
     pub async fn serve(self) -> io::Result<()> {
-        accept::run(self.listeners, self.config, future::pending()).await
+        accept::run(self.listeners.into(), self.config, future::pending()).await
     }
 
     /// Serves until `signal` completes, then shuts down gracefully as
@@ -69,7 +90,11 @@ impl BoundServer {
             addrs: self.addrs.clone(),
             config: Arc::clone(&self.config),
         };
-        accept::run(self.listeners, self.config, signal).await?;
+        let signal = async move {
+            signal.await;
+            None
+        };
+        accept::run(self.listeners.into(), self.config, signal).await?;
         Ok(stopped)
     }
 
@@ -83,17 +108,21 @@ impl BoundServer {
         // A dropped handle detaches the server, as a dropped `JoinHandle`
         // detaches its task: only `shutdown` stops it.
         let signal = async move {
-            if stopped.await.is_err() {
-                future::pending::<()>().await;
+            match stopped.await {
+                Ok(linger) => linger,
+                Err(_) => future::pending().await,
             }
         };
         let config = Arc::clone(&self.config);
-        let task = tokio::spawn(accept::run(self.listeners, self.config, signal));
+        let listeners: Arc<[TcpListener]> = self.listeners.into();
+        let weak = Arc::downgrade(&listeners);
+        let task = tokio::spawn(accept::run(listeners, self.config, signal));
         ServerHandle {
             stopped: StoppedServer {
                 addrs: self.addrs,
                 config,
             },
+            listeners: weak,
             stop,
             task,
         }
@@ -107,7 +136,11 @@ impl BoundServer {
 pub struct ServerHandle {
     /// What the server becomes once stopped.
     stopped: StoppedServer,
-    stop: oneshot::Sender<()>,
+    /// The accept loop's listeners, while it has them: a hand-over
+    /// duplicates them. Weak, so that a shutdown closes them at once.
+    listeners: Weak<[TcpListener]>,
+    /// Sends the linger time ([`Self::shutdown_lingering`]), if any.
+    stop: oneshot::Sender<Option<Duration>>,
     task: JoinHandle<io::Result<()>>,
 }
 
@@ -138,9 +171,32 @@ impl ServerHandle {
     ///
     /// Returns once every connection is closed.
     pub async fn shutdown(self) -> StoppedServer {
+        self.stop_with(None).await
+    }
+
+    /// Shuts down as [`shutdown`](Self::shutdown) does, but first lets
+    /// every HTTP/1 connection send one more request, for up to `linger`:
+    /// what to do after a [hand-over](Self::hand_over).
+    ///
+    /// A keep-alive client may send its next request at the very moment
+    /// the server closes the connection as idle; the request is then lost
+    /// (it never reached a handler, but the client cannot know that).
+    /// Lingering, the server stops accepting (the successor accepts), and
+    /// answers each connection's next request — or the one in flight —
+    /// with `Connection: close`, so its client reconnects, to the
+    /// successor, before it sends again. HTTP/2 connections get their
+    /// `GOAWAY` at once. Connections still open after `linger` (clients
+    /// that sent nothing meanwhile) are shut down as by `shutdown`.
+    ///
+    /// Returns once every connection is closed.
+    pub async fn shutdown_lingering(self, linger: Duration) -> StoppedServer {
+        self.stop_with(Some(linger)).await
+    }
+
+    async fn stop_with(self, linger: Option<Duration>) -> StoppedServer {
         // The server may be gone already (its task panicked); then there
         // is nothing to signal.
-        let _ = self.stop.send(());
+        let _ = self.stop.send(linger);
         match self.task.await {
             Ok(result) => {
                 if let Err(err) = result {
@@ -151,6 +207,72 @@ impl ServerHandle {
             Err(_) => {}
         }
         self.stopped
+    }
+
+    /// Duplicates of the listening sockets, to pass to a successor of
+    /// several servers ([`Successor::listener`](rpckit_handover::Successor::listener));
+    /// [`hand_over`](Self::hand_over) does it for this server alone.
+    ///
+    /// # Errors
+    ///
+    /// When the server has stopped (its sockets are closed), or a
+    /// duplicate cannot be made (out of file descriptors).
+    #[cfg(unix)]
+    pub fn listener_fds(&self) -> io::Result<Vec<std::os::fd::OwnedFd>> {
+        use std::os::fd::AsFd;
+        let listeners = self
+            .listeners
+            .upgrade()
+            .ok_or_else(|| io::Error::new(io::ErrorKind::NotConnected, "the server has stopped"))?;
+        listeners
+            .iter()
+            .map(|listener| listener.as_fd().try_clone_to_owned())
+            .collect()
+    }
+
+    /// Starts `successor` with this server's listening sockets (as fds
+    /// 3, 4, … named `http`, with `LISTEN_FDS`) and returns once it says
+    /// it is ready ([`notify_ready`](crate::notify_ready)): the
+    /// zero-downtime restart. The successor takes the sockets over with
+    /// [`bind_inherited`](crate::ServerBuilder::bind_inherited).
+    ///
+    /// This server keeps serving meanwhile, and both accept from the same
+    /// kernel queue, so no connection is refused. Once this returns, shut
+    /// this server down — [`shutdown_lingering`](Self::shutdown_lingering)
+    /// loses no request of a keep-alive client — and exit. On an error
+    /// nothing has changed: this server still serves alone.
+    ///
+    /// ```no_run
+    /// # async fn run(handle: rpckit_http::ServerHandle) -> std::io::Result<()> {
+    /// use std::time::Duration;
+    /// use rpckit_http::Successor;
+    ///
+    /// // The same program with the same arguments: new code, if a new
+    /// // build was installed.
+    /// let successor = handle.hand_over(Successor::current_exe()?).await?;
+    /// println!("pid {:?} serves now", successor.id());
+    /// handle.shutdown_lingering(Duration::from_secs(1)).await;
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// As [`Successor::spawn`](rpckit_handover::Successor::spawn): the
+    /// successor does not start, exits, or is not ready in time (it is
+    /// killed then); or as [`listener_fds`](Self::listener_fds).
+    #[cfg(unix)]
+    pub async fn hand_over(
+        &self,
+        successor: impl Into<rpckit_handover::Successor>,
+    ) -> io::Result<tokio::process::Child> {
+        let successor = self
+            .listener_fds()?
+            .into_iter()
+            .fold(successor.into(), |successor, fd| {
+                successor.listener(LISTENER_NAME, fd)
+            });
+        successor.spawn().await
     }
 
     /// Shuts the server down gracefully ([`shutdown`](Self::shutdown)),
