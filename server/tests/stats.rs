@@ -52,7 +52,10 @@ async fn calls_and_errors_are_counted_exactly_panics_included() {
     let stats = router.stats_handle().unwrap();
     let endpoint = Endpoint::new(router);
     for id in 0..7 {
-        assert_eq!(ask(&endpoint, &call("ok", json!([]), id)).await.unwrap()["result"], "ok");
+        assert_eq!(
+            ask(&endpoint, &call("ok", json!([]), id)).await.unwrap()["result"],
+            "ok"
+        );
     }
     // Through the alias: the same method.
     ask(&endpoint, &call("fine", json!([]), 7)).await.unwrap();
@@ -78,7 +81,12 @@ async fn calls_and_errors_are_counted_exactly_panics_included() {
     let snapshot = stats.snapshot(Unit::Seconds);
     let counts = |name: &str| {
         let method = snapshot.method(name).unwrap();
-        (method.calls, method.errors, method.cancelled, method.in_flight)
+        (
+            method.calls,
+            method.errors,
+            method.cancelled,
+            method.in_flight,
+        )
     };
     assert_eq!(counts("ok"), (10, 0, 0, 0));
     assert_eq!(counts("fine"), (10, 0, 0, 0), "an alias is the same method");
@@ -117,11 +125,17 @@ async fn a_parked_call_is_in_flight_until_it_answers() {
     });
     entered.notified().await;
     let method = stats.snapshot_ms().method("park").cloned().unwrap();
-    assert_eq!((method.calls, method.in_flight, method.latency.count), (1, 1, 0));
+    assert_eq!(
+        (method.calls, method.in_flight, method.latency.count),
+        (1, 1, 0)
+    );
     release.notify_one();
     assert_eq!(parked.await.unwrap().unwrap()["result"], "done");
     let method = stats.snapshot_ms().method("park").cloned().unwrap();
-    assert_eq!((method.calls, method.in_flight, method.latency.count), (1, 0, 1));
+    assert_eq!(
+        (method.calls, method.in_flight, method.latency.count),
+        (1, 0, 1)
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -133,19 +147,33 @@ async fn latency_quantiles_on_the_paused_clock() {
     let stats = router.stats_handle().unwrap();
     let endpoint = Endpoint::new(router);
     for ms in 1..=100 {
-        ask(&endpoint, &call("sleep", json!([ms]), 1)).await.unwrap();
+        ask(&endpoint, &call("sleep", json!([ms]), 1))
+            .await
+            .unwrap();
     }
-    let latency = stats.snapshot(Unit::Milliseconds).method("sleep").unwrap().latency;
+    let latency = stats
+        .snapshot(Unit::Milliseconds)
+        .method("sleep")
+        .unwrap()
+        .latency;
     assert_eq!(latency.count, 100);
     assert_eq!(latency.min, 1.0);
     assert_eq!(latency.max, 100.0);
     assert_eq!(latency.total, 5050.0);
     assert_eq!(latency.mean, 50.5);
-    for (got, exact) in [(latency.p50, 50.0), (latency.p90, 90.0), (latency.p99, 99.0)] {
+    for (got, exact) in [
+        (latency.p50, 50.0),
+        (latency.p90, 90.0),
+        (latency.p99, 99.0),
+    ] {
         assert!((got - exact).abs() <= exact / 16.0, "{got} vs {exact}");
     }
     // The same in seconds.
-    let seconds = stats.snapshot(Unit::Seconds).method("sleep").unwrap().latency;
+    let seconds = stats
+        .snapshot(Unit::Seconds)
+        .method("sleep")
+        .unwrap()
+        .latency;
     assert_eq!(seconds.max, 0.1);
     assert_eq!(stats.snapshot(Unit::Seconds).unit, Unit::Seconds);
 }
@@ -178,7 +206,12 @@ async fn a_timed_out_call_is_an_error_and_a_dropped_one_is_cancelled() {
     assert_eq!(slow.latency.max, 1000.0);
     let forever = snapshot.method("forever").unwrap();
     assert_eq!(
-        (forever.calls, forever.errors, forever.cancelled, forever.in_flight),
+        (
+            forever.calls,
+            forever.errors,
+            forever.cancelled,
+            forever.in_flight
+        ),
         (1, 0, 1, 0)
     );
     assert_eq!(forever.latency.count, 0);
@@ -190,13 +223,18 @@ async fn stages_are_timed_where_they_happen() {
     let stats = router.stats_handle().unwrap();
     let endpoint = Endpoint::new(router);
     for id in 0..5 {
-        ask(&endpoint, &call("echo", json!(["x".repeat(1000)]), id)).await.unwrap();
+        ask(&endpoint, &call("echo", json!(["x".repeat(1000)]), id))
+            .await
+            .unwrap();
     }
     // A notification is decoded, never encoded.
     let note = json!({"jsonrpc": "2.0", "method": "echo", "params": ["n"]}).to_string();
     assert!(ask(&endpoint, &note).await.is_none());
     // A malformed frame is decoded (into an error) and its answer encoded.
-    assert_eq!(ask(&endpoint, "{oops").await.unwrap()["error"]["code"], -32700);
+    assert_eq!(
+        ask(&endpoint, "{oops").await.unwrap()["error"]["code"],
+        -32700
+    );
 
     let stages = stats.snapshot(Unit::Seconds).stages;
     assert_eq!(stages.decode.count, 7);
@@ -204,8 +242,14 @@ async fn stages_are_timed_where_they_happen() {
     assert_eq!(stages.handler.count, 6);
     for stage in [Stage::Decode, Stage::Encode, Stage::Handler] {
         let timing = stages.get(stage);
-        assert!(timing.total > 0.0 && timing.max > 0.0, "{stage}: {timing:?}");
-        assert!(timing.min <= timing.p50 && timing.p50 <= timing.max, "{stage}");
+        assert!(
+            timing.total > 0.0 && timing.max > 0.0,
+            "{stage}: {timing:?}"
+        );
+        assert!(
+            timing.min <= timing.p50 && timing.p50 <= timing.max,
+            "{stage}"
+        );
     }
     // Nothing waited, nothing was compressed.
     assert_eq!((stages.wait.count, stages.compress.count), (0, 0));
@@ -222,10 +266,15 @@ async fn other_modules_record_waiting_with_a_stage_timer() {
         "served"
     });
     let stats = router.stats_handle().unwrap();
-    ask(&Endpoint::new(router), &call("queued", json!([]), 1)).await.unwrap();
+    ask(&Endpoint::new(router), &call("queued", json!([]), 1))
+        .await
+        .unwrap();
     stats.record(Stage::Wait, Duration::from_millis(10));
     let wait = stats.snapshot_ms().stages.wait;
-    assert_eq!((wait.count, wait.total, wait.min, wait.max), (2, 40.0, 10.0, 30.0));
+    assert_eq!(
+        (wait.count, wait.total, wait.min, wait.max),
+        (2, 40.0, 10.0, 30.0)
+    );
 }
 
 /// The original's `stats(inMS=False)`.
@@ -237,15 +286,22 @@ struct InMs {
 
 #[tokio::test]
 async fn a_handler_reads_its_routers_stats() {
-    let router = Router::new()
-        .sync_method("ping", || "pong")
-        .sync_method("stats", |stats: Stats, Params(p): Params<InMs>| {
-            let unit = if p.in_ms { Unit::Milliseconds } else { Unit::Seconds };
+    let router = Router::new().sync_method("ping", || "pong").sync_method(
+        "stats",
+        |stats: Stats, Params(p): Params<InMs>| {
+            let unit = if p.in_ms {
+                Unit::Milliseconds
+            } else {
+                Unit::Seconds
+            };
             Ok::<_, ErrorObject>(stats.snapshot(unit))
-        });
+        },
+    );
     let endpoint = Endpoint::new(router);
     ask(&endpoint, &call("ping", json!([]), 1)).await.unwrap();
-    let reply = ask(&endpoint, &call("stats", json!([true]), 2)).await.unwrap();
+    let reply = ask(&endpoint, &call("stats", json!([true]), 2))
+        .await
+        .unwrap();
     let snapshot = &reply["result"];
     assert_eq!(snapshot["unit"], "ms");
     let methods = snapshot["methods"].as_array().unwrap();
@@ -253,13 +309,18 @@ async fn a_handler_reads_its_routers_stats() {
     assert_eq!(ping["calls"], 1);
     // The stats call itself is in flight while it reads.
     let own = methods.iter().find(|m| m["name"] == "stats").unwrap();
-    assert_eq!((own["calls"].as_u64(), own["in_flight"].as_u64()), (Some(1), Some(1)));
+    assert_eq!(
+        (own["calls"].as_u64(), own["in_flight"].as_u64()),
+        (Some(1), Some(1))
+    );
     for stage in ["decode", "wait", "handler", "encode", "compress"] {
         assert!(snapshot["stages"][stage]["p99"].is_number(), "{stage}");
     }
     let reply = ask(&endpoint, &call("stats", json!([]), 3)).await.unwrap();
     assert_eq!(reply["result"]["unit"], "s");
-    let reply = ask(&endpoint, &call("stats", json!({"inMS": true}), 4)).await.unwrap();
+    let reply = ask(&endpoint, &call("stats", json!({"inMS": true}), 4))
+        .await
+        .unwrap();
     assert_eq!(reply["result"]["unit"], "ms");
 }
 
@@ -267,7 +328,9 @@ async fn a_handler_reads_its_routers_stats() {
 async fn stats_switched_off_record_nothing() {
     let router = Router::new()
         .sync_method("ping", || "pong")
-        .sync_method("stats", |stats: Stats| Ok::<_, ErrorObject>(stats.snapshot_ms()));
+        .sync_method("stats", |stats: Stats| {
+            Ok::<_, ErrorObject>(stats.snapshot_ms())
+        });
     let before = router.stats_handle().unwrap();
     let router = router.stats(false);
     assert!(router.stats_handle().is_none());
@@ -277,15 +340,23 @@ async fn stats_switched_off_record_nothing() {
     let reply = ask(&endpoint, &call("stats", json!([]), 2)).await.unwrap();
     assert_eq!(reply["error"]["code"], -32603);
     let message = reply["error"]["message"].as_str().unwrap();
-    assert!(message.ends_with("statistics are off for this router"), "{message}");
+    assert!(
+        message.ends_with("statistics are off for this router"),
+        "{message}"
+    );
     let snapshot = before.snapshot_ms();
     assert!(snapshot.methods.iter().all(|method| method.calls == 0));
     assert_eq!(snapshot.stages.decode.count, 0);
     assert_eq!(snapshot.stages.encode.count, 0);
     // And on again: new, empty stats that count.
-    let router = Router::new().sync_method("ping", || "pong").stats(false).stats(true);
+    let router = Router::new()
+        .sync_method("ping", || "pong")
+        .stats(false)
+        .stats(true);
     let stats = router.stats_handle().unwrap();
-    ask(&Endpoint::new(router), &call("ping", json!([]), 1)).await.unwrap();
+    ask(&Endpoint::new(router), &call("ping", json!([]), 1))
+        .await
+        .unwrap();
     assert_eq!(stats.snapshot_ms().method("ping").unwrap().calls, 1);
 }
 
@@ -347,20 +418,28 @@ async fn the_http_transport_reports_path_connections_and_compression() {
     // Not accepted compressed: not compressed, not timed.
     let (head, body) = http(addr, &rpc_post("identity"), &call("big", json!([]), 2)).await;
     assert!(!head.contains("content-encoding"), "{head}");
-    assert_eq!(body.len(), 100_000 + r#"{"jsonrpc":"2.0","result":"","id":2}"#.len());
+    assert_eq!(
+        body.len(),
+        100_000 + r#"{"jsonrpc":"2.0","result":"","id":2}"#.len()
+    );
 
     let (head, body) = http(addr, "GET /metrics HTTP/1.1", "").await;
     assert!(head.starts_with("http/1.1 200"), "{head}");
-    assert!(head.contains("content-type: text/plain; version=0.0.4"), "{head}");
+    assert!(
+        head.contains("content-type: text/plain; version=0.0.4"),
+        "{head}"
+    );
     let text = String::from_utf8(body).unwrap();
     let families = parse_exposition(&text);
     assert_eq!(
-        families["rpckit_calls_total"].samples[&sample_key("rpckit_calls_total", &[("path", "/api"), ("method", "big")])],
+        families["rpckit_calls_total"].samples
+            [&sample_key("rpckit_calls_total", &[("path", "/api"), ("method", "big")])],
         2.0
     );
     // This connection is open while it is being answered.
     assert_eq!(
-        families["rpckit_connections_open"].samples[&sample_key("rpckit_connections_open", &[("path", "/api")])],
+        families["rpckit_connections_open"].samples
+            [&sample_key("rpckit_connections_open", &[("path", "/api")])],
         1.0
     );
     let (head, _) = http(addr, "DELETE /metrics HTTP/1.1", "").await;
@@ -446,7 +525,10 @@ async fn every_call_has_a_span_with_method_id_and_path() {
     let _default =
         tracing::subscriber::set_default(tracing_subscriber::registry().with(spans.clone()));
     let server = rpckit::http::Server::builder()
-        .route("/api", Router::new().sync_method("echo", |Params((s,)): Params<(String,)>| s))
+        .route(
+            "/api",
+            Router::new().sync_method("echo", |Params((s,)): Params<(String,)>| s),
+        )
         .bind("127.0.0.1:0")
         .await
         .unwrap()
@@ -456,18 +538,33 @@ async fn every_call_has_a_span_with_method_id_and_path() {
         {"jsonrpc": "2.0", "method": "echo", "params": ["b"], "id": "x"},
         {"jsonrpc": "2.0", "method": "echo", "params": ["c"]},
     ]);
-    let (head, _) = http(server.local_addr(), &rpc_post("identity"), &batch.to_string()).await;
+    let (head, _) = http(
+        server.local_addr(),
+        &rpc_post("identity"),
+        &batch.to_string(),
+    )
+    .await;
     assert!(head.starts_with("http/1.1 200"), "{head}");
     server.shutdown().await;
     let mut spans = spans.0.lock().unwrap().clone();
     spans.sort_by(|a, b| a["id"].cmp(&b["id"]));
     let seen: Vec<(&str, &str, &str)> = spans
         .iter()
-        .map(|span| (span["method"].as_str(), span["id"].as_str(), span["path"].as_str()))
+        .map(|span| {
+            (
+                span["method"].as_str(),
+                span["id"].as_str(),
+                span["path"].as_str(),
+            )
+        })
         .collect();
     assert_eq!(
         seen,
-        [("echo", "\"x\"", "/api"), ("echo", "-", "/api"), ("echo", "7", "/api")]
+        [
+            ("echo", "\"x\"", "/api"),
+            ("echo", "-", "/api"),
+            ("echo", "7", "/api")
+        ]
     );
 }
 
@@ -499,7 +596,13 @@ fn parse_exposition(text: &str) -> HashMap<String, Family> {
         if let Some(rest) = line.strip_prefix("# HELP ") {
             let (name, _help) = rest.split_once(' ').unwrap();
             assert!(!families.contains_key(name), "{name} declared twice");
-            families.insert(name.to_owned(), Family { help: true, ..Family::default() });
+            families.insert(
+                name.to_owned(),
+                Family {
+                    help: true,
+                    ..Family::default()
+                },
+            );
             current = Some(name.to_owned());
             continue;
         }
@@ -510,7 +613,10 @@ fn parse_exposition(text: &str) -> HashMap<String, Family> {
             families.get_mut(name).unwrap().kind = kind.to_owned();
             continue;
         }
-        assert!(!line.starts_with('#') && !line.is_empty(), "stray line {line:?}");
+        assert!(
+            !line.starts_with('#') && !line.is_empty(),
+            "stray line {line:?}"
+        );
         let family_name = current.clone().expect("a sample before any family");
         let (name, labels, value) = parse_sample(line);
         let family = families.get_mut(&family_name).unwrap();
@@ -519,14 +625,22 @@ fn parse_exposition(text: &str) -> HashMap<String, Family> {
             "histogram" => &["_bucket", "_sum", "_count"],
             _ => &[""],
         };
-        let suffix = name.strip_prefix(&family_name).expect("a sample of its family");
+        let suffix = name
+            .strip_prefix(&family_name)
+            .expect("a sample of its family");
         assert!(allowed.contains(&suffix), "{name} in {family_name}");
         if family.kind == "counter" {
             assert!(name.ends_with("_total"), "{name}");
         }
-        let labels: Vec<(&str, &str)> = labels.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        let labels: Vec<(&str, &str)> = labels
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
         let key = sample_key(&name, &labels);
-        assert!(family.samples.insert(key, value).is_none(), "duplicate {line}");
+        assert!(
+            family.samples.insert(key, value).is_none(),
+            "duplicate {line}"
+        );
     }
     // Histograms: cumulative buckets ending in +Inf = _count.
     for (name, family) in &families {
@@ -545,13 +659,19 @@ fn parse_exposition(text: &str) -> HashMap<String, Family> {
                         None => rest.push(label),
                     }
                 }
-                series.entry(rest.join(",")).or_default().push((le.unwrap(), *value));
+                series
+                    .entry(rest.join(","))
+                    .or_default()
+                    .push((le.unwrap(), *value));
             }
         }
         assert!(!series.is_empty(), "{name} has no buckets");
         for (labels, mut buckets) in series {
             buckets.sort_by(|a, b| a.0.partial_cmp(&b.0).unwrap());
-            assert!(buckets.windows(2).all(|w| w[0].1 <= w[1].1), "{name}{{{labels}}}");
+            assert!(
+                buckets.windows(2).all(|w| w[0].1 <= w[1].1),
+                "{name}{{{labels}}}"
+            );
             let (last_le, last) = *buckets.last().unwrap();
             assert_eq!(last_le, f64::INFINITY);
             let count = family.samples[&format!("{name}_count|{labels}")];
@@ -564,15 +684,24 @@ fn parse_exposition(text: &str) -> HashMap<String, Family> {
 fn parse_sample(line: &str) -> (String, Vec<(String, String)>, f64) {
     let name_end = line.find(['{', ' ']).unwrap();
     let name = &line[..name_end];
-    assert!(name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == ':'));
+    assert!(name
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == ':'));
     let mut chars = line[name_end..].chars().peekable();
     let mut labels = Vec::new();
     if chars.peek() == Some(&'{') {
         chars.next();
         loop {
             let key: String = std::iter::from_fn(|| chars.next_if(|&c| c != '=')).collect();
-            assert!(!key.is_empty() && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'), "{key:?}");
-            assert_eq!((chars.next(), chars.next()), (Some('='), Some('"')), "{line}");
+            assert!(
+                !key.is_empty() && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'),
+                "{key:?}"
+            );
+            assert_eq!(
+                (chars.next(), chars.next()),
+                (Some('='), Some('"')),
+                "{line}"
+            );
             let mut value = String::new();
             loop {
                 match chars.next().expect("an unterminated label value") {
@@ -595,12 +724,18 @@ fn parse_sample(line: &str) -> (String, Vec<(String, String)>, f64) {
             }
         }
     }
-    assert_eq!(chars.next(), Some(' '), "one space before the value: {line}");
+    assert_eq!(
+        chars.next(),
+        Some(' '),
+        "one space before the value: {line}"
+    );
     let value: String = chars.collect();
     let value = match value.as_str() {
         "+Inf" => f64::INFINITY,
         "-Inf" => f64::NEG_INFINITY,
-        value => value.parse().unwrap_or_else(|_| panic!("bad value {value:?}")),
+        value => value
+            .parse()
+            .unwrap_or_else(|_| panic!("bad value {value:?}")),
     };
     (name.to_owned(), labels, value)
 }
@@ -615,7 +750,9 @@ async fn the_exposition_parses_strictly_with_several_routers() {
         ask(&api, &call("ok", json!([]), id)).await.unwrap();
     }
     ask(&api, &call("fail", json!([]), 9)).await.unwrap();
-    ask(&Endpoint::new(other), &call("odd\"name\\", json!([]), 1)).await.unwrap();
+    ask(&Endpoint::new(other), &call("odd\"name\\", json!([]), 1))
+        .await
+        .unwrap();
     let text = rpckit::stats::PrometheusService::new([api_stats.clone(), other_stats])
         .oneshot(http::Request::get("/metrics").body(()).unwrap())
         .await
@@ -627,21 +764,53 @@ async fn the_exposition_parses_strictly_with_several_routers() {
     };
     let ok = [("path", ""), ("method", "ok")];
     assert_eq!(get("rpckit_calls_total", "rpckit_calls_total", &ok), 3.0);
-    assert_eq!(get("rpckit_call_errors_total", "rpckit_call_errors_total", &[("path", ""), ("method", "fail")]), 1.0);
-    assert_eq!(get("rpckit_calls_in_flight", "rpckit_calls_in_flight", &ok), 0.0);
-    assert_eq!(get("rpckit_call_duration_seconds", "rpckit_call_duration_seconds_count", &ok), 3.0);
+    assert_eq!(
+        get(
+            "rpckit_call_errors_total",
+            "rpckit_call_errors_total",
+            &[("path", ""), ("method", "fail")]
+        ),
+        1.0
+    );
+    assert_eq!(
+        get("rpckit_calls_in_flight", "rpckit_calls_in_flight", &ok),
+        0.0
+    );
+    assert_eq!(
+        get(
+            "rpckit_call_duration_seconds",
+            "rpckit_call_duration_seconds_count",
+            &ok
+        ),
+        3.0
+    );
     let odd = [("path", "~2"), ("method", "odd\"name\\")];
     assert_eq!(get("rpckit_calls_total", "rpckit_calls_total", &odd), 1.0);
     let decode = [("path", ""), ("stage", "decode")];
     assert_eq!(
-        get("rpckit_stage_duration_seconds", "rpckit_stage_duration_seconds_count", &decode),
+        get(
+            "rpckit_stage_duration_seconds",
+            "rpckit_stage_duration_seconds_count",
+            &decode
+        ),
         4.0
     );
-    assert!(get("rpckit_stage_duration_seconds", "rpckit_stage_duration_seconds_sum", &decode) > 0.0);
-    assert_eq!(families["rpckit_connections_accepted_total"].kind, "counter");
+    assert!(
+        get(
+            "rpckit_stage_duration_seconds",
+            "rpckit_stage_duration_seconds_sum",
+            &decode
+        ) > 0.0
+    );
+    assert_eq!(
+        families["rpckit_connections_accepted_total"].kind,
+        "counter"
+    );
     assert_eq!(families["rpckit_connections_open"].kind, "gauge");
     // The text a scrape gets is the text the handle renders.
-    assert!(api_stats.prometheus_text().contains("rpckit_calls_total{path=\"\",method=\"ok\"} 3\n"));
+    assert!(api_stats
+        .prometheus_text()
+        .contains("rpckit_calls_total{path=\"\",method=\"ok\"} 3\n"));
 }
 
 #[tokio::test(start_paused = true)]
@@ -674,13 +843,22 @@ async fn a_reloaded_method_counts_on_in_the_served_stats() {
         .sync_method("other", || 0);
     let (stats, api) = (router.stats_handle().unwrap(), router.handle());
     let endpoint = Endpoint::new(router);
-    ask(&endpoint, &call("version", json!([]), 1)).await.unwrap();
+    ask(&endpoint, &call("version", json!([]), 1))
+        .await
+        .unwrap();
     api.reload(rpckit::ReloadOptions::new(), |_old| {
-        Router::new().sync_method("version", || 2).sync_method("new", || 3)
+        Router::new()
+            .sync_method("version", || 2)
+            .sync_method("new", || 3)
     })
     .await
     .unwrap();
-    assert_eq!(ask(&endpoint, &call("version", json!([]), 2)).await.unwrap()["result"], 2);
+    assert_eq!(
+        ask(&endpoint, &call("version", json!([]), 2))
+            .await
+            .unwrap()["result"],
+        2
+    );
     ask(&endpoint, &call("new", json!([]), 3)).await.unwrap();
     // Cleared first: the served stats still, and `version` still counting.
     api.reload(rpckit::ReloadOptions::new().clear_first(true), |_old| {
@@ -688,7 +866,12 @@ async fn a_reloaded_method_counts_on_in_the_served_stats() {
     })
     .await
     .unwrap();
-    assert_eq!(ask(&endpoint, &call("version", json!([]), 4)).await.unwrap()["result"], 4);
+    assert_eq!(
+        ask(&endpoint, &call("version", json!([]), 4))
+            .await
+            .unwrap()["result"],
+        4
+    );
     assert!(api.table().stats_handle().unwrap().same_as(&stats));
     let snapshot = stats.snapshot_ms();
     assert_eq!(snapshot.method("version").unwrap().calls, 3);

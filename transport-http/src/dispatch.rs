@@ -148,11 +148,7 @@ where
                 None => answer.await,
             }
         }
-        None => match shared
-            .services
-            .get(uri.path())
-            .or(shared.fallback.as_ref())
-        {
+        None => match shared.services.get(uri.path()).or(shared.fallback.as_ref()) {
             Some(service) => return service.call(fallback_request(shared, peer, request)).await,
             None => Err(Rejection::NotFound),
         },

@@ -132,7 +132,9 @@ where
             codec,
             extensions,
         } = frame;
-        let message = timed(stats.as_ref(), Stage::Decode, || codec.decode(bytes, &limits));
+        let message = timed(stats.as_ref(), Stage::Decode, || {
+            codec.decode(bytes, &limits)
+        });
         // Timers and I/O in the handler still belong to the runtime.
         let reply = runtime.block_on(inner.call(Incoming {
             message,
@@ -146,7 +148,11 @@ where
 }
 
 /// Encodes `reply` into a frame, timed as [`Stage::Encode`].
-fn encode(stats: Option<&Stats>, codec: std::sync::Arc<dyn rpckit_codec::Codec>, reply: &Reply) -> Frame {
+fn encode(
+    stats: Option<&Stats>,
+    codec: std::sync::Arc<dyn rpckit_codec::Codec>,
+    reply: &Reply,
+) -> Frame {
     let out = timed(stats, Stage::Encode, || {
         let mut out = Vec::with_capacity(128);
         codec.encode_reply(reply, &mut out);

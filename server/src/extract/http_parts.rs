@@ -6,4 +6,10 @@ use rpckit_http::{ClientIp, RequestCookies, RequestHeaders, ResponseHandle, Rout
 use super::{extension, FromCall};
 use crate::Call;
 
-from_extension!(ClientIp, RequestCookies, RequestHeaders, ResponseHandle, RoutePath);
+from_extension!(
+    ClientIp,
+    RequestCookies,
+    RequestHeaders,
+    ResponseHandle,
+    RoutePath
+);

@@ -29,7 +29,10 @@ impl Router {
             table.stats = on.then(Stats::new);
             let mut names: HashMap<*const Method, Vec<Box<str>>> = HashMap::new();
             for (name, method) in &table.methods {
-                names.entry(Arc::as_ptr(method)).or_default().push(name.clone());
+                names
+                    .entry(Arc::as_ptr(method))
+                    .or_default()
+                    .push(name.clone());
             }
             let stats = table.stats.clone();
             replace_each(table, |method| {

@@ -210,7 +210,10 @@ mod tests {
             if index == BUCKETS - 1 && value >= low {
                 continue; // the overflow bucket
             }
-            assert!(low <= value && value < high, "{value} in {index}: {low}..{high}");
+            assert!(
+                low <= value && value < high,
+                "{value} in {index}: {low}..{high}"
+            );
             // Precision: a bucket is at most 1/16 of its values wide.
             assert!((high - low) * SUB_BUCKETS as u64 <= low.max(SUB_BUCKETS as u64));
         }
@@ -259,7 +262,10 @@ mod tests {
     #[test]
     fn an_empty_histogram_reads_zero() {
         let counts = Histogram::new().read();
-        assert_eq!((counts.count, counts.min(), counts.quantile_ns(0.5)), (0, 0, 0));
+        assert_eq!(
+            (counts.count, counts.min(), counts.quantile_ns(0.5)),
+            (0, 0, 0)
+        );
         assert_eq!(counts.mean_ns(), 0.0);
     }
 

@@ -19,8 +19,8 @@ pub(crate) const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8"
 /// histograms are finer; a sample is counted under the first bound its
 /// fine bucket fits below (see `Counts::count_up_to`).
 const BOUNDS: [f64; 19] = [
-    0.000_01, 0.000_025, 0.000_05, 0.000_1, 0.000_25, 0.000_5, 0.001, 0.002_5, 0.005, 0.01,
-    0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+    0.000_01, 0.000_025, 0.000_05, 0.000_1, 0.000_25, 0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.025,
+    0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
 ];
 
 /// Serves [`Stats`] in the Prometheus text format to `GET` (and `HEAD`)
@@ -178,7 +178,11 @@ fn write_all(out: &mut String, reads: &[Read]) -> fmt::Result {
         for read in reads {
             for (method, counts) in &read.methods {
                 let path = &read.path;
-                writeln!(out, "{name}{{path=\"{path}\",method=\"{method}\"}} {}", value(counts))?;
+                writeln!(
+                    out,
+                    "{name}{{path=\"{path}\",method=\"{method}\"}} {}",
+                    value(counts)
+                )?;
             }
         }
     }
@@ -202,7 +206,12 @@ fn write_all(out: &mut String, reads: &[Read]) -> fmt::Result {
     for read in reads {
         for (method, counts) in &read.methods {
             let labels = format!("path=\"{}\",method=\"{method}\"", read.path);
-            histogram(out, "rpckit_call_duration_seconds", &labels, &counts.latency)?;
+            histogram(
+                out,
+                "rpckit_call_duration_seconds",
+                &labels,
+                &counts.latency,
+            )?;
         }
     }
     family(
@@ -218,14 +227,24 @@ fn write_all(out: &mut String, reads: &[Read]) -> fmt::Result {
             histogram(out, "rpckit_stage_duration_seconds", &labels, counts)?;
         }
     }
-    let connections: [(&str, &str, &str, fn(&super::connections::ConnectionCounts) -> u64); 4] = [
+    let connections: [(
+        &str,
+        &str,
+        &str,
+        fn(&super::connections::ConnectionCounts) -> u64,
+    ); 4] = [
         (
             "rpckit_connections_accepted_total",
             "Connections accepted.",
             "counter",
             |c| c.accepted,
         ),
-        ("rpckit_connections_open", "Connections open now.", "gauge", |c| c.open),
+        (
+            "rpckit_connections_open",
+            "Connections open now.",
+            "gauge",
+            |c| c.open,
+        ),
         (
             "rpckit_connections_per_second",
             "Connections accepted in the last whole second.",
@@ -242,7 +261,12 @@ fn write_all(out: &mut String, reads: &[Read]) -> fmt::Result {
     for (name, help, kind, value) in connections {
         family(out, name, help, kind)?;
         for read in reads {
-            writeln!(out, "{name}{{path=\"{}\"}} {}", read.path, value(&read.connections))?;
+            writeln!(
+                out,
+                "{name}{{path=\"{}\"}} {}",
+                read.path,
+                value(&read.connections)
+            )?;
         }
     }
     Ok(())
@@ -262,7 +286,11 @@ fn histogram(out: &mut String, name: &str, labels: &str, counts: &Counts) -> fmt
             counts.count_up_to(le_ns)
         )?;
     }
-    writeln!(out, "{name}_bucket{{{labels},le=\"+Inf\"}} {}", counts.count)?;
+    writeln!(
+        out,
+        "{name}_bucket{{{labels},le=\"+Inf\"}} {}",
+        counts.count
+    )?;
     writeln!(out, "{name}_sum{{{labels}}} {}", counts.sum_ns as f64 / 1e9)?;
     writeln!(out, "{name}_count{{{labels}}} {}", counts.count)
 }
