@@ -159,8 +159,23 @@ pub(crate) fn render(stats: &[Stats]) -> String {
     out
 }
 
+/// A per-method family: its name, help and value.
+type MethodFamily = (
+    &'static str,
+    &'static str,
+    fn(&super::method::MethodCounts) -> u64,
+);
+
+/// A connection family: its name, help, type and value.
+type ConnectionFamily = (
+    &'static str,
+    &'static str,
+    &'static str,
+    fn(&super::connections::ConnectionCounts) -> u64,
+);
+
 fn write_all(out: &mut String, reads: &[Read]) -> fmt::Result {
-    let counters: [(&str, &str, fn(&super::method::MethodCounts) -> u64); 3] = [
+    let counters: [MethodFamily; 3] = [
         ("rpckit_calls_total", "Calls made, per method.", |m| m.calls),
         (
             "rpckit_call_errors_total",
@@ -227,12 +242,7 @@ fn write_all(out: &mut String, reads: &[Read]) -> fmt::Result {
             histogram(out, "rpckit_stage_duration_seconds", &labels, counts)?;
         }
     }
-    let connections: [(
-        &str,
-        &str,
-        &str,
-        fn(&super::connections::ConnectionCounts) -> u64,
-    ); 4] = [
+    let connections: [ConnectionFamily; 4] = [
         (
             "rpckit_connections_accepted_total",
             "Connections accepted.",
