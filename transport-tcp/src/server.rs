@@ -299,7 +299,7 @@ impl ServerBuilder {
     /// adopted.
     #[cfg(unix)]
     pub async fn bind_inherited(self, addr: impl ToSocketAddrs) -> io::Result<BoundServer> {
-        match rpckit_handover::take_tcp(None)?.into_iter().next() {
+        match rpckit_codec::handover::take_tcp(None)?.into_iter().next() {
             Some(listener) => {
                 let mut server = self.from_std_listener(listener)?;
                 server.inherited = true;
@@ -320,7 +320,7 @@ impl ServerBuilder {
     /// cannot be adopted.
     #[cfg(unix)]
     pub async fn bind_unix_inherited(self, path: impl AsRef<Path>) -> io::Result<BoundServer> {
-        match rpckit_handover::take_unix(None)?.into_iter().next() {
+        match rpckit_codec::handover::take_unix(None)?.into_iter().next() {
             Some(listener) => {
                 let server = self.from_std_unix_listener(listener)?;
                 tracing::info!(addr = %server.local_addr, "took over an inherited listener");
@@ -599,7 +599,7 @@ impl ServerHandle {
     #[cfg(unix)]
     pub async fn hand_over(
         &self,
-        successor: impl Into<rpckit_handover::Successor>,
+        successor: impl Into<rpckit_codec::handover::Successor>,
     ) -> io::Result<tokio::process::Child> {
         let name = match self.local_addr {
             ListenAddr::Tcp(_) => "tcp",
