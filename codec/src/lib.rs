@@ -46,6 +46,7 @@ mod msgpack;
 mod params;
 #[cfg(feature = "simd-json")]
 mod simd;
+mod stats_sink;
 #[cfg(any(feature = "cbor", feature = "msgpack"))]
 mod walk;
 
@@ -66,3 +67,4 @@ pub use msgpack::MsgPackCodec;
 pub use params::{encode_value, parse_params, ParamsError, RawParams};
 #[cfg(feature = "simd-json")]
 pub use simd::SimdJsonCodec;
+pub use stats_sink::StatsSink;

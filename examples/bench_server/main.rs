@@ -13,6 +13,8 @@
 //! one JSON message per line (printed on a second line as
 //! `bench_server listening on tcp://HOST:PORT`).
 //! No tracing subscriber: the comparison servers log nothing either.
+//! Statistics are on, as by default; `--no-stats` switches them off (to
+//! measure what recording them costs).
 
 #[path = "../bench/shared.rs"]
 mod shared;
@@ -50,7 +52,7 @@ fn main() -> anyhow::Result<()> {
         })
         .transpose()?;
     shared::runtime(threads)?.block_on(async {
-        let api = methods();
+        let api = methods().stats(!rpckit_examples::has_flag("--no-stats"));
         let simd =
             Endpoint::new(api.clone()).codecs(Codecs::default().with(SimdJsonCodec::default()));
         let tcp = match tcp_addr {

@@ -8,7 +8,10 @@
 //! CORS is permissive (any page may call, without cookies) and JSONP is
 //! on, except for `setcookie`, which changes state and so answers JSONP
 //! with 403. `big` (600 kB of text) is
-//! compressed for clients that accept it; nothing else is. Try:
+//! compressed for clients that accept it; nothing else is. `stats` answers
+//! `/api`'s speed statistics (the original's `stats(inMS=False)`: param
+//! `inMS`, durations in milliseconds when true, else seconds), and
+//! `/metrics` serves both paths' statistics to Prometheus. Try:
 //!
 //! ```text
 //! curl -s http://127.0.0.1:7001/api -H 'Content-Type: application/json' \
@@ -18,6 +21,9 @@
 //! curl -s --compressed -o /dev/null -w '%{size_download} bytes\n' \
 //!      http://127.0.0.1:7001/api -H 'Content-Type: application/json' \
 //!      -d '{"jsonrpc":"2.0","method":"big","id":1}'
+//! curl -s http://127.0.0.1:7001/api -H 'Content-Type: application/json' \
+//!      -d '{"jsonrpc":"2.0","method":"stats","params":{"inMS":true},"id":1}'
+//! curl -s http://127.0.0.1:7001/metrics
 //! ```
 
 use std::collections::hash_map::RandomState;
@@ -26,7 +32,8 @@ use std::hash::BuildHasher;
 use rpckit::extract::Params;
 use rpckit::http::cookie::Cookie;
 use rpckit::http::{ClientIp, Cors, RequestHeaders, ResponseHandle};
-use rpckit::Router;
+use rpckit::stats::{PrometheusService, Stats, Unit};
+use rpckit::{ErrorObject, Router};
 use serde::Deserialize;
 
 #[derive(Deserialize)]
@@ -37,6 +44,13 @@ struct Echo {
 
 fn hello_world() -> serde_json::Value {
     "Hello world!".into()
+}
+
+/// The params of `stats`.
+#[derive(Deserialize)]
+struct StatsParams {
+    #[serde(default, rename = "inMS")]
+    in_ms: bool,
 }
 
 /// A fresh random 64-bit number from the standard library's hasher seeds.
@@ -70,6 +84,14 @@ fn api() -> Router {
                     .map(str::to_owned)
             },
         )
+        .sync_method("stats", |stats: Stats, Params(p): Params<StatsParams>| {
+            let unit = if p.in_ms {
+                Unit::Milliseconds
+            } else {
+                Unit::Seconds
+            };
+            Ok::<_, ErrorObject>(stats.snapshot(unit))
+        })
         .configure("setcookie", |settings| settings.jsonp(false))
         .configure("big", |settings| settings.compression(true))
 }
@@ -82,15 +104,18 @@ fn api2() -> Router {
 async fn main() -> anyhow::Result<()> {
     rpckit_examples::init_tracing();
     let addr = rpckit_examples::addr_from_args()?;
+    let (api, api2) = (api(), api2());
+    let metrics = PrometheusService::new(api.stats_handle().into_iter().chain(api2.stats_handle()));
     let server = rpckit::http::Server::builder()
-        .route("/api", api())
-        .route("/api2", api2())
+        .route("/api", api)
+        .route("/api2", api2)
+        .service("/metrics", metrics)
         .cors(Cors::permissive())
         .jsonp(true)
         .bind(addr)
         .await?;
     println!(
-        "quickstart listening on http://{}/api and /api2",
+        "quickstart listening on http://{}/api and /api2 (metrics at /metrics)",
         server.local_addr()
     );
     server.serve().await?;

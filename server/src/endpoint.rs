@@ -72,6 +72,12 @@ impl Endpoint {
         self.router.handle()
     }
 
+    /// The statistics of the endpoint's router (see
+    /// [`Router::stats_handle`]); `None` when they are off.
+    pub fn stats_handle(&self) -> Option<crate::stats::Stats> {
+        self.router.stats_handle()
+    }
+
     /// The accepted codecs.
     pub fn codec_set(&self) -> &Codecs {
         &self.codecs
@@ -84,8 +90,11 @@ impl Endpoint {
 
     /// The codecs and the frame-level service, as a transport needs them.
     pub fn into_parts(self) -> (Codecs, EndpointService) {
+        let stats = self.router.stats_handle();
         let rpc = tower::Layer::layer(&self.rpc, self.router);
-        let service = CodecService::new(rpc, self.limits).offload_above(self.offload_above);
+        let service = CodecService::new(rpc, self.limits)
+            .offload_above(self.offload_above)
+            .stats(stats);
         (self.codecs, service)
     }
 }
@@ -98,9 +107,17 @@ impl From<Router> for Endpoint {
 
 #[cfg(feature = "http")]
 impl From<Endpoint> for rpckit_http::Route {
+    /// The route, with the router's stats as its
+    /// [`StatsSink`](rpckit_codec::StatsSink) (connections, compression,
+    /// the path it is served at).
     fn from(endpoint: Endpoint) -> Self {
+        let sink = endpoint.stats_handle().map(|stats| stats.sink());
         let (codecs, service) = endpoint.into_parts();
-        rpckit_http::Route::new(codecs, service)
+        let route = rpckit_http::Route::new(codecs, service);
+        match sink {
+            Some(sink) => route.stats_sink(sink),
+            None => route,
+        }
     }
 }
 
@@ -113,9 +130,16 @@ impl From<Router> for rpckit_http::Route {
 
 #[cfg(feature = "tcp")]
 impl From<Endpoint> for rpckit_tcp::FrameService {
+    /// The frame service, with the router's stats as its
+    /// [`StatsSink`](rpckit_codec::StatsSink) (connections).
     fn from(endpoint: Endpoint) -> Self {
+        let sink = endpoint.stats_handle().map(|stats| stats.sink());
         let (codecs, service) = endpoint.into_parts();
-        rpckit_tcp::FrameService::new(codecs, service)
+        let service = rpckit_tcp::FrameService::new(codecs, service);
+        match sink {
+            Some(sink) => service.stats_sink(sink),
+            None => service,
+        }
     }
 }
 

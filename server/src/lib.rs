@@ -73,6 +73,7 @@ pub mod extract;
 pub mod handler;
 mod router;
 mod rpc;
+pub mod stats;
 
 pub use call::{Call, Outcome};
 pub use codec_layer::{CodecLayer, CodecService, DEFAULT_OFFLOAD_ABOVE};

@@ -49,6 +49,8 @@ pub(crate) struct Shared {
     pub(crate) request_timeout: Option<std::time::Duration>,
     /// Answers the paths no route takes.
     pub(crate) fallback: Option<Fallback>,
+    /// Other services at paths of their own (metrics, health checks).
+    pub(crate) services: HashMap<Box<str>, Fallback>,
 }
 
 /// The methods a route answers: `POST`, plus `GET` with JSONP and `OPTIONS`
@@ -146,8 +148,8 @@ where
                 None => answer.await,
             }
         }
-        None => match &shared.fallback {
-            Some(fallback) => return fallback.call(fallback_request(shared, peer, request)).await,
+        None => match shared.services.get(uri.path()).or(shared.fallback.as_ref()) {
+            Some(service) => return service.call(fallback_request(shared, peer, request)).await,
             None => Err(Rejection::NotFound),
         },
     };
@@ -234,11 +236,15 @@ fn allow_value(methods: &[Method]) -> HeaderValue {
 /// proxy.
 pub(crate) fn request_extensions(
     shared: &Shared,
+    route: &Route,
     peer: Peer,
     headers: RequestHeaders,
     response: &ResponseHandle,
 ) -> http::Extensions {
     let mut extensions = http::Extensions::new();
+    if let Some(path) = &route.path {
+        extensions.insert(path.clone());
+    }
     if let Some(peer) = peer {
         let client_ip = shared.trusted_proxies.client_ip(peer.ip(), &headers);
         extensions.insert(PeerAddr(peer));

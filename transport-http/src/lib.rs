@@ -100,7 +100,7 @@
 //!
 //! # What a handler can read and write
 //!
-//! Every frame's extensions carry [`PeerAddr`],
+//! Every frame's extensions carry [`PeerAddr`], the [`RoutePath`],
 //! [`ClientIp`], [`RequestHeaders`], [`RequestCookies`] and a
 //! [`ResponseHandle`] for response headers, cookies, the status, the JSONP
 //! callback and permission to compress; a JSONP frame also carries a
@@ -139,7 +139,7 @@ pub use headers::RequestHeaders;
 pub use http_error::HttpError;
 pub use jsonp::{InvalidCallback, Jsonp, JsonpRequest, QueryCodec, MAX_CALLBACK_LEN};
 pub use response::ResponseHandle;
-pub use route::Route;
+pub use route::{Route, RoutePath};
 pub use rpckit_codec::PeerAddr;
 pub use server::{
     BoundServer, OpenFileLimit, Server, ServerBuilder, ServerHandle, StoppedServer,

@@ -56,7 +56,13 @@ where
     // Kept for the response (what the client accepts as a coding): a
     // clone of the `Arc`, not a lookup in the extensions.
     let request_headers = RequestHeaders::new(parts.headers);
-    frame.extensions = request_extensions(shared, peer, request_headers.clone(), response_handle);
+    frame.extensions = request_extensions(
+        shared,
+        route,
+        peer,
+        request_headers.clone(),
+        response_handle,
+    );
 
     let answer = route
         .service
@@ -93,6 +99,7 @@ where
                 body,
                 &mut parts.headers,
                 &shared.offload,
+                route.sink.as_deref(),
             )
             .await
     } else {

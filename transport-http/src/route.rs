@@ -1,8 +1,9 @@
 //! One endpoint: the codecs it accepts and the frame service behind it.
 
 use std::fmt;
+use std::sync::Arc;
 
-use rpckit_codec::{Codecs, Frame};
+use rpckit_codec::{Codecs, Frame, StatsSink};
 use tower::util::BoxCloneSyncService;
 use tower::{Service, ServiceExt};
 
@@ -33,6 +34,10 @@ pub(crate) type FrameService = BoxCloneSyncService<Frame, Option<Frame>, BoxErro
 pub struct Route {
     pub(crate) codecs: Codecs,
     pub(crate) service: FrameService,
+    /// Told about connections, compression and where the route is served.
+    pub(crate) sink: Option<Arc<dyn StatsSink>>,
+    /// The path the builder put the route at; every frame carries it.
+    pub(crate) path: Option<RoutePath>,
 }
 
 impl Route {
@@ -46,7 +51,17 @@ impl Route {
         Route {
             codecs,
             service: BoxCloneSyncService::new(service.map_err(Into::into)),
+            sink: None,
+            path: None,
         }
+    }
+
+    /// Reports this route's connections, compression times and path to
+    /// `sink` (rpckit's routers attach their stats themselves). The
+    /// connections are those of every server the route is served by.
+    pub fn stats_sink(mut self, sink: Arc<dyn StatsSink>) -> Self {
+        self.sink = Some(sink);
+        self
     }
 
     /// The codecs this route accepts, the default first.
@@ -59,6 +74,32 @@ impl fmt::Debug for Route {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Route")
             .field("codecs", &self.codecs)
+            .field("path", &self.path)
             .finish_non_exhaustive()
+    }
+}
+
+/// The path of the route a frame came in on (`/api`), in every frame's
+/// extensions: for logs, spans and metrics labels.
+///
+/// It is the route's path, not the request's: a JSONP call to
+/// `/api/echo` carries `/api`.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct RoutePath(Arc<str>);
+
+impl RoutePath {
+    pub(crate) fn new(path: &str) -> Self {
+        RoutePath(path.into())
+    }
+
+    /// The path.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for RoutePath {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
     }
 }

@@ -116,6 +116,7 @@ impl Server {
 #[derive(Debug)]
 pub struct ServerBuilder {
     routes: HashMap<Box<str>, Route>,
+    services: HashMap<Box<str>, Fallback>,
     max_body_size: usize,
     max_decompressed_size: usize,
     trusted_proxies: Vec<IpAddr>,
@@ -155,6 +156,7 @@ impl Default for ServerBuilder {
     fn default() -> Self {
         ServerBuilder {
             routes: HashMap::new(),
+            services: HashMap::new(),
             max_body_size: DEFAULT_MAX_BODY_SIZE,
             max_decompressed_size: DEFAULT_MAX_DECOMPRESSED_SIZE,
             trusted_proxies: Vec::new(),
@@ -192,18 +194,72 @@ impl ServerBuilder {
     ///     .route("/api", route.clone())
     ///     .route("/api", route); // panics: `/api` is taken
     /// ```
+    ///
+    /// The route's [`StatsSink`](rpckit_codec::StatsSink), if it has one,
+    /// is told the path now, and about every connection of the server and
+    /// every answer of the route it compresses.
     #[track_caller]
     pub fn route(mut self, path: &str, route: impl Into<Route>) -> Self {
+        self.check_free(path);
+        let mut route = route.into();
+        if let Some(sink) = &route.sink {
+            sink.mounted("http", Some(path));
+        }
+        route.path = Some(crate::RoutePath::new(path));
+        self.routes.insert(path.into(), route);
+        self
+    }
+
+    /// Answers every request for exactly `path` (any method) with
+    /// `service`: a metrics endpoint (rpckit's `Stats::prometheus_service`),
+    /// a health check. Like the [fallback](Self::fallback), its answer is
+    /// sent untouched (no CORS, no compression, no request timeout), with
+    /// [`PeerAddr`](crate::PeerAddr) and [`ClientIp`](crate::ClientIp) in
+    /// the request's extensions, and its errors are logged `500`s.
+    ///
+    /// # Panics
+    ///
+    /// As [`route`](Self::route): when `path` does not start with `/` or
+    /// is taken by a route or a service.
+    ///
+    /// ```
+    /// use http::{Request, Response};
+    /// use rpckit_http::Server;
+    ///
+    /// let health = tower::service_fn(|_: Request<rpckit_http::Body>| async {
+    ///     Ok::<_, std::convert::Infallible>(Response::new("ok".to_owned()))
+    /// });
+    /// let builder = Server::builder().service("/health", health);
+    /// # let _ = builder;
+    /// ```
+    #[track_caller]
+    pub fn service<S, B>(mut self, path: &str, service: S) -> Self
+    where
+        S: tower::Service<http::Request<Body>, Response = http::Response<B>>
+            + Clone
+            + Send
+            + Sync
+            + 'static,
+        S::Error: Into<BoxError>,
+        S::Future: Send + 'static,
+        B: http_body::Body<Data = bytes::Bytes> + Send + 'static,
+        B::Error: Into<BoxError>,
+    {
+        self.check_free(path);
+        self.services.insert(path.into(), Fallback::new(service));
+        self
+    }
+
+    #[track_caller]
+    fn check_free(&self, path: &str) {
         assert!(
             path.starts_with('/'),
             "route path `{path}` must start with `/`"
         );
         assert!(
-            !self.routes.contains_key(path),
+            !self.routes.contains_key(path) && !self.services.contains_key(path),
             "a route is already at `{path}`"
         );
-        self.routes.insert(path.into(), route.into());
-        self
     }
 
     /// The largest request body accepted, in bytes; larger ones get 413
@@ -514,7 +570,15 @@ impl ServerBuilder {
 
     fn into_config(self) -> Arc<Config> {
         let allow = dispatch::allowed_methods(self.jsonp.is_enabled(), self.cors.is_some());
+        // Each sink once, however many routes share it.
+        let mut sinks: Vec<Arc<dyn rpckit_codec::StatsSink>> = Vec::new();
+        for sink in self.routes.values().filter_map(|route| route.sink.as_ref()) {
+            if !sinks.iter().any(|known| Arc::ptr_eq(known, sink)) {
+                sinks.push(Arc::clone(sink));
+            }
+        }
         Arc::new(Config {
+            sinks: sinks.into(),
             shared: Arc::new(Shared {
                 routes: self.routes,
                 max_body_size: self.max_body_size,
@@ -526,6 +590,7 @@ impl ServerBuilder {
                 compression: self.compression,
                 offload: self.offload,
                 fallback: self.fallback,
+                services: self.services,
                 request_timeout: self.request_timeout,
             }),
             connections: self.connections,
@@ -539,6 +604,8 @@ impl ServerBuilder {
 #[derive(Debug)]
 pub(crate) struct Config {
     pub(crate) shared: Arc<Shared>,
+    /// Told about every connection: the routes' stats sinks.
+    pub(crate) sinks: Arc<[Arc<dyn rpckit_codec::StatsSink>]>,
     pub(crate) connections: ConnectionSettings,
     #[cfg(feature = "tls")]
     pub(crate) tls: Option<crate::TlsConfig>,

@@ -42,6 +42,28 @@ pub(crate) struct Settings {
     pub(crate) max_in_flight: usize,
     pub(crate) write_queue: usize,
     pub(crate) idle_timeout: Option<Duration>,
+    /// Told when a connection opens and closes.
+    pub(crate) sink: Option<Arc<dyn rpckit_codec::StatsSink>>,
+}
+
+/// Reports a connection as open to the stats sink until dropped.
+struct Counted<'a>(Option<&'a dyn rpckit_codec::StatsSink>);
+
+impl<'a> Counted<'a> {
+    fn new(sink: Option<&'a dyn rpckit_codec::StatsSink>) -> Self {
+        if let Some(sink) = sink {
+            sink.connection_opened();
+        }
+        Counted(sink)
+    }
+}
+
+impl Drop for Counted<'_> {
+    fn drop(&mut self) {
+        if let Some(sink) = self.0 {
+            sink.connection_closed();
+        }
+    }
 }
 
 impl Settings {
@@ -114,6 +136,7 @@ pub(crate) async fn serve<R, W>(
     R: AsyncRead + Unpin,
     W: AsyncWrite + Unpin,
 {
+    let _counted = Counted::new(settings.sink.as_deref());
     let (queue, replies) = mpsc::channel(settings.write_queue.max(1));
     let writer_done = CancellationToken::new();
     let read = read_half(&settings, &info, reader, queue, &shutdown, &writer_done);

@@ -186,7 +186,11 @@ impl ServerBuilder {
                 },
             ));
         }
+        if let Some(sink) = &self.service.sink {
+            sink.mounted("tcp", None);
+        }
         Ok(Settings {
+            sink: self.service.sink,
             service: self.service.service,
             codec,
             framing: self.framing,

@@ -2,8 +2,9 @@
 
 use std::error::Error;
 use std::fmt;
+use std::sync::Arc;
 
-use rpckit_codec::{Codecs, Frame};
+use rpckit_codec::{Codecs, Frame, StatsSink};
 use tower::util::BoxCloneSyncService;
 use tower::{Service, ServiceExt};
 
@@ -34,6 +35,7 @@ pub(crate) type BoxedService = BoxCloneSyncService<Frame, Option<Frame>, BoxErro
 pub struct FrameService {
     pub(crate) codecs: Codecs,
     pub(crate) service: BoxedService,
+    pub(crate) sink: Option<Arc<dyn StatsSink>>,
 }
 
 impl FrameService {
@@ -47,7 +49,15 @@ impl FrameService {
         FrameService {
             codecs,
             service: BoxCloneSyncService::new(service.map_err(Into::into)),
+            sink: None,
         }
+    }
+
+    /// Reports the connections of every listener serving this service to
+    /// `sink` (rpckit's routers attach their stats themselves).
+    pub fn stats_sink(mut self, sink: Arc<dyn StatsSink>) -> Self {
+        self.sink = Some(sink);
+        self
     }
 
     /// The codecs, the default first.

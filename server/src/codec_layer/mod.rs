@@ -8,6 +8,7 @@ use std::task::{Context, Poll};
 use rpckit_codec::{DecodeLimits, Frame, Reply};
 use tower::{Layer, Service};
 
+use crate::stats::{Stage, Stats};
 use crate::Incoming;
 
 /// Decodes each [`Frame`] with its codec into an [`Incoming`] message and
@@ -21,11 +22,15 @@ use crate::Incoming;
 /// ([`rpckit_codec::background`]): decoding a 4 MiB body takes
 /// milliseconds, and on the runtime's worker it would hold up every small
 /// call behind it.
+///
+/// With [`stats`](Self::stats) it times every decode and encode
+/// ([`Stage::Decode`], [`Stage::Encode`]).
 #[derive(Clone, Debug)]
 pub struct CodecService<S> {
     inner: S,
     limits: DecodeLimits,
     offload_above: usize,
+    stats: Option<Stats>,
 }
 
 /// Frames above this many bytes are served on a background thread by default.
@@ -38,7 +43,15 @@ impl<S> CodecService<S> {
             inner,
             limits,
             offload_above: DEFAULT_OFFLOAD_ABOVE,
+            stats: None,
         }
+    }
+
+    /// Records decode and encode times in `stats` (`None`: not at all,
+    /// the default). An [`Endpoint`](crate::Endpoint) passes its router's.
+    pub fn stats(mut self, stats: Option<Stats>) -> Self {
+        self.stats = stats;
+        self
     }
 
     /// Serves frames above `bytes` on a background thread (when running
@@ -70,7 +83,8 @@ where
                 // `poll_ready` made ready serves this frame.
                 let clone = self.inner.clone();
                 let ready = std::mem::replace(&mut self.inner, clone);
-                return Box::pin(offload(runtime, ready, frame, self.limits));
+                let stats = self.stats.clone();
+                return Box::pin(offload(runtime, ready, frame, self.limits, stats));
             }
         }
         let Frame {
@@ -78,19 +92,20 @@ where
             codec,
             extensions,
         } = frame;
-        let message = codec.decode(bytes, &self.limits);
+        let message = timed(self.stats.as_ref(), Stage::Decode, || {
+            codec.decode(bytes, &self.limits)
+        });
         let reply = self.inner.call(Incoming {
             message,
             codec: codec.clone(),
             extensions,
         });
+        let stats = self.stats.clone();
         Box::pin(async move {
             let Some(reply) = reply.await? else {
                 return Ok(None);
             };
-            let mut out = Vec::with_capacity(128);
-            codec.encode_reply(&reply, &mut out);
-            Ok(Some(Frame::new(out, codec)))
+            Ok(Some(encode(stats.as_ref(), codec, &reply)))
         })
     }
 }
@@ -104,6 +119,7 @@ async fn offload<S>(
     mut inner: S,
     frame: Frame,
     limits: DecodeLimits,
+    stats: Option<Stats>,
 ) -> Result<Option<Frame>, S::Error>
 where
     S: Service<Incoming, Response = Option<Reply>> + Send + 'static,
@@ -116,28 +132,55 @@ where
             codec,
             extensions,
         } = frame;
-        let message = codec.decode(bytes, &limits);
+        let message = timed(stats.as_ref(), Stage::Decode, || {
+            codec.decode(bytes, &limits)
+        });
         // Timers and I/O in the handler still belong to the runtime.
         let reply = runtime.block_on(inner.call(Incoming {
             message,
             codec: codec.clone(),
             extensions,
         }))?;
-        Ok(reply.map(|reply| {
-            let mut out = Vec::with_capacity(128);
-            codec.encode_reply(&reply, &mut out);
-            Frame::new(out, codec)
-        }))
+        Ok(reply.map(|reply| encode(stats.as_ref(), codec, &reply)))
     });
     job.await
         .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
 }
 
+/// Encodes `reply` into a frame, timed as [`Stage::Encode`].
+fn encode(
+    stats: Option<&Stats>,
+    codec: std::sync::Arc<dyn rpckit_codec::Codec>,
+    reply: &Reply,
+) -> Frame {
+    let out = timed(stats, Stage::Encode, || {
+        let mut out = Vec::with_capacity(128);
+        codec.encode_reply(reply, &mut out);
+        out
+    });
+    Frame::new(out, codec)
+}
+
+/// Runs `work`, recording how long it took as `stage` when there are
+/// stats: one clock read before, one after; none without stats.
+fn timed<T>(stats: Option<&Stats>, stage: Stage, work: impl FnOnce() -> T) -> T {
+    match stats {
+        Some(stats) => {
+            let start = tokio::time::Instant::now();
+            let value = work();
+            stats.record(stage, start.elapsed());
+            value
+        }
+        None => work(),
+    }
+}
+
 /// Applies [`CodecService`].
-#[derive(Clone, Copy)]
+#[derive(Clone)]
 pub struct CodecLayer {
     limits: DecodeLimits,
     offload_above: usize,
+    stats: Option<Stats>,
 }
 
 impl CodecLayer {
@@ -146,7 +189,14 @@ impl CodecLayer {
         CodecLayer {
             limits,
             offload_above: DEFAULT_OFFLOAD_ABOVE,
+            stats: None,
         }
+    }
+
+    /// See [`CodecService::stats`].
+    pub fn stats(mut self, stats: Option<Stats>) -> Self {
+        self.stats = stats;
+        self
     }
 
     /// See [`CodecService::offload_above`].
@@ -175,6 +225,8 @@ impl<S> Layer<S> for CodecLayer {
     type Service = CodecService<S>;
 
     fn layer(&self, inner: S) -> CodecService<S> {
-        CodecService::new(inner, self.limits).offload_above(self.offload_above)
+        CodecService::new(inner, self.limits)
+            .offload_above(self.offload_above)
+            .stats(self.stats.clone())
     }
 }

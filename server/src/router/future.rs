@@ -10,6 +10,7 @@ use rpckit_codec::{ErrorCode, ErrorObject};
 
 use super::InFlight;
 use crate::handler::BoxOutcome;
+use crate::stats::Recording;
 use crate::Outcome;
 
 /// The code of the answer to a call that ran past its method's
@@ -25,6 +26,8 @@ pub struct ResponseFuture {
     /// Counts the call in flight in its router until it is answered or
     /// dropped.
     in_flight: Option<InFlight>,
+    /// The call's statistics, recorded when the outcome is ready.
+    recording: Option<Recording>,
 }
 
 enum Inner {
@@ -43,6 +46,7 @@ impl ResponseFuture {
         ResponseFuture {
             inner: Inner::Handler(future),
             in_flight: None,
+            recording: None,
         }
     }
 
@@ -50,6 +54,7 @@ impl ResponseFuture {
         ResponseFuture {
             inner: Inner::Ready(std::future::ready(outcome)),
             in_flight: None,
+            recording: None,
         }
     }
 
@@ -60,20 +65,31 @@ impl ResponseFuture {
     ///
     /// When polled outside a tokio runtime with a timer.
     pub(crate) fn with_timeout(self, limit: Duration) -> Self {
-        match self.inner {
-            Inner::Handler(handler) => ResponseFuture {
-                inner: Inner::Timed {
-                    handler,
-                    deadline: Box::pin(tokio::time::sleep(limit)),
-                    limit,
-                },
-                in_flight: self.in_flight,
+        let ResponseFuture {
+            inner,
+            in_flight,
+            recording,
+        } = self;
+        let inner = match inner {
+            Inner::Handler(handler) => Inner::Timed {
+                handler,
+                deadline: Box::pin(tokio::time::sleep(limit)),
+                limit,
             },
-            inner => ResponseFuture {
-                inner,
-                in_flight: self.in_flight,
-            },
+            inner => inner,
+        };
+        ResponseFuture {
+            inner,
+            in_flight,
+            recording,
         }
+    }
+
+    /// Records the call's outcome in `recording` when it is ready (or the
+    /// call as dropped, when the future is dropped first).
+    pub(crate) fn recorded(mut self, recording: Option<Recording>) -> Self {
+        self.recording = recording;
+        self
     }
 
     /// Keeps the call counted in flight until this future is done.
@@ -86,8 +102,13 @@ impl ResponseFuture {
 impl Future for ResponseFuture {
     type Output = Result<Outcome, std::convert::Infallible>;
 
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let outcome = match &mut self.inner {
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.get_mut();
+        // A handler that panics unwinds through here, and the rpc layer
+        // catches it and drops this future later: the guard counts the
+        // panic as it passes.
+        let mut unwinding = Unwinding(Some(&mut this.recording));
+        let outcome = match &mut this.inner {
             Inner::Handler(handler) => handler.as_mut().poll(cx),
             Inner::Ready(ready) => Pin::new(ready).poll(cx),
             Inner::Timed {
@@ -102,11 +123,27 @@ impl Future for ResponseFuture {
                 },
             },
         };
-        if outcome.is_ready() {
+        let recording = unwinding.0.take();
+        if let Poll::Ready(outcome) = &outcome {
             // Answered: a reload need not wait for the encoding and sending.
-            self.in_flight = None;
+            this.in_flight = None;
+            if let Some(recording) = recording.and_then(Option::take) {
+                recording.finish(outcome);
+            }
         }
         outcome.map(Ok)
+    }
+}
+
+/// Records the call as panicked if dropped while it still holds the
+/// recording, which only unwinding does.
+struct Unwinding<'a>(Option<&'a mut Option<Recording>>);
+
+impl Drop for Unwinding<'_> {
+    fn drop(&mut self) {
+        if let Some(recording) = self.0.take().and_then(Option::take) {
+            recording.panicked();
+        }
     }
 }
 

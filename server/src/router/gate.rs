@@ -18,6 +18,7 @@ use std::time::Duration;
 use tokio::sync::Notify;
 
 use super::{Method, Router, Shared, Table};
+use crate::stats::Stage;
 use crate::{Call, Outcome};
 
 /// A reload is switching the table: new calls wait.
@@ -257,6 +258,8 @@ pub(super) async fn held(router: Router, call: Call) -> Outcome {
     let shared = &router.shared;
     let control = &shared.control;
     let mut deadline = None;
+    // The time held is the call's wait stage (a timed-out wait counts too).
+    let mut waiting = shared.stats().map(|stats| stats.timer(Stage::Wait));
     loop {
         let mut changed = pin!(control.changed.notified());
         changed.as_mut().enable();
@@ -265,6 +268,7 @@ pub(super) async fn held(router: Router, call: Call) -> Outcome {
         let table = shared.table.load_full();
         let timeout = match control.admit(before, &table, call.method()) {
             Ok(()) => {
+                drop(waiting.take());
                 let answer = super::serve(&table, call, guard);
                 drop(table);
                 return match answer.await {

@@ -8,6 +8,7 @@ mod lock;
 mod names;
 mod reload;
 mod settings;
+mod stats;
 
 use std::any::Any;
 use std::collections::HashMap;
@@ -29,6 +30,7 @@ pub use reload::{OnTimeout, ReloadError, ReloadOptions, Reloaded};
 pub use settings::MethodSettings;
 
 use crate::handler::{Handler, SyncHandler};
+use crate::stats::{MethodStats, Stats};
 use crate::{Call, Outcome};
 
 type BoxedHandler = Arc<dyn Fn(Call) -> ResponseFuture + Send + Sync>;
@@ -36,22 +38,37 @@ type BoxedHandler = Arc<dyn Fn(Call) -> ResponseFuture + Send + Sync>;
 /// A state a method keeps across reloads (see [`Router::with_state`]).
 type State = Arc<dyn Any + Send + Sync>;
 
-/// One registered method: its handler, its settings and its state. Aliases
-/// share it.
+/// One registered method: its handler, its settings, its state and its
+/// statistics. Aliases share it.
 #[derive(Clone)]
 struct Method {
     handler: BoxedHandler,
     settings: MethodSettings,
     state: Option<State>,
+    /// Counted in by every call; `None` when the router's stats are off.
+    stats: Option<Arc<MethodStats>>,
 }
 
 /// One snapshot of a router's methods. Never changed once served: a reload
 /// serves a new one.
-#[derive(Clone, Default)]
+#[derive(Clone)]
 struct Table {
     methods: HashMap<Box<str>, Arc<Method>>,
     /// How long a call waits for a lock, unless its method says otherwise.
     lock_timeout: Option<Duration>,
+    /// Where the methods count their calls; `None` when stats are off. A
+    /// reload keeps the served table's (see `reload::combine`).
+    stats: Option<Stats>,
+}
+
+impl Default for Table {
+    fn default() -> Self {
+        Table {
+            methods: HashMap::new(),
+            lock_timeout: None,
+            stats: Some(Stats::new()),
+        }
+    }
 }
 
 /// What a router's clones and handles share: the table served now and the
@@ -197,12 +214,12 @@ impl Router {
     pub fn merge(self, other: Router) -> Self {
         let other = other.snapshot();
         self.edit(|table| {
-            for (name, handler) in other.methods.iter() {
+            for (name, handler) in stats::adopt(table.stats.as_ref(), &other) {
                 assert!(
-                    !table.methods.contains_key(name),
+                    !table.methods.contains_key(&name),
                     "rpckit: method `{name}` is registered twice"
                 );
-                table.methods.insert(name.clone(), handler.clone());
+                table.methods.insert(name, handler);
             }
             table.lock_timeout = table.lock_timeout.or(other.lock_timeout);
         })
@@ -330,10 +347,12 @@ impl Router {
             !names.is_empty(),
             "rpckit: a method needs at least one name"
         );
+        let stats = self.shared.table.load().stats.clone();
         let method = Arc::new(Method {
             handler,
             settings: MethodSettings::default(),
             state: None,
+            stats: stats.map(|stats| stats.method(&names)),
         });
         self.edit(|table| {
             for name in names {
@@ -380,7 +399,8 @@ fn serve(table: &Table, mut call: Call, guard: InFlight) -> ResponseFuture {
             #[cfg(feature = "http")]
             apply_http_settings(&method.settings, &call);
             call.router = Some(guard.shared().clone());
-            let answer = (method.handler)(call).counted(guard);
+            let recording = method.stats.as_ref().map(crate::stats::Recording::start);
+            let answer = (method.handler)(call).counted(guard).recorded(recording);
             match method.settings.timeout_limit() {
                 Some(limit) => answer.with_timeout(limit),
                 None => answer,

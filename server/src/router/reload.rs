@@ -246,7 +246,11 @@ impl ApiHandle {
 /// The table a reload switches to.
 fn combine(old: &Table, built: &Table, options: &ReloadOptions) -> Table {
     let mut table = if options.clear_first {
-        Table::default()
+        Table {
+            methods: Default::default(),
+            lock_timeout: None,
+            stats: None,
+        }
     } else {
         let mut table = old.clone();
         for name in &options.remove {
@@ -254,8 +258,11 @@ fn combine(old: &Table, built: &Table, options: &ReloadOptions) -> Table {
         }
         table
     };
-    for (name, method) in &built.methods {
-        table.methods.insert(name.clone(), method.clone());
+    // The served stats go on: the transports and the codec layer report
+    // into them, and the new methods count there too.
+    table.stats = old.stats.clone();
+    for (name, method) in super::stats::adopt(old.stats.as_ref(), built) {
+        table.methods.insert(name, method);
     }
     if built.lock_timeout.is_some() || options.clear_first {
         table.lock_timeout = built.lock_timeout;

@@ -144,6 +144,7 @@ where
         "rpc.call",
         method = %request.method,
         id = %DisplayId(request.id.as_ref()),
+        path = route_path(&extensions),
         codec = codec.name(),
     );
     let id = request.id.clone();
@@ -191,6 +192,17 @@ where
             Err(ErrorObject::internal_error("the handler panicked"))
         }
     }
+}
+
+/// The path of the HTTP route the call came in on, for its span; `""`
+/// on other transports.
+fn route_path(extensions: &http::Extensions) -> &str {
+    #[cfg(feature = "http")]
+    if let Some(path) = extensions.get::<rpckit_http::RoutePath>() {
+        return path.as_str();
+    }
+    let _ = extensions;
+    ""
 }
 
 /// Displays an optional id for spans: `-` for a notification.

@@ -171,6 +171,7 @@ impl Compression {
         body: Bytes,
         headers: &mut HeaderMap,
         offload: &Offload,
+        stats: Option<&dyn rpckit_codec::StatsSink>,
     ) -> Bytes {
         if self.algorithms.is_empty() {
             return body;
@@ -194,7 +195,12 @@ impl Compression {
         } else {
             0
         };
-        match offload.run(coder, inline).await {
+        let start = stats.map(|_| tokio::time::Instant::now());
+        let compressed = offload.run(coder, inline).await;
+        if let (Some(stats), Some(start)) = (stats, start) {
+            stats.compressed(start.elapsed());
+        }
+        match compressed {
             Ok(compressed) => {
                 headers.insert(header::CONTENT_ENCODING, algorithm.header_value());
                 // A length a handler set is the uncompressed one; hyper

@@ -174,6 +174,7 @@ pub(crate) async fn handle<B>(
     let mut frame = Frame::new(frame_bytes, CODEC.clone());
     frame.extensions = crate::dispatch::request_extensions(
         shared,
+        route,
         peer,
         RequestHeaders::new(parts.headers),
         response_handle,

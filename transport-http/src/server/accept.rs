@@ -38,6 +38,33 @@ pub(super) enum Phase {
 pub(super) struct Open {
     _permit: OwnedSemaphorePermit,
     _alive: mpsc::Sender<Infallible>,
+    /// Told when the connection opens and closes.
+    sinks: Arc<[Arc<dyn rpckit_codec::StatsSink>]>,
+}
+
+impl Open {
+    fn new(
+        permit: OwnedSemaphorePermit,
+        alive: mpsc::Sender<Infallible>,
+        sinks: &Arc<[Arc<dyn rpckit_codec::StatsSink>]>,
+    ) -> Self {
+        for sink in sinks.iter() {
+            sink.connection_opened();
+        }
+        Open {
+            _permit: permit,
+            _alive: alive,
+            sinks: Arc::clone(sinks),
+        }
+    }
+}
+
+impl Drop for Open {
+    fn drop(&mut self) {
+        for sink in self.sinks.iter() {
+            sink.connection_closed();
+        }
+    }
 }
 
 /// Accepts on every listener until `stop` completes, then drains: first,
@@ -73,10 +100,7 @@ pub(super) async fn run(
         };
         match accepted {
             Ok((stream, peer)) => {
-                let open = Open {
-                    _permit: permit,
-                    _alive: alive.clone(),
-                };
+                let open = Open::new(permit, alive.clone(), &config.sinks);
                 serving.spawn(stream, peer, open, watching.clone());
             }
             Err(err) if is_connection_error(&err) => {}

@@ -1,0 +1,126 @@
+//! One method's counters and the guard that records one call.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Weak};
+
+use tokio::time::Instant;
+
+use super::histogram::{Counts, Histogram};
+use super::Inner;
+use crate::Outcome;
+
+/// The statistics of one method (all its aliases), next to it in the
+/// router's table: a call increments these directly, with no lookup.
+#[derive(Debug)]
+pub(crate) struct MethodStats {
+    /// Calls started.
+    calls: AtomicU64,
+    /// Calls over: answered, failed, panicked or dropped.
+    done: AtomicU64,
+    /// Calls answered with an error, panics included.
+    errors: AtomicU64,
+    /// Calls whose future was dropped before it answered (a client gone,
+    /// a request timeout).
+    cancelled: AtomicU64,
+    /// How long the calls that answered took.
+    pub(super) latency: Histogram,
+    /// The stats this method belongs to, for the `Stats` extractor.
+    pub(super) owner: Weak<Inner>,
+}
+
+/// What [`MethodStats`] held when read.
+#[derive(Clone, Debug)]
+pub(crate) struct MethodCounts {
+    pub(crate) calls: u64,
+    pub(crate) errors: u64,
+    pub(crate) cancelled: u64,
+    pub(crate) in_flight: u64,
+    pub(crate) latency: Counts,
+}
+
+impl MethodStats {
+    pub(super) fn new(owner: Weak<Inner>) -> Self {
+        MethodStats {
+            calls: AtomicU64::new(0),
+            done: AtomicU64::new(0),
+            errors: AtomicU64::new(0),
+            cancelled: AtomicU64::new(0),
+            latency: Histogram::new(),
+            owner,
+        }
+    }
+
+    pub(crate) fn read(&self) -> MethodCounts {
+        // `done` before `calls`: a call that ends between the two reads
+        // then shows as still in flight, never as a negative count.
+        let done = self.done.load(Ordering::Acquire);
+        let calls = self.calls.load(Ordering::Acquire);
+        MethodCounts {
+            calls,
+            errors: self.errors.load(Ordering::Relaxed),
+            cancelled: self.cancelled.load(Ordering::Relaxed),
+            in_flight: calls.saturating_sub(done),
+            latency: self.latency.read(),
+        }
+    }
+}
+
+/// One call being recorded: counted in when made, out when its outcome
+/// is known or its future dropped.
+///
+/// Made *before* the handler is called, so that a sync handler (which runs
+/// inside the call) is timed and a panic in it (which unwinds through
+/// here) is counted.
+#[derive(Debug)]
+pub(crate) struct Recording {
+    stats: Arc<MethodStats>,
+    start: Instant,
+    finished: bool,
+}
+
+impl Recording {
+    pub(crate) fn start(stats: &Arc<MethodStats>) -> Self {
+        stats.calls.fetch_add(1, Ordering::Relaxed);
+        Recording {
+            stats: Arc::clone(stats),
+            start: Instant::now(),
+            finished: false,
+        }
+    }
+
+    /// Records the call's outcome and its duration.
+    pub(crate) fn finish(mut self, outcome: &Outcome) {
+        self.finished = true;
+        self.stats.latency.record(self.start.elapsed());
+        if outcome.is_err() {
+            self.stats.errors.fetch_add(1, Ordering::Relaxed);
+        }
+        self.stats.done.fetch_add(1, Ordering::Release);
+    }
+
+    /// Records the call as failed by a panic of its handler (which the rpc
+    /// layer answers with -32603).
+    pub(crate) fn panicked(mut self) {
+        self.finished = true;
+        self.stats.latency.record(self.start.elapsed());
+        self.stats.errors.fetch_add(1, Ordering::Relaxed);
+        self.stats.done.fetch_add(1, Ordering::Release);
+    }
+}
+
+impl Drop for Recording {
+    fn drop(&mut self) {
+        if self.finished {
+            return;
+        }
+        // Unwinding: a sync handler panicked inside the router's call.
+        // Otherwise the call's future was dropped unanswered.
+        if std::thread::panicking() {
+            self.stats.latency.record(self.start.elapsed());
+            self.stats.errors.fetch_add(1, Ordering::Relaxed);
+        } else {
+            self.stats.cancelled.fetch_add(1, Ordering::Relaxed);
+        }
+        self.stats.done.fetch_add(1, Ordering::Release);
+    }
+}
