@@ -19,7 +19,7 @@ pub use settings::MethodSettings;
 use crate::handler::{Handler, SyncHandler};
 use crate::{Call, Outcome};
 
-type BoxedHandler = Arc<dyn Fn(Call) -> ResponseFuture + Send + Sync>;
+pub(crate) type BoxedHandler = Arc<dyn Fn(Call) -> ResponseFuture + Send + Sync>;
 
 /// One registered method: its handler and its settings. Aliases share it.
 struct Method {
@@ -155,6 +155,14 @@ impl Router {
         self.methods.get(name).map(|method| &method.settings)
     }
 
+    /// Waits until every notification queued for this router's methods
+    /// has run ([`NotificationQueue::drain`](crate::notify::NotificationQueue::drain)
+    /// for each queue they use). The HTTP and stream servers call it on a
+    /// graceful stop.
+    pub fn drain(&self) -> impl std::future::Future<Output = ()> + Send + 'static {
+        crate::notify::drain_all(self.methods.values().map(|method| &method.settings))
+    }
+
     /// Whether a method of that name (or alias) exists.
     pub fn has_method(&self, name: &str) -> bool {
         self.methods.contains_key(name)
@@ -201,11 +209,7 @@ impl Router {
                 }
                 #[cfg(feature = "http")]
                 apply_http_settings(&method.settings, &call);
-                let answer = (method.handler)(call);
-                match method.settings.timeout_limit() {
-                    Some(limit) => answer.with_timeout(limit),
-                    None => answer,
-                }
+                crate::exec::run(&method.settings, &method.handler, call)
             }
             None => ResponseFuture::ready(Err(ErrorObject::method_not_found(call.method()))),
         }
