@@ -75,6 +75,12 @@ impl Endpoint {
         self.into_parts().1
     }
 
+    /// Waits until every notification queued for the router's methods has
+    /// run ([`Router::drain`]); the transports' graceful stops call it.
+    pub fn drain(&self) -> impl std::future::Future<Output = ()> + Send + 'static {
+        self.router.drain()
+    }
+
     /// The codecs and the frame-level service, as a transport needs them.
     pub fn into_parts(self) -> (Codecs, EndpointService) {
         let rpc = tower::Layer::layer(&self.rpc, self.router);
@@ -92,8 +98,9 @@ impl From<Router> for Endpoint {
 #[cfg(feature = "http")]
 impl From<Endpoint> for rpckit_http::Route {
     fn from(endpoint: Endpoint) -> Self {
+        let router = endpoint.router.clone();
         let (codecs, service) = endpoint.into_parts();
-        rpckit_http::Route::new(codecs, service)
+        rpckit_http::Route::new(codecs, service).with_drain(move || router.drain())
     }
 }
 
@@ -107,8 +114,9 @@ impl From<Router> for rpckit_http::Route {
 #[cfg(feature = "tcp")]
 impl From<Endpoint> for rpckit_tcp::FrameService {
     fn from(endpoint: Endpoint) -> Self {
+        let router = endpoint.router.clone();
         let (codecs, service) = endpoint.into_parts();
-        rpckit_tcp::FrameService::new(codecs, service)
+        rpckit_tcp::FrameService::new(codecs, service).with_drain(move || router.drain())
     }
 }
 

@@ -1,6 +1,9 @@
 //! One endpoint: the codecs it accepts and the frame service behind it.
 
 use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
 
 use rpckit_codec::{Codecs, Frame};
 use tower::util::BoxCloneSyncService;
@@ -11,6 +14,9 @@ use crate::BoxError;
 /// The frame service of a route, with its type erased so that one server
 /// can hold routes built from different service stacks.
 pub(crate) type FrameService = BoxCloneSyncService<Frame, Option<Frame>, BoxError>;
+
+/// What a graceful stop awaits once the connections are closed.
+type DrainHook = Arc<dyn Fn() -> Pin<Box<dyn Future<Output = ()> + Send>> + Send + Sync>;
 
 /// One endpoint: the codecs it accepts and the frame service behind it.
 ///
@@ -33,6 +39,7 @@ pub(crate) type FrameService = BoxCloneSyncService<Frame, Option<Frame>, BoxErro
 pub struct Route {
     pub(crate) codecs: Codecs,
     pub(crate) service: FrameService,
+    drain: Option<DrainHook>,
 }
 
 impl Route {
@@ -46,6 +53,41 @@ impl Route {
         Route {
             codecs,
             service: BoxCloneSyncService::new(service.map_err(Into::into)),
+            drain: None,
+        }
+    }
+
+    /// Gives the route work to finish on a graceful stop: after the
+    /// server's connections are closed, [`ServerHandle::shutdown`](crate::ServerHandle::shutdown)
+    /// (and a restart) awaits `drain()`, within what is left of the
+    /// [`shutdown_timeout`](crate::ServerBuilder::shutdown_timeout).
+    /// rpckit's `Endpoint` sets it to wait for the notifications its
+    /// methods queued, so that none accepted is lost.
+    ///
+    /// ```
+    /// use std::convert::Infallible;
+    /// use rpckit_codec::{Codecs, Frame};
+    /// use rpckit_http::Route;
+    ///
+    /// let echo = tower::service_fn(|frame: Frame| async move { Ok::<_, Infallible>(Some(frame)) });
+    /// let route = Route::new(Codecs::default(), echo).with_drain(|| async {
+    ///     // flush a queue, say
+    /// });
+    /// # let _ = route;
+    /// ```
+    pub fn with_drain<F, Fut>(mut self, drain: F) -> Self
+    where
+        F: Fn() -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        self.drain = Some(Arc::new(move || Box::pin(drain())));
+        self
+    }
+
+    /// Runs the route's drain hook, if it has one.
+    pub async fn drain(&self) {
+        if let Some(drain) = &self.drain {
+            drain().await;
         }
     }
 
@@ -59,6 +101,7 @@ impl fmt::Debug for Route {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Route")
             .field("codecs", &self.codecs)
+            .field("drain", &self.drain.is_some())
             .finish_non_exhaustive()
     }
 }

@@ -2,6 +2,9 @@
 
 use std::error::Error;
 use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
 
 use rpckit_codec::{Codecs, Frame};
 use tower::util::BoxCloneSyncService;
@@ -11,6 +14,22 @@ use tower::{Service, ServiceExt};
 pub type BoxError = Box<dyn Error + Send + Sync>;
 
 pub(crate) type BoxedService = BoxCloneSyncService<Frame, Option<Frame>, BoxError>;
+
+/// What a stopping server awaits once its connections are closed.
+#[derive(Clone)]
+pub(crate) struct DrainHook(Arc<dyn Fn() -> Pin<Box<dyn Future<Output = ()> + Send>> + Send + Sync>);
+
+impl DrainHook {
+    pub(crate) async fn run(&self) {
+        (self.0)().await;
+    }
+}
+
+impl fmt::Debug for DrainHook {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("DrainHook")
+    }
+}
 
 /// The frame service a listener hands every frame to, and the codecs it
 /// accepts (the listener picks one of them; see
@@ -34,6 +53,7 @@ pub(crate) type BoxedService = BoxCloneSyncService<Frame, Option<Frame>, BoxErro
 pub struct FrameService {
     pub(crate) codecs: Codecs,
     pub(crate) service: BoxedService,
+    pub(crate) drain: Option<DrainHook>,
 }
 
 impl FrameService {
@@ -47,7 +67,32 @@ impl FrameService {
         FrameService {
             codecs,
             service: BoxCloneSyncService::new(service.map_err(Into::into)),
+            drain: None,
         }
+    }
+
+    /// Gives the service work to finish when its server stops: after the
+    /// connections are closed, [`ServerHandle::shutdown`](crate::ServerHandle::shutdown)
+    /// and [`serve_stream`](crate::ServerBuilder::serve_stream) await
+    /// `drain()` before they return. rpckit's `Endpoint` sets it to wait
+    /// for the notifications its methods queued.
+    ///
+    /// ```
+    /// use std::convert::Infallible;
+    /// use rpckit_codec::{Codecs, Frame};
+    /// use rpckit_tcp::FrameService;
+    ///
+    /// let echo = tower::service_fn(|frame: Frame| async move { Ok::<_, Infallible>(Some(frame)) });
+    /// let service = FrameService::new(Codecs::default(), echo).with_drain(|| async {});
+    /// # let _ = service;
+    /// ```
+    pub fn with_drain<F, Fut>(mut self, drain: F) -> Self
+    where
+        F: Fn() -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        self.drain = Some(DrainHook(Arc::new(move || Box::pin(drain()))));
+        self
     }
 
     /// The codecs, the default first.
@@ -60,6 +105,7 @@ impl fmt::Debug for FrameService {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("FrameService")
             .field("codecs", &self.codecs)
+            .field("drain", &self.drain.is_some())
             .finish_non_exhaustive()
     }
 }
