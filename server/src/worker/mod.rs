@@ -73,4 +73,4 @@ mod process;
 mod wire;
 
 pub use child::{run_if_worker, serve_worker, READY_LINE, WORKER_ENV};
-pub use pool::{WorkerPool, WorkerPoolBuilder};
+pub use pool::{WorkerInfo, WorkerPool, WorkerPoolBuilder};

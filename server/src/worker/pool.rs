@@ -14,6 +14,18 @@ use super::process::{Shared, Worker};
 use crate::router::ResponseFuture;
 use crate::Call;
 
+/// One worker process, as [`WorkerPool::workers`] reports it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct WorkerInfo {
+    /// Its process id.
+    pub pid: u32,
+    /// Calls sent to it and not answered yet.
+    pub in_flight: usize,
+    /// The pool's generation it belongs to ([`WorkerPool::restart`]).
+    pub generation: u64,
+}
+
 /// How to start a worker.
 pub(super) struct Spec {
     pub(super) name: Box<str>,
@@ -215,6 +227,20 @@ impl WorkerPool {
             .iter()
             .filter(|worker| worker.is_alive())
             .map(|worker| worker.shared.pid)
+            .collect()
+    }
+
+    /// The current workers that are alive: process id and calls in flight.
+    pub fn workers(&self) -> Vec<WorkerInfo> {
+        let slots = self.inner.slots.read().unwrap_or_else(|p| p.into_inner());
+        slots
+            .iter()
+            .filter(|worker| worker.is_alive())
+            .map(|worker| WorkerInfo {
+                pid: worker.shared.pid,
+                in_flight: worker.in_flight(),
+                generation: worker.shared.generation,
+            })
             .collect()
     }
 
