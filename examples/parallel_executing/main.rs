@@ -79,7 +79,7 @@ fn main() -> anyhow::Result<()> {
             .sync_method("restart_workers", move || {
                 pool.restart()
                     .map(|()| pool.generation())
-                    .map_err(|err| rpckit::ErrorObject::internal_error(err))
+                    .map_err(rpckit::ErrorObject::internal_error)
             });
         let server = rpckit::http::Server::builder()
             .route("/api", api)

@@ -10,7 +10,6 @@ use std::time::Duration;
 
 use rpckit::codec::{ErrorCode, Frame, JsonCodec};
 use rpckit::exec::{Executor, ThreadPool};
-use rpckit::extract::Params;
 use rpckit::{Endpoint, Router, CALL_TIMED_OUT};
 use serde_json::{json, Value};
 use tokio::sync::{mpsc, Semaphore};
@@ -170,11 +169,19 @@ fn gated_router(executor: Executor, limit: usize) -> (Endpoint, Gate) {
     };
     let (entered_tx, entered) = mpsc::unbounded_channel::<()>();
     *gate.entered.lock().unwrap() = Some(entered);
-    let (permits, running, most) = (gate.permits.clone(), gate.running.clone(), gate.most.clone());
+    let (permits, running, most) = (
+        gate.permits.clone(),
+        gate.running.clone(),
+        gate.most.clone(),
+    );
     let router = Router::new()
         .method("wait", move || {
-            let (permits, running, most, entered_tx) =
-                (permits.clone(), running.clone(), most.clone(), entered_tx.clone());
+            let (permits, running, most, entered_tx) = (
+                permits.clone(),
+                running.clone(),
+                most.clone(),
+                entered_tx.clone(),
+            );
             async move {
                 let now = running.fetch_add(1, Ordering::SeqCst) + 1;
                 most.fetch_max(now, Ordering::SeqCst);
@@ -304,7 +311,10 @@ fn settings_report_the_backend() {
         &Executor::Pool(ThreadPool::new("other", 1).unwrap())
     );
     assert_eq!(a.concurrency_max(), Some(3));
-    assert_eq!(router.settings("b").unwrap().execution_backend(), &Executor::Inline);
+    assert_eq!(
+        router.settings("b").unwrap().execution_backend(),
+        &Executor::Inline
+    );
     assert_eq!(router.settings("b").unwrap().concurrency_max(), None);
 }
 
@@ -325,6 +335,7 @@ fn the_backends_are_send_and_sync() {
 #[cfg(feature = "worker")]
 mod workers {
     use super::*;
+    use rpckit::extract::Params;
     use rpckit::worker::{run_if_worker, WorkerPool};
 
     fn worker_router(name: &str) -> Option<Router> {
@@ -333,7 +344,9 @@ mod workers {
                 .sync_method("pid", std::process::id)
                 .sync_method("add", |Params((a, b)): Params<(i64, i64)>| a + b)
                 .sync_method("echo", |Params((v,)): Params<(Value,)>| v)
-                .sync_method("version", || std::env::var("TEST_VERSION").unwrap_or_default())
+                .sync_method("version", || {
+                    std::env::var("TEST_VERSION").unwrap_or_default()
+                })
                 .sync_method("panic", || -> u32 { panic!("in the worker") })
                 .sync_method("crash", || -> u32 { std::process::abort() })
                 .method("sleep", |Params((ms,)): Params<(u64,)>| async move {
@@ -367,7 +380,9 @@ mod workers {
     }
 
     fn pid_of(reply: &Value) -> u32 {
-        reply["result"].as_u64().unwrap_or_else(|| panic!("no pid: {reply}")) as u32
+        reply["result"]
+            .as_u64()
+            .unwrap_or_else(|| panic!("no pid: {reply}")) as u32
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -379,10 +394,17 @@ mod workers {
         assert!(pool.pids().contains(&pid), "{pid} in {:?}", pool.pids());
         assert_eq!(call(&endpoint, "add", json!([40, 2])).await["result"], 42);
         let value = json!({"s": "ü", "n": [1, -2, 3.5], "t": true, "z": null});
-        assert_eq!(call(&endpoint, "echo", json!([value.clone()])).await["result"], value);
+        assert_eq!(
+            call(&endpoint, "echo", json!([value.clone()])).await["result"],
+            value
+        );
         // The worker's own errors come back as they were.
         let reply = call(&endpoint, "add", json!(["x"])).await;
-        assert_eq!(reply["error"]["code"], json!(ErrorCode::InvalidParams.code()), "{reply}");
+        assert_eq!(
+            reply["error"]["code"],
+            json!(ErrorCode::InvalidParams.code()),
+            "{reply}"
+        );
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -391,7 +413,11 @@ mod workers {
         let endpoint = endpoint(&pool);
         let before = pid_of(&call(&endpoint, "pid", json!([])).await);
         let reply = call(&endpoint, "panic", json!([])).await;
-        assert_eq!(reply["error"]["code"], json!(ErrorCode::InternalError.code()), "{reply}");
+        assert_eq!(
+            reply["error"]["code"],
+            json!(ErrorCode::InternalError.code()),
+            "{reply}"
+        );
         assert_eq!(pid_of(&call(&endpoint, "pid", json!([])).await), before);
     }
 
@@ -410,9 +436,16 @@ mod workers {
             tokio::task::yield_now().await;
         }
         let reply = call(&endpoint, "crash", json!([])).await;
-        assert_eq!(reply["error"]["code"], json!(ErrorCode::InternalError.code()), "{reply}");
+        assert_eq!(
+            reply["error"]["code"],
+            json!(ErrorCode::InternalError.code()),
+            "{reply}"
+        );
         let message = reply["error"]["message"].as_str().unwrap();
-        assert!(message.contains("worker process") && message.contains("exited"), "{message}");
+        assert!(
+            message.contains("worker process") && message.contains("exited"),
+            "{message}"
+        );
         // The next call is served, by the old busy worker or the replacement.
         let next = pid_of(&call(&endpoint, "pid", json!([])).await);
         assert!(pool.pids().contains(&next));
@@ -422,7 +455,11 @@ mod workers {
         // The crashed one was replaced: two live workers, one of them new.
         let now = pool.pids();
         assert_eq!(now.len(), 2, "{now:?}");
-        assert_eq!(now.iter().filter(|pid| !first.contains(pid)).count(), 1, "{first:?} -> {now:?}");
+        assert_eq!(
+            now.iter().filter(|pid| !first.contains(pid)).count(),
+            1,
+            "{first:?} -> {now:?}"
+        );
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -449,32 +486,53 @@ mod workers {
     async fn a_reloaded_method_with_a_new_pool_runs_the_new_code() {
         let v1 = pool(1).env("TEST_VERSION", "1").spawn().unwrap();
         let v2 = pool(1).env("TEST_VERSION", "2").spawn().unwrap();
-        assert_eq!(call(&endpoint(&v1), "version", json!([])).await["result"], "1");
+        assert_eq!(
+            call(&endpoint(&v1), "version", json!([])).await["result"],
+            "1"
+        );
         // What a hot reload does: the same method, registered with a new pool.
         drop(v1);
-        assert_eq!(call(&endpoint(&v2), "version", json!([])).await["result"], "2");
+        assert_eq!(
+            call(&endpoint(&v2), "version", json!([])).await["result"],
+            "2"
+        );
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn the_timeout_and_the_concurrency_limit_apply_to_workers() {
         let pool = pool(2).spawn().unwrap();
-        let router = worker_router("t")
+        let router = worker_router("t").unwrap().configure("sleep", |s| {
+            s.executor(pool.clone())
+                .timeout(Duration::from_millis(50))
+                .concurrency_limit(1)
+        });
+        let limit = router
+            .settings("sleep")
             .unwrap()
-            .configure("sleep", |s| {
-                s.executor(pool.clone())
-                    .timeout(Duration::from_millis(50))
-                    .concurrency_limit(1)
-            });
-        let limit = router.settings("sleep").unwrap().concurrency().unwrap().clone();
+            .concurrency()
+            .unwrap()
+            .clone();
         let endpoint = Endpoint::new(router);
         let reply = call(&endpoint, "sleep", json!([60_000])).await;
-        assert_eq!(reply["error"]["code"], json!(CALL_TIMED_OUT.code()), "{reply}");
+        assert_eq!(
+            reply["error"]["code"],
+            json!(CALL_TIMED_OUT.code()),
+            "{reply}"
+        );
         // The timed-out call still runs in its worker and keeps its slot,
         // so the next call waits for it (and times out waiting).
         assert_eq!(pool.in_flight(), 1);
         assert_eq!(limit.available(), 0);
         let reply = call(&endpoint, "sleep", json!([0])).await;
-        assert_eq!(reply["error"]["code"], json!(CALL_TIMED_OUT.code()), "{reply}");
-        assert_eq!(pool.in_flight(), 1, "the second call never reached a worker");
+        assert_eq!(
+            reply["error"]["code"],
+            json!(CALL_TIMED_OUT.code()),
+            "{reply}"
+        );
+        assert_eq!(
+            pool.in_flight(),
+            1,
+            "the second call never reached a worker"
+        );
     }
 }

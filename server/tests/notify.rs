@@ -6,12 +6,14 @@
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
+#[cfg(feature = "http")]
 use std::time::Duration;
 
 use rpckit::codec::{Frame, JsonCodec};
 use rpckit::notify::{NotificationQueue, WhenFull};
 use rpckit::{Endpoint, Router};
 use serde_json::{json, Value};
+#[cfg(any(feature = "http", feature = "tcp"))]
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::{mpsc, Semaphore};
 use tower::ServiceExt;
@@ -43,14 +45,7 @@ fn blocker(backend: Option<NotificationQueue>) -> (Router, Blocker) {
         Some(queue) => router.configure("block", |s| s.notifications(queue)),
         None => router,
     };
-    (
-        router,
-        Blocker {
-            gate,
-            ran,
-            entered,
-        },
-    )
+    (router, Blocker { gate, ran, entered })
 }
 
 async fn send(endpoint: &Endpoint, body: Value) -> Option<Value> {
@@ -113,7 +108,11 @@ async fn a_call_with_an_id_to_a_queued_method_is_not_queued() {
     let (router, blocker) = blocker(Some(queue.clone()));
     let endpoint = Endpoint::new(router);
     blocker.gate.add_permits(1);
-    let reply = send(&endpoint, json!({"jsonrpc": "2.0", "method": "block", "id": 9})).await;
+    let reply = send(
+        &endpoint,
+        json!({"jsonrpc": "2.0", "method": "block", "id": 9}),
+    )
+    .await;
     assert_eq!(reply.unwrap()["result"], 1);
     assert_eq!(queue.accepted(), 0);
 }
@@ -189,6 +188,7 @@ async fn a_panicking_queued_notification_counts_as_run_and_the_workers_go_on() {
     assert_eq!(ran.load(Ordering::SeqCst), 1);
 }
 
+#[cfg(feature = "http")]
 /// Writes one HTTP/1.1 POST and reads the whole answer (the server closes).
 async fn post(addr: std::net::SocketAddr, body: &str) -> String {
     let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
@@ -202,6 +202,7 @@ async fn post(addr: std::net::SocketAddr, body: &str) -> String {
     answer
 }
 
+#[cfg(feature = "http")]
 #[tokio::test]
 async fn http_shutdown_runs_every_accepted_notification_first() {
     const SENT: usize = 25;
@@ -233,6 +234,7 @@ async fn http_shutdown_runs_every_accepted_notification_first() {
     assert_eq!(queue.completed(), queue.accepted());
 }
 
+#[cfg(feature = "http")]
 #[tokio::test]
 async fn http_shutdown_stops_waiting_for_notifications_at_its_timeout() {
     let queue = NotificationQueue::new(1, 4);
@@ -253,6 +255,7 @@ async fn http_shutdown_stops_waiting_for_notifications_at_its_timeout() {
     queue.drain().await;
 }
 
+#[cfg(feature = "tcp")]
 #[tokio::test]
 async fn tcp_shutdown_runs_every_accepted_notification_first() {
     const SENT: usize = 25;

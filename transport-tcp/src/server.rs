@@ -279,9 +279,15 @@ impl ServerBuilder {
         let (reader, writer) = tokio::io::split(stream);
         let info = Info::new(ConnectionId::next());
         let span = tracing::debug_span!("connection", id = info.id.0);
-        connection::serve(Arc::clone(&settings), info, reader, writer, CancellationToken::new())
-            .instrument(span)
-            .await;
+        connection::serve(
+            Arc::clone(&settings),
+            info,
+            reader,
+            writer,
+            CancellationToken::new(),
+        )
+        .instrument(span)
+        .await;
         if let Some(drain) = &settings.drain {
             drain.run().await;
         }

@@ -17,7 +17,9 @@ pub(crate) type BoxedService = BoxCloneSyncService<Frame, Option<Frame>, BoxErro
 
 /// What a stopping server awaits once its connections are closed.
 #[derive(Clone)]
-pub(crate) struct DrainHook(Arc<dyn Fn() -> Pin<Box<dyn Future<Output = ()> + Send>> + Send + Sync>);
+pub(crate) struct DrainHook(
+    Arc<dyn Fn() -> Pin<Box<dyn Future<Output = ()> + Send>> + Send + Sync>,
+);
 
 impl DrainHook {
     pub(crate) async fn run(&self) {

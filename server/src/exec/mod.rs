@@ -163,11 +163,7 @@ fn timed(limit: Option<Duration>, answer: ResponseFuture) -> ResponseFuture {
 }
 
 /// A notification's work, to run later on a queue's worker.
-fn queued(
-    settings: &MethodSettings,
-    handler: &BoxedHandler,
-    call: Call,
-) -> crate::notify::Job {
+fn queued(settings: &MethodSettings, handler: &BoxedHandler, call: Call) -> crate::notify::Job {
     // Not the queue itself: a queued job holding its queue would keep the
     // queue's workers alive.
     let execution = Execution {
@@ -179,7 +175,11 @@ fn queued(
     let handler = handler.clone();
     Box::pin(async move {
         if let Err(error) = outcome(timed(limit, start(&execution, &handler, call))).await {
-            tracing::debug!(code = error.code().code(), message = error.message(), "queued notification failed");
+            tracing::debug!(
+                code = error.code().code(),
+                message = error.message(),
+                "queued notification failed"
+            );
         }
     })
 }

@@ -63,9 +63,7 @@ impl ThreadPool {
         let prefix = name.to_owned();
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(threads)
-            .thread_name_fn(move || {
-                format!("{prefix}-{}", counter.fetch_add(1, Ordering::Relaxed))
-            })
+            .thread_name_fn(move || format!("{prefix}-{}", counter.fetch_add(1, Ordering::Relaxed)))
             .enable_all()
             .build()?;
         Ok(ThreadPool {

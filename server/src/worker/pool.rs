@@ -126,11 +126,7 @@ impl WorkerPoolBuilder {
 }
 
 impl Inner {
-    fn spawn_generation(
-        &self,
-        this: &Arc<Inner>,
-        generation: u64,
-    ) -> io::Result<Vec<Arc<Worker>>> {
+    fn spawn_generation(&self, this: &Arc<Inner>, generation: u64) -> io::Result<Vec<Arc<Worker>>> {
         (0..self.size)
             .map(|slot| Worker::spawn(&self.spec, Arc::downgrade(this), slot, generation))
             .collect()
@@ -140,7 +136,9 @@ impl Inner {
     /// it is still this pool's current worker in its slot.
     pub(super) fn replace(self: Arc<Self>, slot: usize, dead: &Arc<Shared>) {
         let mut slots = self.slots.write().unwrap_or_else(|p| p.into_inner());
-        let current = slots.get(slot).is_some_and(|w| Arc::ptr_eq(&w.shared, dead));
+        let current = slots
+            .get(slot)
+            .is_some_and(|w| Arc::ptr_eq(&w.shared, dead));
         if !current {
             return;
         }
@@ -294,9 +292,9 @@ impl WorkerPool {
         };
         let codec = call.codec;
         ResponseFuture::handler(Box::pin(async move {
-            let value = answer
-                .await
-                .unwrap_or_else(|_| Err(ErrorObject::internal_error("the worker dropped the call")))?;
+            let value = answer.await.unwrap_or_else(|_| {
+                Err(ErrorObject::internal_error("the worker dropped the call"))
+            })?;
             encode_value(&*codec, &value).map_err(|err| {
                 ErrorObject::internal_error(format_args!("the result could not be encoded: {err}"))
             })

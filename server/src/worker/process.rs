@@ -150,7 +150,9 @@ fn gone(pid: u32, what: &str) -> ErrorObject {
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// Writes frames to the worker's stdin until the worker is retired.
@@ -240,7 +242,10 @@ async fn skip_preamble<R: AsyncRead + Unpin>(stdout: &mut BufReader<R>) -> bool 
             let used = at + READY_LINE.len() - before;
             stdout.consume(used);
             if at > 0 {
-                tracing::debug!(bytes = at, "skipped what a worker printed before it was ready");
+                tracing::debug!(
+                    bytes = at,
+                    "skipped what a worker printed before it was ready"
+                );
             }
             return true;
         }

@@ -49,7 +49,11 @@ pub(super) fn encode_request(
     };
     encode_value(&MsgPackCodec::default(), &request)
         .map(|encoded| encoded.0)
-        .map_err(|err| ErrorObject::internal_error(format_args!("the call could not be encoded for the worker: {err}")))
+        .map_err(|err| {
+            ErrorObject::internal_error(format_args!(
+                "the call could not be encoded for the worker: {err}"
+            ))
+        })
 }
 
 /// The id and the answer of one frame from a worker; `None` for a frame
