@@ -191,6 +191,7 @@ impl ServerBuilder {
         }
         Ok(Settings {
             sink: self.service.sink,
+            drain: self.service.drain,
             service: self.service.service,
             codec,
             framing: self.framing,
@@ -395,9 +396,18 @@ impl ServerBuilder {
         let (reader, writer) = tokio::io::split(stream);
         let info = Info::new(ConnectionId::next());
         let span = tracing::debug_span!("connection", id = info.id.0);
-        connection::serve(settings, info, reader, writer, CancellationToken::new())
-            .instrument(span)
-            .await;
+        connection::serve(
+            Arc::clone(&settings),
+            info,
+            reader,
+            writer,
+            CancellationToken::new(),
+        )
+        .instrument(span)
+        .await;
+        if let Some(drain) = &settings.drain {
+            drain.run().await;
+        }
         Ok(())
     }
 }
@@ -709,6 +719,10 @@ async fn accept_loop(server: BoundServer, stop: CancellationToken) -> io::Result
     drop(listener);
     connections.close();
     connections.wait().await;
+    // The service's background work (queued notifications).
+    if let Some(drain) = &settings.drain {
+        drain.run().await;
+    }
     Ok(())
 }
 
