@@ -98,8 +98,12 @@ pub(crate) struct Inner {
     connections: Connections,
     /// Where the transports serve this router: HTTP paths, `None` for a
     /// stream listener.
-    mounts: Mutex<Vec<(&'static str, Option<Box<str>>)>>,
+    mounts: Mutex<Vec<Mount>>,
 }
+
+/// A transport's name and the HTTP path it serves a router at (`None` for
+/// a stream listener).
+type Mount = (&'static str, Option<Box<str>>);
 
 struct Entry {
     names: Vec<Box<str>>,

@@ -159,8 +159,23 @@ pub(crate) fn render(stats: &[Stats]) -> String {
     out
 }
 
+/// A per-method counter: metric name, help text, how to read it.
+type MethodCounter = (
+    &'static str,
+    &'static str,
+    fn(&super::method::MethodCounts) -> u64,
+);
+
+/// A connection metric: name, help text, type, how to read it.
+type ConnectionMetric = (
+    &'static str,
+    &'static str,
+    &'static str,
+    fn(&super::connections::ConnectionCounts) -> u64,
+);
+
 fn write_all(out: &mut String, reads: &[Read]) -> fmt::Result {
-    let counters: [(&str, &str, fn(&super::method::MethodCounts) -> u64); 3] = [
+    let counters: [MethodCounter; 3] = [
         ("rpckit_calls_total", "Calls made, per method.", |m| m.calls),
         (
             "rpckit_call_errors_total",
@@ -227,12 +242,7 @@ fn write_all(out: &mut String, reads: &[Read]) -> fmt::Result {
             histogram(out, "rpckit_stage_duration_seconds", &labels, counts)?;
         }
     }
-    let connections: [(
-        &str,
-        &str,
-        &str,
-        fn(&super::connections::ConnectionCounts) -> u64,
-    ); 4] = [
+    let connections: [ConnectionMetric; 4] = [
         (
             "rpckit_connections_accepted_total",
             "Connections accepted.",
