@@ -35,6 +35,8 @@ mod codec;
 mod codecs;
 mod error;
 mod frame;
+#[cfg(all(unix, feature = "handover"))]
+pub mod handover;
 mod id;
 mod json;
 mod limits;

@@ -88,6 +88,12 @@ impl Endpoint {
         self.into_parts().1
     }
 
+    /// Waits until every notification queued for the router's methods has
+    /// run ([`Router::drain`]); the transports' graceful stops call it.
+    pub fn drain(&self) -> impl std::future::Future<Output = ()> + Send + 'static {
+        self.router.drain()
+    }
+
     /// The codecs and the frame-level service, as a transport needs them.
     pub fn into_parts(self) -> (Codecs, EndpointService) {
         let stats = self.router.stats_handle();
@@ -112,8 +118,9 @@ impl From<Endpoint> for rpckit_http::Route {
     /// the path it is served at).
     fn from(endpoint: Endpoint) -> Self {
         let sink = endpoint.stats_handle().map(|stats| stats.sink());
+        let router = endpoint.router.clone();
         let (codecs, service) = endpoint.into_parts();
-        let route = rpckit_http::Route::new(codecs, service);
+        let route = rpckit_http::Route::new(codecs, service).with_drain(move || router.drain());
         match sink {
             Some(sink) => route.stats_sink(sink),
             None => route,
@@ -134,8 +141,10 @@ impl From<Endpoint> for rpckit_tcp::FrameService {
     /// [`StatsSink`](rpckit_codec::StatsSink) (connections).
     fn from(endpoint: Endpoint) -> Self {
         let sink = endpoint.stats_handle().map(|stats| stats.sink());
+        let router = endpoint.router.clone();
         let (codecs, service) = endpoint.into_parts();
-        let service = rpckit_tcp::FrameService::new(codecs, service);
+        let service =
+            rpckit_tcp::FrameService::new(codecs, service).with_drain(move || router.drain());
         match sink {
             Some(sink) => service.stats_sink(sink),
             None => service,

@@ -69,11 +69,15 @@
 mod call;
 mod codec_layer;
 mod endpoint;
+pub mod exec;
 pub mod extract;
 pub mod handler;
+pub mod notify;
 mod router;
 mod rpc;
 pub mod stats;
+#[cfg(feature = "worker")]
+pub mod worker;
 
 pub use call::{Call, Outcome};
 pub use codec_layer::{CodecLayer, CodecService, DEFAULT_OFFLOAD_ABOVE};

@@ -149,12 +149,12 @@ pub use server::{
 };
 pub use service::HttpService;
 
-/// Zero-downtime restart (the `rpckit-handover` crate): taking sockets
+/// Zero-downtime restart (`rpckit_codec::handover`): taking sockets
 /// over through `LISTEN_FDS`, starting a successor with them.
 #[cfg(unix)]
-pub use rpckit_handover as handover;
+pub use rpckit_codec::handover;
 #[cfg(unix)]
-pub use rpckit_handover::{notify_ready, Successor};
+pub use rpckit_codec::handover::{notify_ready, Successor};
 #[cfg(unix)]
 pub use server::LISTENER_NAME;
 #[cfg(feature = "tls")]

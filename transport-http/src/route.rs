@@ -1,6 +1,8 @@
 //! One endpoint: the codecs it accepts and the frame service behind it.
 
 use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 
 use rpckit_codec::{Codecs, Frame, StatsSink};
@@ -12,6 +14,9 @@ use crate::BoxError;
 /// The frame service of a route, with its type erased so that one server
 /// can hold routes built from different service stacks.
 pub(crate) type FrameService = BoxCloneSyncService<Frame, Option<Frame>, BoxError>;
+
+/// What a graceful stop awaits once the connections are closed.
+type DrainHook = Arc<dyn Fn() -> Pin<Box<dyn Future<Output = ()> + Send>> + Send + Sync>;
 
 /// One endpoint: the codecs it accepts and the frame service behind it.
 ///
@@ -38,6 +43,7 @@ pub struct Route {
     pub(crate) sink: Option<Arc<dyn StatsSink>>,
     /// The path the builder put the route at; every frame carries it.
     pub(crate) path: Option<RoutePath>,
+    drain: Option<DrainHook>,
 }
 
 impl Route {
@@ -53,6 +59,41 @@ impl Route {
             service: BoxCloneSyncService::new(service.map_err(Into::into)),
             sink: None,
             path: None,
+            drain: None,
+        }
+    }
+
+    /// Gives the route work to finish on a graceful stop: after the
+    /// server's connections are closed, [`ServerHandle::shutdown`](crate::ServerHandle::shutdown)
+    /// (and a restart) awaits `drain()`, within what is left of the
+    /// [`shutdown_timeout`](crate::ServerBuilder::shutdown_timeout).
+    /// rpckit's `Endpoint` sets it to wait for the notifications its
+    /// methods queued, so that none accepted is lost.
+    ///
+    /// ```
+    /// use std::convert::Infallible;
+    /// use rpckit_codec::{Codecs, Frame};
+    /// use rpckit_http::Route;
+    ///
+    /// let echo = tower::service_fn(|frame: Frame| async move { Ok::<_, Infallible>(Some(frame)) });
+    /// let route = Route::new(Codecs::default(), echo).with_drain(|| async {
+    ///     // flush a queue, say
+    /// });
+    /// # let _ = route;
+    /// ```
+    pub fn with_drain<F, Fut>(mut self, drain: F) -> Self
+    where
+        F: Fn() -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        self.drain = Some(Arc::new(move || Box::pin(drain())));
+        self
+    }
+
+    /// Runs the route's drain hook, if it has one.
+    pub async fn drain(&self) {
+        if let Some(drain) = &self.drain {
+            drain().await;
         }
     }
 
@@ -75,6 +116,7 @@ impl fmt::Debug for Route {
         f.debug_struct("Route")
             .field("codecs", &self.codecs)
             .field("path", &self.path)
+            .field("drain", &self.drain.is_some())
             .finish_non_exhaustive()
     }
 }

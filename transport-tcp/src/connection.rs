@@ -42,6 +42,7 @@ pub(crate) struct Settings {
     pub(crate) max_in_flight: usize,
     pub(crate) write_queue: usize,
     pub(crate) idle_timeout: Option<Duration>,
+    pub(crate) drain: Option<crate::service::DrainHook>,
     /// Told when a connection opens and closes.
     pub(crate) sink: Option<Arc<dyn rpckit_codec::StatsSink>>,
 }

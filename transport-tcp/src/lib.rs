@@ -84,9 +84,9 @@ pub use server::{
 };
 pub use service::{BoxError, FrameService};
 
-/// Zero-downtime restart (the `rpckit-handover` crate): taking sockets
+/// Zero-downtime restart (`rpckit_codec::handover`): taking sockets
 /// over through `LISTEN_FDS`, starting a successor with them.
 #[cfg(unix)]
-pub use rpckit_handover as handover;
+pub use rpckit_codec::handover;
 #[cfg(unix)]
-pub use rpckit_handover::{notify_ready, Successor};
+pub use rpckit_codec::handover::{notify_ready, Successor};

@@ -191,6 +191,7 @@ impl ServerBuilder {
         }
         Ok(Settings {
             sink: self.service.sink,
+            drain: self.service.drain,
             service: self.service.service,
             codec,
             framing: self.framing,
@@ -303,7 +304,7 @@ impl ServerBuilder {
     /// adopted.
     #[cfg(unix)]
     pub async fn bind_inherited(self, addr: impl ToSocketAddrs) -> io::Result<BoundServer> {
-        match rpckit_handover::take_tcp(None)?.into_iter().next() {
+        match rpckit_codec::handover::take_tcp(None)?.into_iter().next() {
             Some(listener) => {
                 let mut server = self.from_std_listener(listener)?;
                 server.inherited = true;
@@ -324,7 +325,7 @@ impl ServerBuilder {
     /// cannot be adopted.
     #[cfg(unix)]
     pub async fn bind_unix_inherited(self, path: impl AsRef<Path>) -> io::Result<BoundServer> {
-        match rpckit_handover::take_unix(None)?.into_iter().next() {
+        match rpckit_codec::handover::take_unix(None)?.into_iter().next() {
             Some(listener) => {
                 let server = self.from_std_unix_listener(listener)?;
                 tracing::info!(addr = %server.local_addr, "took over an inherited listener");
@@ -395,9 +396,18 @@ impl ServerBuilder {
         let (reader, writer) = tokio::io::split(stream);
         let info = Info::new(ConnectionId::next());
         let span = tracing::debug_span!("connection", id = info.id.0);
-        connection::serve(settings, info, reader, writer, CancellationToken::new())
-            .instrument(span)
-            .await;
+        connection::serve(
+            Arc::clone(&settings),
+            info,
+            reader,
+            writer,
+            CancellationToken::new(),
+        )
+        .instrument(span)
+        .await;
+        if let Some(drain) = &settings.drain {
+            drain.run().await;
+        }
         Ok(())
     }
 }
@@ -603,7 +613,7 @@ impl ServerHandle {
     #[cfg(unix)]
     pub async fn hand_over(
         &self,
-        successor: impl Into<rpckit_handover::Successor>,
+        successor: impl Into<rpckit_codec::handover::Successor>,
     ) -> io::Result<tokio::process::Child> {
         let name = match self.local_addr {
             ListenAddr::Tcp(_) => "tcp",
@@ -709,6 +719,10 @@ async fn accept_loop(server: BoundServer, stop: CancellationToken) -> io::Result
     drop(listener);
     connections.close();
     connections.wait().await;
+    // The service's background work (queued notifications).
+    if let Some(drain) = &settings.drain {
+        drain.run().await;
+    }
     Ok(())
 }
 

@@ -2,6 +2,8 @@
 
 use std::error::Error;
 use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 
 use rpckit_codec::{Codecs, Frame, StatsSink};
@@ -12,6 +14,24 @@ use tower::{Service, ServiceExt};
 pub type BoxError = Box<dyn Error + Send + Sync>;
 
 pub(crate) type BoxedService = BoxCloneSyncService<Frame, Option<Frame>, BoxError>;
+
+/// What a stopping server awaits once its connections are closed.
+#[derive(Clone)]
+pub(crate) struct DrainHook(
+    Arc<dyn Fn() -> Pin<Box<dyn Future<Output = ()> + Send>> + Send + Sync>,
+);
+
+impl DrainHook {
+    pub(crate) async fn run(&self) {
+        (self.0)().await;
+    }
+}
+
+impl fmt::Debug for DrainHook {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("DrainHook")
+    }
+}
 
 /// The frame service a listener hands every frame to, and the codecs it
 /// accepts (the listener picks one of them; see
@@ -36,6 +56,7 @@ pub struct FrameService {
     pub(crate) codecs: Codecs,
     pub(crate) service: BoxedService,
     pub(crate) sink: Option<Arc<dyn StatsSink>>,
+    pub(crate) drain: Option<DrainHook>,
 }
 
 impl FrameService {
@@ -50,7 +71,32 @@ impl FrameService {
             codecs,
             service: BoxCloneSyncService::new(service.map_err(Into::into)),
             sink: None,
+            drain: None,
         }
+    }
+
+    /// Gives the service work to finish when its server stops: after the
+    /// connections are closed, [`ServerHandle::shutdown`](crate::ServerHandle::shutdown)
+    /// and [`serve_stream`](crate::ServerBuilder::serve_stream) await
+    /// `drain()` before they return. rpckit's `Endpoint` sets it to wait
+    /// for the notifications its methods queued.
+    ///
+    /// ```
+    /// use std::convert::Infallible;
+    /// use rpckit_codec::{Codecs, Frame};
+    /// use rpckit_tcp::FrameService;
+    ///
+    /// let echo = tower::service_fn(|frame: Frame| async move { Ok::<_, Infallible>(Some(frame)) });
+    /// let service = FrameService::new(Codecs::default(), echo).with_drain(|| async {});
+    /// # let _ = service;
+    /// ```
+    pub fn with_drain<F, Fut>(mut self, drain: F) -> Self
+    where
+        F: Fn() -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        self.drain = Some(DrainHook(Arc::new(move || Box::pin(drain()))));
+        self
     }
 
     /// Reports the connections of every listener serving this service to
@@ -70,6 +116,7 @@ impl fmt::Debug for FrameService {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("FrameService")
             .field("codecs", &self.codecs)
+            .field("drain", &self.drain.is_some())
             .finish_non_exhaustive()
     }
 }

@@ -1,6 +1,6 @@
 //! Serving on sockets made elsewhere (`std` listeners, inherited ones)
 //! and what a hand-over leaves behind. The two-process hand-over itself
-//! is tested in rpckit-handover and examples/tests/handover.rs.
+//! is tested in rpckit-codec (tests/handover.rs) and examples/tests/handover.rs.
 #![cfg(unix)]
 
 use std::convert::Infallible;

@@ -106,3 +106,19 @@ def tcp_server():
     yield start
     for server in started:
         server.stop()
+
+
+@pytest.fixture()
+def parallel_executing():
+    server = Server("parallel_executing", "--workers", "2")
+    yield server
+    server.stop()
+
+
+@pytest.fixture()
+def notify_server():
+    """Both servers of `notify` on free ports: `bases[0]` inline, `bases[1]` queued."""
+    server = Server("notify", "--queued-addr", "127.0.0.1:0")
+    yield server
+    if server.proc.poll() is None:
+        server.stop()

@@ -33,7 +33,7 @@ use crate::handler::{Handler, SyncHandler};
 use crate::stats::{MethodStats, Stats};
 use crate::{Call, Outcome};
 
-type BoxedHandler = Arc<dyn Fn(Call) -> ResponseFuture + Send + Sync>;
+pub(crate) type BoxedHandler = Arc<dyn Fn(Call) -> ResponseFuture + Send + Sync>;
 
 /// A state a method keeps across reloads (see [`Router::with_state`]).
 type State = Arc<dyn Any + Send + Sync>;
@@ -305,6 +305,15 @@ impl Router {
             .map(|method| method.settings.clone())
     }
 
+    /// Waits until every notification queued for this router's methods
+    /// has run ([`NotificationQueue::drain`](crate::notify::NotificationQueue::drain)
+    /// for each queue they use). The HTTP and stream servers call it on a
+    /// graceful stop.
+    pub fn drain(&self) -> impl std::future::Future<Output = ()> + Send + 'static {
+        let table = self.snapshot();
+        crate::notify::drain_all(table.methods.values().map(|method| &method.settings))
+    }
+
     /// Whether a method of that name (or alias) exists.
     pub fn has_method(&self, name: &str) -> bool {
         self.shared.table.load().methods.contains_key(name)
@@ -400,11 +409,11 @@ fn serve(table: &Table, mut call: Call, guard: InFlight) -> ResponseFuture {
             apply_http_settings(&method.settings, &call);
             call.router = Some(guard.shared().clone());
             let recording = method.stats.as_ref().map(crate::stats::Recording::start);
-            let answer = (method.handler)(call).counted(guard).recorded(recording);
-            match method.settings.timeout_limit() {
-                Some(limit) => answer.with_timeout(limit),
-                None => answer,
-            }
+            // The executor, the concurrency limit, the notification queue
+            // and the call timeout: `exec::run`.
+            crate::exec::run(&method.settings, &method.handler, call)
+                .counted(guard)
+                .recorded(recording)
         }
         None => ResponseFuture::ready(Err(ErrorObject::method_not_found(call.method()))),
     }

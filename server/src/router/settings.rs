@@ -2,6 +2,9 @@
 
 use std::time::Duration;
 
+use crate::exec::{ConcurrencyLimit, Execution, Executor};
+use crate::notify::Notifications;
+
 /// How one method may be called and answered, beyond its handler.
 ///
 /// `None` for a setting means "the server's default". Transports and layers
@@ -14,6 +17,8 @@ pub struct MethodSettings {
     timeout: Option<Duration>,
     lock_exempt: bool,
     lock_timeout: Option<Duration>,
+    /// Executor, concurrency limit, notification backend (`crate::exec`).
+    pub(crate) execution: Execution,
 }
 
 impl MethodSettings {
@@ -128,5 +133,69 @@ impl MethodSettings {
     /// Whether compression is allowed; `None` when left to the server.
     pub fn compression_allowed(&self) -> Option<bool> {
         self.compression
+    }
+
+    /// Where the handler runs: inline (default), on tokio's blocking pool,
+    /// on a [`ThreadPool`](crate::exec::ThreadPool), or in worker processes.
+    /// See [`crate::exec`].
+    ///
+    /// ```
+    /// use rpckit::exec::Executor;
+    /// use rpckit::Router;
+    ///
+    /// let router = Router::new()
+    ///     .sync_method("checksum", || 42_u32)
+    ///     .configure("checksum", |settings| settings.executor(Executor::Blocking));
+    /// assert_eq!(router.settings("checksum").unwrap().execution_backend(), &Executor::Blocking);
+    /// ```
+    pub fn executor(mut self, executor: impl Into<Executor>) -> Self {
+        self.execution.executor = executor.into();
+        self
+    }
+
+    /// At most `max` calls of this method (aliases included) run at once;
+    /// the others wait for a slot, first come first served, and are not
+    /// rejected. The wait counts toward the [`timeout`](Self::timeout).
+    ///
+    /// ```
+    /// use rpckit::Router;
+    ///
+    /// let router = Router::new()
+    ///     .method("crawl", || async { "done" })
+    ///     .configure("crawl", |settings| settings.concurrency_limit(2));
+    /// assert_eq!(router.settings("crawl").unwrap().concurrency_max(), Some(2));
+    /// ```
+    pub fn concurrency_limit(mut self, max: usize) -> Self {
+        self.execution.limit = Some(ConcurrencyLimit::new(max));
+        self
+    }
+
+    /// Whether a notification of this method makes its client wait
+    /// ([`Notifications::Inline`], default) or goes on a background
+    /// [`NotificationQueue`](crate::notify::NotificationQueue). See
+    /// [`crate::notify`].
+    pub fn notifications(mut self, backend: impl Into<Notifications>) -> Self {
+        self.execution.notifications = backend.into();
+        self
+    }
+
+    /// The executor.
+    pub fn execution_backend(&self) -> &Executor {
+        &self.execution.executor
+    }
+
+    /// The concurrency limit; `None` when there is none.
+    pub fn concurrency_max(&self) -> Option<usize> {
+        self.execution.limit.as_ref().map(ConcurrencyLimit::max)
+    }
+
+    /// The concurrency limit itself (to read its free slots), if any.
+    pub fn concurrency(&self) -> Option<&ConcurrencyLimit> {
+        self.execution.limit.as_ref()
+    }
+
+    /// The notification backend.
+    pub fn notification_backend(&self) -> &Notifications {
+        &self.execution.notifications
     }
 }

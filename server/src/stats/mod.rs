@@ -101,7 +101,8 @@ pub(crate) struct Inner {
     mounts: Mutex<Vec<Mount>>,
 }
 
-/// A transport's name and the HTTP path (none for a stream listener).
+/// A transport's name and the HTTP path it serves a router at (`None` for
+/// a stream listener).
 type Mount = (&'static str, Option<Box<str>>);
 
 struct Entry {

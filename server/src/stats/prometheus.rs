@@ -159,15 +159,15 @@ pub(crate) fn render(stats: &[Stats]) -> String {
     out
 }
 
-/// A per-method family: its name, help and value.
-type MethodFamily = (
+/// A per-method counter: metric name, help text, how to read it.
+type MethodCounter = (
     &'static str,
     &'static str,
     fn(&super::method::MethodCounts) -> u64,
 );
 
-/// A connection family: its name, help, type and value.
-type ConnectionFamily = (
+/// A connection metric: name, help text, type, how to read it.
+type ConnectionMetric = (
     &'static str,
     &'static str,
     &'static str,
@@ -175,7 +175,7 @@ type ConnectionFamily = (
 );
 
 fn write_all(out: &mut String, reads: &[Read]) -> fmt::Result {
-    let counters: [MethodFamily; 3] = [
+    let counters: [MethodCounter; 3] = [
         ("rpckit_calls_total", "Calls made, per method.", |m| m.calls),
         (
             "rpckit_call_errors_total",
@@ -242,7 +242,7 @@ fn write_all(out: &mut String, reads: &[Read]) -> fmt::Result {
             histogram(out, "rpckit_stage_duration_seconds", &labels, counts)?;
         }
     }
-    let connections: [ConnectionFamily; 4] = [
+    let connections: [ConnectionMetric; 4] = [
         (
             "rpckit_connections_accepted_total",
             "Connections accepted.",

@@ -131,7 +131,8 @@ pub(super) async fn run(
         }
     }
     let _ = phase.send(Phase::Draining);
-    if tokio::time::timeout(settings.shutdown_timeout, all_closed.recv())
+    let deadline = tokio::time::Instant::now() + settings.shutdown_timeout;
+    if tokio::time::timeout_at(deadline, all_closed.recv())
         .await
         .is_err()
     {
@@ -141,6 +142,19 @@ pub(super) async fn run(
         );
         let _ = phase.send(Phase::Closing);
         all_closed.recv().await;
+    }
+    // The routes' background work (queued notifications), in what is left
+    // of the same timeout.
+    let drains = async {
+        for route in config.shared.routes.values() {
+            route.drain().await;
+        }
+    };
+    if tokio::time::timeout_at(deadline, drains).await.is_err() {
+        tracing::warn!(
+            timeout = ?settings.shutdown_timeout,
+            "stopped waiting for the routes' background work at the shutdown timeout"
+        );
     }
     Ok(())
 }

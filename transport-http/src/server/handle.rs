@@ -13,7 +13,7 @@ use tokio::task::JoinHandle;
 
 use super::{accept, local_addrs, Config};
 
-/// The name ([`LISTEN_FDNAMES`](rpckit_handover)) of the sockets an HTTP
+/// The name ([`LISTEN_FDNAMES`](rpckit_codec::handover)) of the sockets an HTTP
 /// server hands over.
 #[cfg(unix)]
 pub const LISTENER_NAME: &str = "http";
@@ -210,7 +210,7 @@ impl ServerHandle {
     }
 
     /// Duplicates of the listening sockets, to pass to a successor of
-    /// several servers ([`Successor::listener`](rpckit_handover::Successor::listener));
+    /// several servers ([`Successor::listener`](rpckit_codec::handover::Successor::listener));
     /// [`hand_over`](Self::hand_over) does it for this server alone.
     ///
     /// # Errors
@@ -258,13 +258,13 @@ impl ServerHandle {
     ///
     /// # Errors
     ///
-    /// As [`Successor::spawn`](rpckit_handover::Successor::spawn): the
+    /// As [`Successor::spawn`](rpckit_codec::handover::Successor::spawn): the
     /// successor does not start, exits, or is not ready in time (it is
     /// killed then); or as [`listener_fds`](Self::listener_fds).
     #[cfg(unix)]
     pub async fn hand_over(
         &self,
-        successor: impl Into<rpckit_handover::Successor>,
+        successor: impl Into<rpckit_codec::handover::Successor>,
     ) -> io::Result<tokio::process::Child> {
         let successor = self
             .listener_fds()?

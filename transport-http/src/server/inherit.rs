@@ -78,7 +78,7 @@ impl ServerBuilder {
     /// adopted.
     #[cfg(unix)]
     pub async fn bind_inherited(self, addr: impl ToSocketAddrs) -> io::Result<BoundServer> {
-        let inherited = rpckit_handover::take_tcp(None)?;
+        let inherited = rpckit_codec::handover::take_tcp(None)?;
         if inherited.is_empty() {
             return self.bind(addr).await;
         }

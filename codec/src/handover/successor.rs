@@ -14,7 +14,7 @@ use command_fds::{CommandFdExt, FdMapping};
 use tokio::net::UnixDatagram;
 use tokio::process::Child;
 
-use crate::notify::says_ready;
+use super::notify::says_ready;
 
 /// The default of [`Successor::ready_timeout`]: 30 seconds.
 pub const DEFAULT_READY_TIMEOUT: Duration = Duration::from_secs(30);
@@ -30,7 +30,7 @@ const FIRST_FD: i32 = 3;
 /// ```no_run
 /// # async fn run(listener: std::net::TcpListener) -> std::io::Result<()> {
 /// use std::time::Duration;
-/// use rpckit_handover::Successor;
+/// use rpckit_codec::handover::Successor;
 ///
 /// let child = Successor::current_exe()?
 ///     .listener("http", listener)
@@ -99,7 +99,7 @@ impl Successor {
     }
 
     /// How long the successor may take from starting to
-    /// [`notify_ready`](crate::notify_ready). Default 30 s. Past it the
+    /// [`notify_ready`](super::notify_ready). Default 30 s. Past it the
     /// successor is killed and [`spawn`](Self::spawn) fails.
     pub fn ready_timeout(mut self, timeout: Duration) -> Self {
         self.ready_timeout = timeout;

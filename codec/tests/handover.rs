@@ -2,7 +2,7 @@
 //! itself again as the successor (`ROLE` says which part it plays), passes
 //! a listening socket, and checks what the successor found and did.
 //!
-//! Run with `cargo test -p rpckit-handover`.
+//! Run with `cargo test -p rpckit-codec --features handover --test handover`.
 #![cfg(unix)]
 
 use std::io::{Read, Write};
@@ -11,7 +11,9 @@ use std::os::unix::net::UnixListener;
 use std::process::Command;
 use std::time::Duration;
 
-use rpckit_handover::{listen_fds, notify_ready, InheritedListener, Successor, SuccessorFailed};
+use rpckit_codec::handover::{
+    listen_fds, notify_ready, InheritedListener, Successor, SuccessorFailed,
+};
 
 /// Bounds every wait on a successor.
 const WAIT: Duration = Duration::from_secs(30);

@@ -28,7 +28,7 @@
 //!
 //! ```no_run
 //! # async fn run(fd: std::os::fd::OwnedFd) -> std::io::Result<()> {
-//! use rpckit_handover::Successor;
+//! use rpckit_codec::handover::Successor;
 //!
 //! // In the old process: the same program with the same arguments.
 //! let child = Successor::current_exe()?
@@ -46,6 +46,10 @@
 //! listeners, and `bind_inherited` on their builders takes the sockets over
 //! (or binds an address when nothing was inherited).
 //!
+//! This module lives in `rpckit-codec` because both transports build on it
+//! and that is the one crate they share; it is compiled with the
+//! `handover` feature, which the transports turn on.
+//!
 //! # Unsafe code
 //!
 //! None here: the workspace forbids it. The two steps that need it —
@@ -54,16 +58,10 @@
 //!
 //! Unix only.
 
-#[cfg(unix)]
 mod inherit;
-#[cfg(unix)]
 mod notify;
-#[cfg(unix)]
 mod successor;
 
-#[cfg(unix)]
 pub use inherit::{listen_fds, take_tcp, take_unix, Inherited, InheritedListener};
-#[cfg(unix)]
 pub use notify::notify_ready;
-#[cfg(unix)]
 pub use successor::{Successor, SuccessorFailed, DEFAULT_READY_TIMEOUT};

@@ -7,7 +7,7 @@ use std::os::unix::net::UnixDatagram;
 /// Tells whoever started this process that it is ready: serving on the
 /// sockets it took over. Sends `READY=1` to the Unix datagram socket
 /// named in `NOTIFY_SOCKET`: the old process of a hand-over
-/// ([`Successor::spawn`](crate::Successor::spawn) returns then), or
+/// ([`Successor::spawn`](super::Successor::spawn) returns then), or
 /// systemd for a `Type=notify` service. `Ok(false)` when `NOTIFY_SOCKET`
 /// is not set: nobody is waiting.
 ///
@@ -18,7 +18,7 @@ use std::os::unix::net::UnixDatagram;
 /// ```no_run
 /// # fn run() -> std::io::Result<()> {
 /// // ...the servers are serving (`bind_inherited(addr).await?.spawn()`)...
-/// if rpckit_handover::notify_ready()? {
+/// if rpckit_codec::handover::notify_ready()? {
 ///     println!("told the old process (or systemd) that we are ready");
 /// }
 /// # Ok(())
