@@ -1,10 +1,10 @@
 //! Statistics: exact counts, in-flight calls, latency quantiles on the
 //! paused clock, stage times, connections and compression from the
-//! transports, the Prometheus exposition (parsed strictly), call spans, and
-//! stats switched off.
+//! transports, the Prometheus exposition (parsed strictly), and stats
+//! switched off. Call spans are in `spans.rs`.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use rpckit::codec::{Frame, JsonCodec};
@@ -483,89 +483,6 @@ async fn the_tcp_transport_reports_connections() {
     assert_eq!(snapshot.connections.accepted, 3);
     assert_eq!(snapshot.connections.open, 0);
     assert_eq!(snapshot.method("ping").unwrap().calls, 3);
-}
-
-// ---------------------------------------------------------------------------
-// Spans.
-
-/// The spans named `rpc.call`, with their fields.
-#[derive(Clone, Default)]
-struct CallSpans(Arc<Mutex<Vec<HashMap<String, String>>>>);
-
-impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for CallSpans {
-    fn on_new_span(
-        &self,
-        attrs: &tracing::span::Attributes<'_>,
-        _: &tracing::span::Id,
-        _: tracing_subscriber::layer::Context<'_, S>,
-    ) {
-        if attrs.metadata().name() != "rpc.call" {
-            return;
-        }
-        struct Fields(HashMap<String, String>);
-        impl tracing::field::Visit for Fields {
-            fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
-                self.0.insert(field.name().to_owned(), format!("{value:?}"));
-            }
-            fn record_str(&mut self, field: &tracing::field::Field, value: &str) {
-                self.0.insert(field.name().to_owned(), value.to_owned());
-            }
-        }
-        let mut fields = Fields(HashMap::new());
-        attrs.record(&mut fields);
-        self.0.lock().unwrap().push(fields.0);
-    }
-}
-
-#[tokio::test]
-async fn every_call_has_a_span_with_method_id_and_path() {
-    use tracing_subscriber::layer::SubscriberExt;
-    let spans = CallSpans::default();
-    // The test's runtime runs every task on this thread.
-    let _default =
-        tracing::subscriber::set_default(tracing_subscriber::registry().with(spans.clone()));
-    let server = rpckit::http::Server::builder()
-        .route(
-            "/api",
-            Router::new().sync_method("echo", |Params((s,)): Params<(String,)>| s),
-        )
-        .bind("127.0.0.1:0")
-        .await
-        .unwrap()
-        .spawn();
-    let batch = json!([
-        {"jsonrpc": "2.0", "method": "echo", "params": ["a"], "id": 7},
-        {"jsonrpc": "2.0", "method": "echo", "params": ["b"], "id": "x"},
-        {"jsonrpc": "2.0", "method": "echo", "params": ["c"]},
-    ]);
-    let (head, _) = http(
-        server.local_addr(),
-        &rpc_post("identity"),
-        &batch.to_string(),
-    )
-    .await;
-    assert!(head.starts_with("http/1.1 200"), "{head}");
-    server.shutdown().await;
-    let mut spans = spans.0.lock().unwrap().clone();
-    spans.sort_by(|a, b| a["id"].cmp(&b["id"]));
-    let seen: Vec<(&str, &str, &str)> = spans
-        .iter()
-        .map(|span| {
-            (
-                span["method"].as_str(),
-                span["id"].as_str(),
-                span["path"].as_str(),
-            )
-        })
-        .collect();
-    assert_eq!(
-        seen,
-        [
-            ("echo", "\"x\"", "/api"),
-            ("echo", "-", "/api"),
-            ("echo", "7", "/api")
-        ]
-    );
 }
 
 // ---------------------------------------------------------------------------
