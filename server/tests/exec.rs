@@ -8,31 +8,14 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use rpckit::codec::{ErrorCode, Frame, JsonCodec};
+use rpckit::codec::ErrorCode;
 use rpckit::exec::{Executor, ThreadPool};
 use rpckit::{Endpoint, Router, CALL_TIMED_OUT};
 use serde_json::{json, Value};
 use tokio::sync::{mpsc, Semaphore};
-use tower::ServiceExt;
 
-async fn ask(endpoint: &Endpoint, body: Value) -> Value {
-    let frame = Frame::new(body.to_string(), Arc::new(JsonCodec::default()));
-    let reply = endpoint
-        .clone()
-        .into_service()
-        .oneshot(frame)
-        .await
-        .unwrap();
-    serde_json::from_slice(&reply.expect("an answer").bytes).unwrap()
-}
-
-async fn call(endpoint: &Endpoint, method: &str, params: Value) -> Value {
-    ask(
-        endpoint,
-        json!({"jsonrpc": "2.0", "method": method, "params": params, "id": 1}),
-    )
-    .await
-}
+mod common;
+use common::call_with as call;
 
 fn thread_label() -> String {
     let thread = std::thread::current();

@@ -6,46 +6,15 @@
 //! the paused clock expires only once every task is idle, so "this call is
 //! held" is checked without guessing at timing.
 
-use std::sync::Arc;
 use std::time::Duration;
 
-use rpckit::codec::{Frame, JsonCodec};
 use rpckit::{ApiHandle, Endpoint, ReloadOptions, Router, LOCK_TIMED_OUT};
-use serde_json::{json, Value};
-use tower::ServiceExt;
 
-async fn ask(endpoint: &Endpoint, body: Value) -> Value {
-    let frame = Frame::new(body.to_string(), Arc::new(JsonCodec::default()));
-    let reply = endpoint
-        .clone()
-        .into_service()
-        .oneshot(frame)
-        .await
-        .unwrap();
-    serde_json::from_slice(&reply.expect("an answer").bytes).unwrap()
-}
+mod common;
+use common::{call, spawn_call};
 
-async fn call(endpoint: &Endpoint, method: &str) -> Value {
-    ask(
-        endpoint,
-        json!({"jsonrpc": "2.0", "method": method, "id": 1}),
-    )
-    .await
-}
-
-fn spawn_call(endpoint: &Endpoint, method: &str) -> tokio::task::JoinHandle<Value> {
-    let endpoint = endpoint.clone();
-    let method = method.to_owned();
-    tokio::spawn(async move { call(&endpoint, &method).await })
-}
-
-/// Whether `task` is still waiting after every other task went idle (the
-/// paused clock jumps an hour then).
-async fn is_held(task: &mut tokio::task::JoinHandle<Value>) -> bool {
-    tokio::time::timeout(Duration::from_secs(3600), task)
-        .await
-        .is_err()
-}
+/// Longer than any lock timeout here.
+const PATIENCE: Duration = Duration::from_secs(3600);
 
 fn api() -> Router {
     Router::new()
@@ -66,8 +35,8 @@ async fn calls_to_a_locked_router_wait_and_resume_on_unlock() {
 
     let mut read = spawn_call(&endpoint, "read");
     let mut write = spawn_call(&endpoint, "write");
-    assert!(is_held(&mut read).await);
-    assert!(is_held(&mut write).await);
+    assert!(common::is_held(&mut read, PATIENCE).await);
+    assert!(common::is_held(&mut write, PATIENCE).await);
     assert_eq!(handle.in_flight(), 0, "held calls are not in flight");
 
     assert!(handle.unlock());
@@ -86,8 +55,8 @@ async fn a_locked_method_waits_while_the_others_run() {
     let mut read = spawn_call(&endpoint, "read");
     // Its alias shares the lock.
     let mut get = spawn_call(&endpoint, "get");
-    assert!(is_held(&mut read).await);
-    assert!(is_held(&mut get).await);
+    assert!(common::is_held(&mut read, PATIENCE).await);
+    assert!(common::is_held(&mut get, PATIENCE).await);
     assert_eq!(call(&endpoint, "write").await["result"], "written");
 
     assert!(handle.unlock_method("read"));
@@ -104,10 +73,13 @@ async fn unlocking_the_router_leaves_a_method_lock_in_place() {
     handle.lock_method("write");
     let mut read = spawn_call(&endpoint, "read");
     let mut write = spawn_call(&endpoint, "write");
-    assert!(is_held(&mut read).await);
+    assert!(common::is_held(&mut read, PATIENCE).await);
     handle.unlock();
     assert_eq!(read.await.unwrap()["result"], "read");
-    assert!(is_held(&mut write).await, "still locked by name");
+    assert!(
+        common::is_held(&mut write, PATIENCE).await,
+        "still locked by name"
+    );
     handle.unlock_method("write");
     assert_eq!(write.await.unwrap()["result"], "written");
 }
@@ -165,7 +137,7 @@ async fn an_exempt_unlock_method_works_while_everything_is_locked() {
     // Locked from inside a handler.
     assert_eq!(call(&endpoint, "lock").await["result"], true);
     let mut read = spawn_call(&endpoint, "read");
-    assert!(is_held(&mut read).await);
+    assert!(common::is_held(&mut read, PATIENCE).await);
     assert_eq!(call(&endpoint, "unlock").await["result"], true);
     assert_eq!(read.await.unwrap()["result"], "read");
     assert!(!endpoint.handle().is_locked());
@@ -176,7 +148,7 @@ async fn a_method_that_is_not_exempt_waits_like_the_others() {
     let endpoint = Endpoint::new(api());
     endpoint.handle().lock();
     let mut lock_again = spawn_call(&endpoint, "lock");
-    assert!(is_held(&mut lock_again).await);
+    assert!(common::is_held(&mut lock_again, PATIENCE).await);
     assert_eq!(call(&endpoint, "unlock").await["result"], true);
     assert_eq!(
         lock_again.await.unwrap()["result"],
@@ -191,7 +163,7 @@ async fn an_exempt_method_locked_by_name_waits() {
     let handle = endpoint.handle();
     handle.lock_method("unlock");
     let mut unlock = spawn_call(&endpoint, "unlock");
-    assert!(is_held(&mut unlock).await);
+    assert!(common::is_held(&mut unlock, PATIENCE).await);
     handle.unlock_method("unlock");
     assert_eq!(unlock.await.unwrap()["result"], false, "was not locked");
 }
@@ -211,14 +183,17 @@ async fn locks_stay_across_a_reload_and_held_calls_run_on_the_new_table() {
     let handle = endpoint.handle();
     handle.lock_method("read");
     let mut read = spawn_call(&endpoint, "read");
-    assert!(is_held(&mut read).await);
+    assert!(common::is_held(&mut read, PATIENCE).await);
     handle
         .reload(ReloadOptions::new(), |_old| {
             Router::new().sync_method("read", || "read v2")
         })
         .await
         .unwrap();
-    assert!(is_held(&mut read).await, "the lock is the router's");
+    assert!(
+        common::is_held(&mut read, PATIENCE).await,
+        "the lock is the router's"
+    );
     handle.unlock_method("read");
     assert_eq!(read.await.unwrap()["result"], "read v2");
 }
@@ -230,7 +205,7 @@ async fn many_held_calls_all_resume_on_one_unlock() {
     let handle = endpoint.handle();
     handle.lock();
     let mut calls: Vec<_> = (0..CALLS).map(|_| spawn_call(&endpoint, "read")).collect();
-    assert!(is_held(&mut calls[CALLS - 1]).await);
+    assert!(common::is_held(&mut calls[CALLS - 1], PATIENCE).await);
     handle.unlock();
     let mut answered = 0;
     for call in calls {

@@ -9,14 +9,15 @@ use std::sync::Arc;
 #[cfg(feature = "http")]
 use std::time::Duration;
 
-use rpckit::codec::{Frame, JsonCodec};
 use rpckit::notify::{NotificationQueue, WhenFull};
 use rpckit::{Endpoint, Router};
 use serde_json::{json, Value};
 #[cfg(any(feature = "http", feature = "tcp"))]
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::{mpsc, Semaphore};
-use tower::ServiceExt;
+
+mod common;
+use common::send;
 
 /// A `block` method that waits at `gate`, then counts itself in `ran`;
 /// `entered` hears of each start.
@@ -46,17 +47,6 @@ fn blocker(backend: Option<NotificationQueue>) -> (Router, Blocker) {
         None => router,
     };
     (router, Blocker { gate, ran, entered })
-}
-
-async fn send(endpoint: &Endpoint, body: Value) -> Option<Value> {
-    let frame = Frame::new(body.to_string(), Arc::new(JsonCodec::default()));
-    let reply = endpoint
-        .clone()
-        .into_service()
-        .oneshot(frame)
-        .await
-        .unwrap();
-    reply.map(|frame| serde_json::from_slice(&frame.bytes).unwrap())
 }
 
 fn notification() -> Value {

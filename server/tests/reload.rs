@@ -11,37 +11,16 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use rpckit::codec::{Frame, JsonCodec};
 use rpckit::{ApiHandle, Endpoint, OnTimeout, ReloadError, ReloadOptions, Router};
 use serde_json::{json, Value};
 use tokio::sync::{oneshot, Notify};
-use tower::ServiceExt;
 
-async fn ask(endpoint: &Endpoint, body: Value) -> Value {
-    let frame = Frame::new(body.to_string(), Arc::new(JsonCodec::default()));
-    let reply = endpoint
-        .clone()
-        .into_service()
-        .oneshot(frame)
-        .await
-        .unwrap();
-    serde_json::from_slice(&reply.expect("an answer").bytes).unwrap()
-}
+mod common;
+use common::{ask, call, spawn_call};
 
-async fn call(endpoint: &Endpoint, method: &str) -> Value {
-    ask(
-        endpoint,
-        json!({"jsonrpc": "2.0", "method": method, "id": 1}),
-    )
-    .await
-}
-
-/// `ask` on its own task.
-fn spawn_call(endpoint: &Endpoint, method: &str) -> tokio::task::JoinHandle<Value> {
-    let endpoint = endpoint.clone();
-    let method = method.to_owned();
-    tokio::spawn(async move { call(&endpoint, &method).await })
-}
+/// Shorter than any reload timeout here (the paused clock jumps by it once
+/// every task is idle).
+const PATIENCE: Duration = Duration::from_secs(1);
 
 fn version(v: u32) -> Router {
     Router::new().sync_method("version", move || v)
@@ -60,12 +39,48 @@ fn slow(v: u32, started: Arc<Notify>, release: Arc<Notify>) -> Router {
     })
 }
 
-/// Whether `task` is still waiting after every other task went idle (the
-/// paused clock jumps 1 s then; less than any reload timeout here).
-async fn is_held(task: &mut tokio::task::JoinHandle<Value>) -> bool {
-    tokio::time::timeout(Duration::from_secs(1), task)
+/// An endpoint serving `version` 1, with a `slow` call in flight that
+/// answers 1 once `release` is notified.
+struct SlowCall {
+    endpoint: Endpoint,
+    api: ApiHandle,
+    call: tokio::task::JoinHandle<Value>,
+    release: Arc<Notify>,
+}
+
+async fn slow_call_in_flight() -> SlowCall {
+    let (started, release) = (Arc::new(Notify::new()), Arc::new(Notify::new()));
+    let endpoint = Endpoint::new(slow(1, started.clone(), release.clone()).merge(version(1)));
+    let api = endpoint.handle();
+    let call = spawn_call(&endpoint, "slow");
+    started.notified().await;
+    SlowCall {
+        endpoint,
+        api,
+        call,
+        release,
+    }
+}
+
+/// Starts `api.reload(options, …)` to `version` 2 on its own task; the
+/// receiver hears once the builder has run (the gate closes right after).
+fn reload_to_version_2(
+    api: &ApiHandle,
+    options: ReloadOptions,
+) -> (
+    tokio::task::JoinHandle<Result<rpckit::Reloaded, ReloadError>>,
+    oneshot::Receiver<()>,
+) {
+    let (built, built_rx) = oneshot::channel();
+    let api = api.clone();
+    let reload = tokio::spawn(async move {
+        api.reload(options, move |_old| {
+            built.send(()).unwrap();
+            version(2)
+        })
         .await
-        .is_err()
+    });
+    (reload, built_rx)
 }
 
 #[tokio::test(start_paused = true)]
@@ -136,30 +151,23 @@ async fn under_concurrent_calls_each_caller_sees_old_then_new_never_back() {
 
 #[tokio::test(start_paused = true)]
 async fn a_reload_waits_for_calls_in_flight_and_held_calls_get_the_new_table() {
-    let (started, release) = (Arc::new(Notify::new()), Arc::new(Notify::new()));
-    let endpoint = Endpoint::new(slow(1, started.clone(), release.clone()).merge(version(1)));
-    let api = endpoint.handle();
-
-    let slow_call = spawn_call(&endpoint, "slow");
-    started.notified().await;
+    let SlowCall {
+        endpoint,
+        api,
+        call: slow_call,
+        release,
+    } = slow_call_in_flight().await;
     assert_eq!(api.in_flight(), 1);
 
-    let (built, built_rx) = oneshot::channel();
-    let reload = tokio::spawn({
-        let api = api.clone();
-        async move {
-            api.reload(ReloadOptions::new(), move |_old| {
-                built.send(()).unwrap();
-                version(2)
-            })
-            .await
-        }
-    });
+    let (reload, built_rx) = reload_to_version_2(&api, ReloadOptions::new());
     // The builder ran; the gate closes right after it, before the reload
     // task first waits.
     built_rx.await.unwrap();
     let mut held = spawn_call(&endpoint, "version");
-    assert!(is_held(&mut held).await, "a new call waits for the switch");
+    assert!(
+        common::is_held(&mut held, PATIENCE).await,
+        "a new call waits for the switch"
+    );
     assert!(!reload.is_finished(), "the reload waits for `slow`");
 
     release.notify_one();
@@ -173,27 +181,20 @@ async fn a_reload_waits_for_calls_in_flight_and_held_calls_get_the_new_table() {
 
 #[tokio::test(start_paused = true)]
 async fn at_the_timeout_give_up_keeps_the_old_table_and_releases_held_calls() {
-    let (started, release) = (Arc::new(Notify::new()), Arc::new(Notify::new()));
-    let endpoint = Endpoint::new(slow(1, started.clone(), release.clone()).merge(version(1)));
-    let api = endpoint.handle();
-    let slow_call = spawn_call(&endpoint, "slow");
-    started.notified().await;
+    let SlowCall {
+        endpoint,
+        api,
+        call: slow_call,
+        release,
+    } = slow_call_in_flight().await;
 
     let began = tokio::time::Instant::now();
-    let (built, built_rx) = oneshot::channel();
-    let reload = tokio::spawn({
-        let api = api.clone();
-        async move {
-            let options = ReloadOptions::new()
-                .timeout(Duration::from_secs(2))
-                .on_timeout(OnTimeout::GiveUp);
-            api.reload(options, move |_old| {
-                built.send(()).unwrap();
-                version(2)
-            })
-            .await
-        }
-    });
+    let (reload, built_rx) = reload_to_version_2(
+        &api,
+        ReloadOptions::new()
+            .timeout(Duration::from_secs(2))
+            .on_timeout(OnTimeout::GiveUp),
+    );
     built_rx.await.unwrap();
     let held = spawn_call(&endpoint, "version");
 
@@ -214,11 +215,12 @@ async fn at_the_timeout_give_up_keeps_the_old_table_and_releases_held_calls() {
 
 #[tokio::test(start_paused = true)]
 async fn at_the_timeout_proceed_switches_while_the_old_call_finishes_on_the_old_table() {
-    let (started, release) = (Arc::new(Notify::new()), Arc::new(Notify::new()));
-    let endpoint = Endpoint::new(slow(1, started.clone(), release.clone()).merge(version(1)));
-    let api = endpoint.handle();
-    let slow_call = spawn_call(&endpoint, "slow");
-    started.notified().await;
+    let SlowCall {
+        endpoint,
+        api,
+        call: slow_call,
+        release,
+    } = slow_call_in_flight().await;
 
     let began = tokio::time::Instant::now();
     let options = ReloadOptions::new()
@@ -240,11 +242,12 @@ async fn at_the_timeout_proceed_switches_while_the_old_call_finishes_on_the_old_
 
 #[tokio::test(start_paused = true)]
 async fn max_in_flight_lets_the_switch_happen_with_calls_still_running() {
-    let (started, release) = (Arc::new(Notify::new()), Arc::new(Notify::new()));
-    let endpoint = Endpoint::new(slow(1, started.clone(), release.clone()).merge(version(1)));
-    let api = endpoint.handle();
-    let slow_call = spawn_call(&endpoint, "slow");
-    started.notified().await;
+    let SlowCall {
+        endpoint,
+        api,
+        call: slow_call,
+        release,
+    } = slow_call_in_flight().await;
 
     let began = tokio::time::Instant::now();
     let reloaded = api
@@ -369,7 +372,10 @@ async fn a_handler_reload_still_waits_for_the_other_calls_in_flight() {
     let slow_call = spawn_call(&endpoint, "slow");
     started.notified().await;
     let mut reload = spawn_call(&endpoint, "reload_api");
-    assert!(is_held(&mut reload).await, "it waits for `slow`");
+    assert!(
+        common::is_held(&mut reload, PATIENCE).await,
+        "it waits for `slow`"
+    );
     release.notify_one();
     assert_eq!(reload.await.unwrap()["result"], 2);
     assert_eq!(slow_call.await.unwrap()["result"], 1);
@@ -446,11 +452,11 @@ async fn each_path_has_its_own_table() {
 
 #[tokio::test(start_paused = true)]
 async fn a_dropped_call_is_no_longer_counted_in_flight() {
-    let (started, release) = (Arc::new(Notify::new()), Arc::new(Notify::new()));
-    let endpoint = Endpoint::new(slow(1, started.clone(), release.clone()).merge(version(1)));
-    let api = endpoint.handle();
-    let slow_call = spawn_call(&endpoint, "slow");
-    started.notified().await;
+    let SlowCall {
+        api,
+        call: slow_call,
+        ..
+    } = slow_call_in_flight().await;
     assert_eq!(api.in_flight(), 1);
     slow_call.abort();
     assert!(slow_call.await.unwrap_err().is_cancelled());
@@ -465,26 +471,17 @@ async fn a_dropped_call_is_no_longer_counted_in_flight() {
 
 #[tokio::test(start_paused = true)]
 async fn a_dropped_reload_reopens_the_gate() {
-    let (started, release) = (Arc::new(Notify::new()), Arc::new(Notify::new()));
-    let endpoint = Endpoint::new(slow(1, started.clone(), release.clone()).merge(version(1)));
-    let api = endpoint.handle();
-    let _slow_call = spawn_call(&endpoint, "slow");
-    started.notified().await;
+    let SlowCall {
+        endpoint,
+        api,
+        call: _slow_call,
+        ..
+    } = slow_call_in_flight().await;
 
-    let (built, built_rx) = oneshot::channel();
-    let reload = tokio::spawn({
-        let api = api.clone();
-        async move {
-            api.reload(ReloadOptions::new(), move |_old| {
-                built.send(()).unwrap();
-                version(2)
-            })
-            .await
-        }
-    });
+    let (reload, built_rx) = reload_to_version_2(&api, ReloadOptions::new());
     built_rx.await.unwrap();
     let mut held = spawn_call(&endpoint, "version");
-    assert!(is_held(&mut held).await);
+    assert!(common::is_held(&mut held, PATIENCE).await);
     reload.abort();
     assert_eq!(held.await.unwrap()["result"], 1, "released, old table");
 }

@@ -7,25 +7,15 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use rpckit::codec::{Frame, JsonCodec};
 use rpckit::extract::Params;
 use rpckit::stats::{Stage, Stats, Unit};
 use rpckit::{Endpoint, ErrorObject, Router};
 use serde_json::{json, Value};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::Notify;
+mod common;
+use common::send as ask;
 use tower::ServiceExt;
-
-async fn ask(endpoint: &Endpoint, body: &str) -> Option<Value> {
-    let frame = Frame::new(body.to_owned(), Arc::new(JsonCodec::default()));
-    let reply = endpoint
-        .clone()
-        .into_service()
-        .oneshot(frame)
-        .await
-        .unwrap();
-    reply.map(|frame| serde_json::from_slice(&frame.bytes).unwrap())
-}
 
 fn call(method: &str, params: Value, id: i64) -> String {
     json!({"jsonrpc": "2.0", "method": method, "params": params, "id": id}).to_string()
