@@ -73,6 +73,7 @@ pub mod exec;
 pub mod extract;
 pub mod handler;
 pub mod notify;
+mod panic;
 mod router;
 mod rpc;
 pub mod stats;

@@ -17,14 +17,7 @@ pub(super) async fn joined(task: JoinHandle<Outcome>) -> Outcome {
 
 pub(super) fn join_error(error: JoinError) -> ErrorObject {
     if error.is_panic() {
-        let panic = error.into_panic();
-        let reason = panic
-            .downcast_ref::<&str>()
-            .map(|s| s.to_string())
-            .or_else(|| panic.downcast_ref::<String>().cloned())
-            .unwrap_or_else(|| "unknown panic".to_owned());
-        tracing::error!(panic = %reason, "handler panicked");
-        ErrorObject::internal_error("the handler panicked")
+        crate::panic::handler_panicked(&*error.into_panic())
     } else {
         ErrorObject::internal_error("the handler was cancelled (its executor shut down)")
     }

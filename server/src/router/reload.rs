@@ -5,7 +5,6 @@
 //! enough calls are in flight, swaps the table and opens the gate: the held
 //! calls run on the new table. Each call runs on one table, old or new.
 
-use std::any::Any;
 use std::error::Error;
 use std::fmt;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -219,7 +218,7 @@ impl ApiHandle {
         {
             Ok(Ok(router)) => router,
             Ok(Err(error)) => return Err(ReloadError::Build(error.into())),
-            Err(panic) => return Err(ReloadError::Panicked(panic_message(&*panic))),
+            Err(panic) => return Err(ReloadError::Panicked(crate::panic::message(&*panic))),
         };
         let new = Arc::new(combine(&old, &built.snapshot(), &options));
         drop((old, built));
@@ -268,12 +267,4 @@ fn combine(old: &Table, built: &Table, options: &ReloadOptions) -> Table {
         table.lock_timeout = built.lock_timeout;
     }
     table
-}
-
-fn panic_message(panic: &(dyn Any + Send)) -> String {
-    panic
-        .downcast_ref::<&str>()
-        .map(|message| (*message).to_owned())
-        .or_else(|| panic.downcast_ref::<String>().cloned())
-        .unwrap_or_else(|| "unknown panic".to_owned())
 }

@@ -182,15 +182,7 @@ where
             tracing::error!(%error, "call service failed");
             Err(ErrorObject::internal_error(error))
         }
-        Err(panic) => {
-            let reason = panic
-                .downcast_ref::<&str>()
-                .map(|s| s.to_string())
-                .or_else(|| panic.downcast_ref::<String>().cloned())
-                .unwrap_or_else(|| "unknown panic".to_owned());
-            tracing::error!(panic = %reason, "handler panicked");
-            Err(ErrorObject::internal_error("the handler panicked"))
-        }
+        Err(panic) => Err(crate::panic::handler_panicked(&*panic)),
     }
 }
 
