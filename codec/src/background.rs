@@ -201,11 +201,14 @@ mod tests {
     #[tokio::test]
     async fn a_waiting_job_does_not_hold_up_the_next() {
         // The first job blocks until the second has run: with one thread
-        // for both, this would never finish.
+        // for both, the second would never run.
         let (release, wait) = std::sync::mpsc::channel::<()>();
         let first = spawn(move || wait.recv().is_ok());
         let second = spawn(move || release.send(()).is_ok());
-        assert!(second.await.unwrap());
+        let second = tokio::time::timeout(Duration::from_secs(10), second)
+            .await
+            .expect("the second job got a thread of its own");
+        assert!(second.unwrap());
         assert!(first.await.unwrap());
     }
 }
