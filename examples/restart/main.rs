@@ -1,9 +1,12 @@
 //! Run with `cargo run -p rpckit-examples --bin restart -- --addr 127.0.0.1:7001`
 //!
 //! The port of flaskJSONRPCServer's `restart` example: calling `restart`
-//! makes the server stop gracefully (its own answer is delivered first)
-//! and come back on the same port with the same methods. `restarts` says
-//! how many restarts there have been, `echo` echoes. Try:
+//! restarts the server in place with the same methods
+//! ([`ServerHandle::restart`](rpckit::http::ServerHandle::restart)): a new
+//! server accepts on the same socket before the old one stops, and the
+//! old one finishes its calls, so no connection is refused and no request
+//! lost (its own answer is delivered first). `restarts` says how many
+//! restarts there have been, `echo` echoes. Try:
 //!
 //! ```text
 //! curl -s http://127.0.0.1:7001/api -H 'Content-Type: application/json' \

@@ -25,7 +25,7 @@ use crate::{Body, BoxError, Cors, HttpService, Jsonp, Route};
 
 #[cfg(unix)]
 pub use handle::LISTENER_NAME;
-pub use handle::{BoundServer, ServerHandle, StoppedServer};
+pub use handle::{BoundServer, ServerHandle, StoppedServer, RESTART_LINGER};
 pub use open_files::OpenFileLimit;
 
 /// The default of [`ServerBuilder::max_body_size`]: 10 MiB.

@@ -1,5 +1,5 @@
 //! Serving: several addresses, several servers sharing a route, graceful
-//! shutdown with a deadline, and restart on the same address.
+//! shutdown with a deadline, and restart on the same sockets.
 
 mod common;
 
@@ -88,28 +88,37 @@ async fn several_servers_share_a_route_or_keep_their_own() {
 }
 
 #[tokio::test]
-async fn restart_serves_again_on_the_same_port_with_its_routes() {
+async fn restart_refuses_no_connection_and_keeps_its_routes() {
     let server = start(Server::builder().route("/count", counter(Default::default()))).await;
     let addr = server.local_addr();
-    assert_eq!(count_at(addr).await, "1");
-    // An idle keep-alive connection from before the restart.
+    // A keep-alive connection from before the restart.
     let mut old = H1::connect(addr).await;
+    assert_eq!(old.send(post("/count", None, "x")).await.text(), "1");
+
+    let restarting = tokio::spawn(server.restart());
+    // The old connection's next request is answered, by the old server
+    // (lingering) or before it was told to stop.
     assert_eq!(old.send(post("/count", None, "x")).await.text(), "2");
-
-    let server = tokio::time::timeout(WAIT, server.restart())
-        .await
-        .expect("restart in time")
-        .expect("rebind");
+    // Fresh connections all through the restart: none refused (`send`
+    // fails the test on a refused connection), every one answered, by the
+    // same route instance, so the count goes on.
+    let mut count = 2;
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while !restarting.is_finished() {
+        assert!(tokio::time::Instant::now() < deadline, "restart in time");
+        count += 1;
+        assert_eq!(count_at(addr).await, count.to_string());
+    }
+    let server = restarting.await.unwrap().expect("restart");
     assert_eq!(server.local_addr(), addr);
-    // The same route instance: its count goes on.
-    assert_eq!(count_at(addr).await, "3");
+    assert_eq!(count_at(addr).await, (count + 1).to_string());
 
-    // Twice, through the explicit steps.
+    // Stopping in between, through the explicit steps: refused meanwhile.
     let stopped = server.shutdown().await;
     assert_eq!(stopped.local_addrs(), &[addr]);
     assert!(TcpStream::connect(addr).await.is_err(), "stopped, yet open");
     let server = stopped.bind().await.unwrap().spawn();
-    assert_eq!(count_at(addr).await, "4");
+    assert_eq!(count_at(addr).await, (count + 2).to_string());
     server.shutdown().await;
 }
 

@@ -275,13 +275,20 @@ impl ServerHandle {
         successor.spawn().await
     }
 
-    /// Shuts the server down gracefully ([`shutdown`](Self::shutdown)),
-    /// then serves again on the same addresses with the same routes and
-    /// settings: flaskJSONRPCServer's restart. The routes' services are
-    /// the same instances, so their state (counters, caches) lives on.
+    /// Restarts the server in place, refusing no connection and losing
+    /// no request: flaskJSONRPCServer's restart, without its downtime.
     ///
-    /// Between the two, for as long as the drain takes, the port refuses
-    /// connections.
+    /// A new server with the same routes and settings starts accepting on
+    /// the same sockets (duplicates of them) first; then this one stops
+    /// accepting and shuts down as
+    /// [`shutdown_lingering`](Self::shutdown_lingering) does for
+    /// [`RESTART_LINGER`]: its in-flight calls finish, and each keep-alive
+    /// connection's next request is answered with `Connection: close`, so
+    /// its client reconnects, to the new server. The routes' services are
+    /// the same instances, so their state (counters, caches, tables) lives
+    /// on. Returns the new server once the old one has closed every
+    /// connection. While both serve, each has its own
+    /// [`max_connections`](crate::ServerBuilder::max_connections).
     ///
     /// ```no_run
     /// # async fn run(handle: rpckit_http::ServerHandle) -> std::io::Result<()> {
@@ -292,13 +299,51 @@ impl ServerHandle {
     /// # }
     /// ```
     ///
+    /// To stop in between instead (the port refuses connections until it
+    /// is bound again): [`shutdown`](Self::shutdown), then
+    /// [`StoppedServer::bind`].
+    ///
     /// # Errors
     ///
-    /// When an address cannot be bound again (another process took it in
-    /// between). The server is stopped then.
+    /// When the server has stopped already, or its sockets cannot be
+    /// duplicated (out of file descriptors). Nothing changed then: the
+    /// server, if it was serving, still serves.
     pub async fn restart(self) -> io::Result<ServerHandle> {
-        Ok(self.shutdown().await.bind().await?.spawn())
+        let listeners = self
+            .listeners
+            .upgrade()
+            .ok_or_else(|| io::Error::new(io::ErrorKind::NotConnected, "the server has stopped"))?
+            .iter()
+            .map(duplicate)
+            .collect::<io::Result<Vec<_>>>()?;
+        let next = BoundServer::new(listeners, Arc::clone(&self.stopped.config))?.spawn();
+        self.shutdown_lingering(RESTART_LINGER).await;
+        Ok(next)
     }
+}
+
+/// How long [`ServerHandle::restart`] keeps the old server's idle
+/// keep-alive connections open for their next request: long enough for a
+/// request already on the wire, short enough not to hold a restart up.
+pub const RESTART_LINGER: Duration = Duration::from_secs(2);
+
+/// A second handle on the same listening socket: both accept from one
+/// kernel queue, so a connection is accepted by one or the other, never
+/// refused.
+fn duplicate(listener: &TcpListener) -> io::Result<TcpListener> {
+    #[cfg(unix)]
+    let socket = {
+        use std::os::fd::AsFd;
+        listener.as_fd().try_clone_to_owned()?
+    };
+    #[cfg(windows)]
+    let socket = {
+        use std::os::windows::io::AsSocket;
+        listener.as_socket().try_clone_to_owned()?
+    };
+    let listener = std::net::TcpListener::from(socket);
+    listener.set_nonblocking(true)?;
+    TcpListener::from_std(listener)
 }
 
 /// A server that was shut down, with its routes and settings: bind it to
