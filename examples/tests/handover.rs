@@ -17,6 +17,8 @@
 //! Run with `cargo test -p rpckit-examples --test handover -- --nocapture`.
 #![cfg(unix)]
 
+mod successor;
+
 use std::collections::HashSet;
 use std::net::SocketAddr;
 use std::process::Stdio;
@@ -25,9 +27,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use successor::{next_listening, Conn, KillOnDrop, Outcome, WAIT};
+use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::net::TcpStream;
-use tokio::process::{Child, ChildStdout, Command};
+use tokio::process::{Child, Command};
 use tokio::sync::mpsc;
 
 /// Connections of the load.
@@ -41,131 +44,6 @@ const AT_LEAST: u64 = 150;
 const AT_MOST: u64 = 20_000;
 /// Bounds the whole test.
 const DEADLINE: Duration = Duration::from_secs(120);
-/// Bounds every single wait.
-const WAIT: Duration = Duration::from_secs(30);
-
-/// One server process's line: `handover listening on http://ADDR/api (pid
-/// N, bound|took over)`.
-#[derive(Debug)]
-struct Listening {
-    addr: SocketAddr,
-    pid: u32,
-    took_over: bool,
-}
-
-async fn next_listening(lines: &mut tokio::io::Lines<BufReader<ChildStdout>>) -> Listening {
-    let line = tokio::time::timeout(WAIT, lines.next_line())
-        .await
-        .expect("a listening line in time")
-        .expect("stdout")
-        .expect("a line before stdout closes");
-    let rest = line
-        .strip_prefix("handover listening on http://")
-        .unwrap_or_else(|| panic!("not a listening line: {line}"));
-    let (addr, rest) = rest.split_once("/api (pid ").expect("the pid");
-    let (pid, how) = rest.split_once(", ").expect("how");
-    Listening {
-        addr: addr.parse().expect("an address"),
-        pid: pid.parse().expect("a pid"),
-        took_over: how == "took over)",
-    }
-}
-
-/// Kills the successor (not our child: the old process started it) if
-/// the test ends early.
-struct KillOnDrop(Option<u32>);
-
-impl Drop for KillOnDrop {
-    fn drop(&mut self) {
-        if let Some(pid) = self.0 {
-            let _ = std::process::Command::new("kill")
-                .args(["-KILL", &pid.to_string()])
-                .status();
-        }
-    }
-}
-
-/// What became of one request.
-enum Outcome {
-    /// A whole response: its JSON-RPC reply, and whether the server closes
-    /// the connection after it.
-    Answered(Value, bool),
-    /// The server closed the connection (end of stream, reset, broken
-    /// pipe) before any byte of a response: safe to send again.
-    ClosedBeforeAnswer,
-}
-
-/// A keep-alive HTTP/1.1 connection.
-struct Conn {
-    stream: TcpStream,
-}
-
-impl Conn {
-    async fn open(addr: SocketAddr) -> Conn {
-        // A refused connection is exactly what must never happen.
-        let stream = tokio::time::timeout(WAIT, TcpStream::connect(addr))
-            .await
-            .expect("connect in time")
-            .unwrap_or_else(|err| panic!("connection to {addr} refused or failed: {err}"));
-        stream.set_nodelay(true).unwrap();
-        Conn { stream }
-    }
-
-    async fn call(&mut self, body: &[u8]) -> Outcome {
-        let mut request = format!(
-            "POST /api HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
-            body.len()
-        )
-        .into_bytes();
-        request.extend_from_slice(body);
-        if let Err(err) = self.stream.write_all(&request).await {
-            assert!(closed_by_peer(&err), "write: {err}");
-            return Outcome::ClosedBeforeAnswer;
-        }
-        let mut received = Vec::new();
-        let mut buffer = [0u8; 8192];
-        tokio::time::timeout(WAIT, async {
-            loop {
-                if let Some(end) = received.windows(4).position(|w| w == b"\r\n\r\n") {
-                    let head = String::from_utf8_lossy(&received[..end]).to_ascii_lowercase();
-                    assert!(head.starts_with("http/1.1 200 "), "{head}");
-                    let length: usize = head
-                        .lines()
-                        .find_map(|line| line.strip_prefix("content-length:"))
-                        .map(|value| value.trim().parse().expect("a length"))
-                        .expect("a content-length");
-                    if received.len() >= end + 4 + length {
-                        assert_eq!(received.len(), end + 4 + length, "nothing pipelined");
-                        let reply = serde_json::from_slice(&received[end + 4..]).expect("JSON");
-                        let closes = head.lines().any(|line| line == "connection: close");
-                        return Outcome::Answered(reply, closes);
-                    }
-                }
-                match self.stream.read(&mut buffer).await {
-                    Ok(0) if received.is_empty() => return Outcome::ClosedBeforeAnswer,
-                    Err(err) if received.is_empty() && closed_by_peer(&err) => {
-                        return Outcome::ClosedBeforeAnswer
-                    }
-                    Ok(0) => panic!("closed mid-response: {received:?}"),
-                    Err(err) => panic!("read: {err} mid-response: {received:?}"),
-                    Ok(n) => received.extend_from_slice(&buffer[..n]),
-                }
-            }
-        })
-        .await
-        .expect("a response in time")
-    }
-}
-
-fn closed_by_peer(err: &std::io::Error) -> bool {
-    matches!(
-        err.kind(),
-        std::io::ErrorKind::ConnectionReset
-            | std::io::ErrorKind::BrokenPipe
-            | std::io::ErrorKind::ConnectionAborted
-            | std::io::ErrorKind::UnexpectedEof
-    )
-}
 
 /// What the load counted.
 #[derive(Default)]
@@ -262,7 +140,7 @@ async fn under_load_a_hand_over_changes_the_pid_and_loses_no_request() {
     let started = Instant::now();
     let mut old = start();
     let mut lines = BufReader::new(old.stdout.take().expect("stdout")).lines();
-    let first = next_listening(&mut lines).await;
+    let first = next_listening("handover", &mut lines).await;
     assert!(!first.took_over, "the first process binds: {first:?}");
     assert_eq!(Some(first.pid), old.id());
     let addr = first.addr;
@@ -290,7 +168,7 @@ async fn under_load_a_hand_over_changes_the_pid_and_loses_no_request() {
 
     // The hand-over, while the load goes on.
     assert_eq!(call_once(addr, "handover").await, json!("handing over"));
-    let second = next_listening(&mut lines).await;
+    let second = next_listening("handover", &mut lines).await;
     let mut successor = KillOnDrop(Some(second.pid));
     assert!(
         second.took_over,
