@@ -88,6 +88,19 @@ impl Conn {
         Conn { stream }
     }
 
+    /// Whether the server has closed this connection while it was idle,
+    /// as a pooling client checks before it reuses one: such a connection
+    /// had no request on it, so nothing is lost, but it cannot be used.
+    pub fn closed_while_idle(&self) -> bool {
+        match self.stream.try_read(&mut [0u8; 1]) {
+            Ok(0) => true,
+            Ok(_) => panic!("bytes from the server with no request on the connection"),
+            Err(err) if err.kind() == std::io::ErrorKind::WouldBlock => false,
+            Err(err) if closed_by_peer(&err) => true,
+            Err(err) => panic!("idle connection: {err}"),
+        }
+    }
+
     pub async fn call(&mut self, body: &[u8]) -> Outcome {
         let mut request = format!(
             "POST /api HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
@@ -143,4 +156,3 @@ pub fn closed_by_peer(err: &std::io::Error) -> bool {
             | std::io::ErrorKind::UnexpectedEof
     )
 }
-
