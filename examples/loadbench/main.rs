@@ -89,9 +89,11 @@ pub(crate) static SERVERS: [ServerKind; 3] = [
     },
 ];
 
-/// The servers of the stream scenarios: rpckit's newline TCP listener, and
-/// bare tokio-util `LinesCodec` echoing each line (the stream limit).
-pub(crate) static STREAM_SERVERS: [ServerKind; 2] = [
+/// The servers of the stream scenarios: rpckit's newline TCP listener, bare
+/// tokio-util `LinesCodec` echoing each line (the stream limit), and the
+/// same with each call parsed and answered by serde_json (the floor of any
+/// JSON-RPC server over lines).
+pub(crate) static STREAM_SERVERS: [ServerKind; 3] = [
     ServerKind {
         name: "rpckit",
         bin: "bench_server",
@@ -102,6 +104,12 @@ pub(crate) static STREAM_SERVERS: [ServerKind; 2] = [
         name: "lines",
         bin: "bench_lines",
         answers: false,
+        port: Port::TcpOnly,
+    },
+    ServerKind {
+        name: "json_lines",
+        bin: "bench_json_lines",
+        answers: true,
         port: Port::TcpOnly,
     },
 ];

@@ -351,8 +351,8 @@ pub(crate) fn all() -> Vec<Scenario> {
         Scenario {
             key: "pipelined_lines",
             title: "pipelined newline echo over TCP, 8 conns x 64 deep",
-            servers: &["rpckit", "lines"],
-            note: "newline-delimited JSON over TCP: rpckit-tcp against a bare tokio-util LinesCodec echo (the framing limit)",
+            servers: &["rpckit", "lines", "json_lines"],
+            note: "newline-delimited JSON over TCP: rpckit-tcp against a bare tokio-util LinesCodec echo (the framing limit) and the same with serde_json parsing each call and writing its reply (json_lines: the floor of any JSON-RPC server over lines)",
             load: Load::Pipelined {
                 line: small_echo,
                 connections: 8,
