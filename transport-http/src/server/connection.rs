@@ -203,13 +203,13 @@ impl Serving {
         let mut timing = self.first_request_timeout.is_some();
         // Set once the connection was told to close: no second telling.
         let mut closing = false;
-        // Armed when the idle timeout told the connection to close: HTTP/2's
-        // graceful close waits for a `PING` round trip (so that no request
-        // the client sent meanwhile is lost), and a peer that does not
-        // answer would hold the connection forever. (A shutdown has its
-        // own deadline, the shutdown timeout.)
-        let close_by = tokio::time::sleep(Duration::MAX);
-        let mut close_by = std::pin::pin!(close_by);
+        // Set when the idle timeout told the connection to close; the idle
+        // timer then bounds the close. HTTP/2's graceful close waits for a
+        // `PING` round trip (so that no request the client sent meanwhile
+        // is lost), and a peer that does not answer would hold the
+        // connection forever. (A shutdown has its own deadline, the
+        // shutdown timeout.) One timer for both: a timer costs memory in
+        // every connection, idle or not.
         let mut closing_idle = false;
         // Set once the server is gone: its phase cannot change any more.
         let mut orphaned = false;
@@ -253,7 +253,17 @@ impl Serving {
                         Phase::Closing => return,
                     }
                 }
-                () = idle.as_mut(), if timing && !closing => {
+                () = idle.as_mut(), if timing && (!closing || closing_idle) => {
+                    if closing_idle {
+                        // A request that came in the last round trip before
+                        // the `GOAWAY` took effect is answered first.
+                        if activity.in_flight() == 0 {
+                            tracing::debug!(%peer, "closing an idle connection whose peer did not finish the close");
+                            return;
+                        }
+                        idle.as_mut().reset(Instant::now() + self.close_timeout);
+                        continue;
+                    }
                     let limit = if activity.served_any() {
                         self.idle_timeout
                     } else {
@@ -268,18 +278,9 @@ impl Serving {
                             connection.as_mut().graceful_shutdown();
                             closing = true;
                             closing_idle = true;
-                            close_by.as_mut().reset(Instant::now() + self.close_timeout);
+                            idle.as_mut().reset(Instant::now() + self.close_timeout);
                         }
                     }
-                }
-                () = close_by.as_mut(), if closing_idle => {
-                    // A request that came in the last round trip before the
-                    // `GOAWAY` took effect is answered first.
-                    if activity.in_flight() == 0 {
-                        tracing::debug!(%peer, "closing an idle connection whose peer did not finish the close");
-                        return;
-                    }
-                    close_by.as_mut().reset(Instant::now() + self.close_timeout);
                 }
             }
         }
