@@ -12,7 +12,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use rpckit_codec::handover::{
-    listen_fds, notify_ready, InheritedListener, Successor, SuccessorFailed,
+    listen_fds, notify_ready, InheritedListener, Successor, SuccessorFailed, MANAGER_NOTIFY_SOCKET,
 };
 
 /// Bounds every wait on a successor.
@@ -140,6 +140,189 @@ async fn a_successor_that_never_says_ready_is_killed_at_the_timeout() {
     .expect_err("never ready");
     assert_eq!(err.kind(), std::io::ErrorKind::TimedOut, "{err}");
     assert!(err.to_string().contains("not ready within 5s"), "{err}");
+}
+
+/// Where the processes of a chain write their pids: `$PID_DIR/<role>`.
+fn write_pid(role: &str) {
+    let dir = std::env::var_os("PID_DIR").expect("PID_DIR");
+    std::fs::write(
+        std::path::Path::new(&dir).join(role),
+        std::process::id().to_string(),
+    )
+    .unwrap();
+}
+
+fn read_pid(dir: &std::path::Path, role: &str) -> u32 {
+    std::fs::read_to_string(dir.join(role))
+        .unwrap_or_else(|err| panic!("the pid of {role}: {err}"))
+        .parse()
+        .unwrap()
+}
+
+/// The chain of the two tests below: `first` hands over to `second`, which
+/// hands over to `third`; each waits for its successor to exit, so that
+/// the exit status of `first` says whether every step went well.
+async fn play_chain_role(name: &str, role: &str) {
+    let next = match role {
+        "first" => Some("second"),
+        "second" => Some("third"),
+        _ => None,
+    };
+    let manager = std::env::var_os("FAKE_MANAGER").unwrap_or_default();
+    if role == "first" {
+        // Started by the service manager (or by hand, without one).
+        assert!(std::env::var_os(MANAGER_NOTIFY_SOCKET).is_none());
+    } else {
+        // The manager's socket, passed on; our NOTIFY_SOCKET is private.
+        assert_eq!(
+            std::env::var_os(MANAGER_NOTIFY_SOCKET).unwrap_or_else(|| "unset".into()),
+            manager,
+            "{role}"
+        );
+        assert_ne!(std::env::var_os("NOTIFY_SOCKET").unwrap(), manager);
+    }
+    write_pid(role);
+    // A `Type=notify` service says it is ready; a successor tells its
+    // predecessor.
+    let told = notify_ready().expect("notify");
+    assert_eq!(told, role != "first" || !manager.is_empty(), "{role}");
+    if let Some(next) = next {
+        let mut child = successor(name, next)
+            .spawn()
+            .await
+            .unwrap_or_else(|err| panic!("{role} hands over to {next}: {err}"));
+        let status = tokio::time::timeout(WAIT, child.wait())
+            .await
+            .expect("the successor exits")
+            .unwrap();
+        assert!(status.success(), "{next}: {status}");
+    }
+}
+
+#[tokio::test]
+async fn under_a_service_manager_each_hand_over_tells_it_the_new_main_pid() {
+    const NAME: &str = "under_a_service_manager_each_hand_over_tells_it_the_new_main_pid";
+    if let Some(role) = role() {
+        play_chain_role(NAME, &role).await;
+        return;
+    }
+    // A fake systemd: the NOTIFY_SOCKET of the first process.
+    let dir = std::env::temp_dir().join(format!("rpckit-manager-test-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("notify");
+    let manager = tokio::net::UnixDatagram::bind(&path).expect("bind the fake manager");
+    let mut first = tokio::process::Command::new(std::env::current_exe().unwrap());
+    first
+        .args([NAME, "--exact", "--nocapture", "--test-threads=1"])
+        .env("ROLE", "first")
+        .env("NOTIFY_SOCKET", &path)
+        .env("FAKE_MANAGER", &path)
+        .env("PID_DIR", &dir)
+        .env_remove(MANAGER_NOTIFY_SOCKET)
+        .stdout(std::process::Stdio::null());
+    let mut first = first.spawn().expect("start the first process");
+    let mut received = Vec::new();
+    let mut buffer = [0u8; 4096];
+    for _ in 0..3 {
+        let n = tokio::time::timeout(WAIT, manager.recv(&mut buffer))
+            .await
+            .unwrap_or_else(|_| panic!("a notification in time; got {received:?}"))
+            .unwrap();
+        received.push(String::from_utf8_lossy(&buffer[..n]).into_owned());
+    }
+    let status = tokio::time::timeout(WAIT, first.wait())
+        .await
+        .expect("the chain ends")
+        .unwrap();
+    assert!(status.success(), "{status}");
+    let (second, third) = (read_pid(&dir, "second"), read_pid(&dir, "third"));
+    assert_eq!(
+        received,
+        [
+            "READY=1\n".to_owned(),
+            format!("MAINPID={second}\nREADY=1\n"),
+            format!("MAINPID={third}\nREADY=1\n"),
+        ]
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test]
+async fn without_a_service_manager_a_successor_hands_over_again_telling_nobody() {
+    const NAME: &str = "without_a_service_manager_a_successor_hands_over_again_telling_nobody";
+    if let Some(role) = role() {
+        play_chain_role(NAME, &role).await;
+        return;
+    }
+    // By the time `second` hands over, `first`'s private socket is gone:
+    // taking it for a manager's would fail that hand-over.
+    let dir = std::env::temp_dir().join(format!("rpckit-no-manager-test-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let status = tokio::time::timeout(
+        WAIT,
+        tokio::process::Command::new(std::env::current_exe().unwrap())
+            .args([NAME, "--exact", "--nocapture", "--test-threads=1"])
+            .env("ROLE", "first")
+            .env("PID_DIR", &dir)
+            .env_remove("NOTIFY_SOCKET")
+            .env_remove(MANAGER_NOTIFY_SOCKET)
+            .stdout(std::process::Stdio::null())
+            .status(),
+    )
+    .await
+    .expect("the chain ends")
+    .unwrap();
+    assert!(status.success(), "{status}");
+    read_pid(&dir, "third");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test]
+async fn a_manager_that_cannot_be_told_fails_the_hand_over() {
+    const NAME: &str = "a_manager_that_cannot_be_told_fails_the_hand_over";
+    match role().as_deref() {
+        Some("gone-manager") => {
+            // NOTIFY_SOCKET names a socket nobody listens on.
+            let err = successor(NAME, "ready")
+                .spawn()
+                .await
+                .expect_err("the manager was not told");
+            let failed = err
+                .get_ref()
+                .and_then(|inner| inner.downcast_ref::<SuccessorFailed>());
+            assert!(
+                matches!(failed, Some(SuccessorFailed::ManagerNotTold(_))),
+                "{err}"
+            );
+            assert!(err.to_string().contains("service manager"), "{err}");
+            return;
+        }
+        Some("ready") => {
+            notify_ready().expect("notify");
+            // Killed by the predecessor; exits on its own only if the
+            // test has failed.
+            std::thread::sleep(WAIT);
+            return;
+        }
+        _ => {}
+    }
+    let dir = std::env::temp_dir().join(format!("rpckit-gone-manager-test-{}", std::process::id()));
+    let status = tokio::time::timeout(
+        WAIT,
+        tokio::process::Command::new(std::env::current_exe().unwrap())
+            .args([NAME, "--exact", "--nocapture", "--test-threads=1"])
+            .env("ROLE", "gone-manager")
+            .env("NOTIFY_SOCKET", dir.join("nobody"))
+            .env_remove(MANAGER_NOTIFY_SOCKET)
+            .stdout(std::process::Stdio::null())
+            .status(),
+    )
+    .await
+    .expect("the hand-over fails in time")
+    .unwrap();
+    assert!(status.success(), "{status}");
 }
 
 #[test]

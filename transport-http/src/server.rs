@@ -46,6 +46,15 @@ pub const DEFAULT_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
 /// The default of [`ServerBuilder::idle_timeout`]: 60 seconds.
 pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
 
+/// The default of [`ServerBuilder::http2_keep_alive_interval`]: 30 seconds,
+/// half the idle timeout, so that a dead peer is found before an idle
+/// connection would be closed anyway.
+pub const DEFAULT_HTTP2_KEEP_ALIVE_INTERVAL: Duration = Duration::from_secs(30);
+
+/// The default of [`ServerBuilder::http2_keep_alive_timeout`]: 20 seconds
+/// (hyper's own default).
+pub const DEFAULT_HTTP2_KEEP_ALIVE_TIMEOUT: Duration = Duration::from_secs(20);
+
 /// The default of [`ServerBuilder::request_timeout`]: 60 seconds.
 pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
 
@@ -79,8 +88,9 @@ impl Server {
     /// decompressed), no trusted proxies, neither CORS nor JSONP,
     /// compression only where methods or handlers allow it, and the
     /// connection limits and timeouts of the `DEFAULT_*` constants: 10,000
-    /// connections, 30 s to send a request head, 60 s idle, 60 s a request,
-    /// 30 s to drain at shutdown. The open-file limit is left alone.
+    /// connections, 30 s to send a request head, 60 s idle, an HTTP/2
+    /// `PING` after 30 s of silence that must be answered within 20 s,
+    /// 60 s a request, 30 s to drain at shutdown. The open-file limit is left alone.
     pub fn builder() -> ServerBuilder {
         ServerBuilder::default()
     }
@@ -98,6 +108,8 @@ impl Server {
 /// | [`max_connections`](Self::max_connections) | 10,000 | no more accepted until one closes |
 /// | [`header_read_timeout`](Self::header_read_timeout) | 30 s | connection closed |
 /// | [`idle_timeout`](Self::idle_timeout) | 60 s | connection closed (HTTP/2: `GOAWAY`) |
+/// | [`http2_keep_alive_interval`](Self::http2_keep_alive_interval) | 30 s | an HTTP/2 `PING` after this long without a frame from the client |
+/// | [`http2_keep_alive_timeout`](Self::http2_keep_alive_timeout) | 20 s | connection closed when the `PING` is not answered |
 /// | [`request_timeout`](Self::request_timeout) | 60 s | `503` |
 /// | [`shutdown_timeout`](Self::shutdown_timeout) | 30 s | connections closed mid-request |
 ///
@@ -138,6 +150,8 @@ pub(crate) struct ConnectionSettings {
     pub(crate) max_connections: usize,
     pub(crate) header_read_timeout: Option<Duration>,
     pub(crate) idle_timeout: Option<Duration>,
+    pub(crate) http2_keep_alive_interval: Option<Duration>,
+    pub(crate) http2_keep_alive_timeout: Duration,
     pub(crate) shutdown_timeout: Duration,
 }
 
@@ -147,6 +161,8 @@ impl Default for ConnectionSettings {
             max_connections: DEFAULT_MAX_CONNECTIONS,
             header_read_timeout: Some(DEFAULT_HEADER_READ_TIMEOUT),
             idle_timeout: Some(DEFAULT_IDLE_TIMEOUT),
+            http2_keep_alive_interval: Some(DEFAULT_HTTP2_KEEP_ALIVE_INTERVAL),
+            http2_keep_alive_timeout: DEFAULT_HTTP2_KEEP_ALIVE_TIMEOUT,
             shutdown_timeout: DEFAULT_SHUTDOWN_TIMEOUT,
         }
     }
@@ -401,6 +417,52 @@ impl ServerBuilder {
     /// [`request_timeout`](Self::request_timeout) for that).
     pub fn idle_timeout(mut self, timeout: impl Into<Option<Duration>>) -> Self {
         self.connections.idle_timeout = timeout.into();
+        self
+    }
+
+    /// How long an HTTP/2 connection may go without a frame from the
+    /// client before the server sends a `PING` to see whether it is still
+    /// there. Default 30 s ([`DEFAULT_HTTP2_KEEP_ALIVE_INTERVAL`]); `None`
+    /// sends no pings.
+    ///
+    /// A peer can vanish without closing its connection (a NAT or a
+    /// firewall forgets it, the machine loses power): no `FIN` ever comes,
+    /// and nothing is written to the connection that could fail. The
+    /// [`idle_timeout`](Self::idle_timeout) closes such a connection only
+    /// when no request is in flight, and even then HTTP/2's graceful close
+    /// waits for the peer to answer a `PING`; a long request from a dead
+    /// peer, with the idle and request timeouts off, would hold its
+    /// connection forever. A peer that does not answer within the
+    /// [`http2_keep_alive_timeout`](Self::http2_keep_alive_timeout) is
+    /// disconnected. Pings go out whether or not a request is in flight,
+    /// and do not count as activity for the idle timeout. HTTP/1 has no
+    /// ping: its idle connections are closed by the idle timeout alone.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use rpckit_http::Server;
+    ///
+    /// let builder = Server::builder()
+    ///     .http2_keep_alive_interval(Duration::from_secs(10))
+    ///     .http2_keep_alive_timeout(Duration::from_secs(5));
+    /// # let _ = builder;
+    /// ```
+    pub fn http2_keep_alive_interval(mut self, interval: impl Into<Option<Duration>>) -> Self {
+        self.connections.http2_keep_alive_interval = interval.into();
+        self
+    }
+
+    /// How long an HTTP/2 peer has to answer a keep-alive `PING` (see
+    /// [`http2_keep_alive_interval`](Self::http2_keep_alive_interval))
+    /// before its connection is closed. Default 20 s
+    /// ([`DEFAULT_HTTP2_KEEP_ALIVE_TIMEOUT`]).
+    ///
+    /// It also bounds the graceful close of an idle HTTP/2 connection:
+    /// after the `GOAWAY` the server waits for one `PING` round trip (so
+    /// that a request the client sent meanwhile is not lost), and a peer
+    /// that has not answered within this time is disconnected.
+    pub fn http2_keep_alive_timeout(mut self, timeout: Duration) -> Self {
+        self.connections.http2_keep_alive_timeout = timeout;
         self
     }
 

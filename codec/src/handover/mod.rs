@@ -18,6 +18,7 @@
 //! | `LISTEN_FDNAMES` | their names, `:`-separated (`http`, `tcp`, or yours) |
 //! | `LISTEN_PID` | removed: the successor's pid is not known before it runs; a `LISTEN_PID` that is set and is not ours makes the sockets not ours |
 //! | `NOTIFY_SOCKET` | a Unix datagram socket of the old process's, private to it |
+//! | [`RPCKIT_MANAGER_NOTIFY_SOCKET`](MANAGER_NOTIFY_SOCKET) | the service manager's `NOTIFY_SOCKET` (below), empty when there is none |
 //!
 //! The successor takes the sockets ([`listen_fds`], or a transport's
 //! `bind_inherited`), starts serving, and calls [`notify_ready`], which
@@ -39,6 +40,31 @@
 //! // ...now shut the servers down gracefully and exit.
 //! # Ok(())
 //! # }
+//! ```
+//!
+//! # Under systemd
+//!
+//! A `Type=notify` service is one main process to systemd: when it exits,
+//! the service has stopped, and systemd stops what is left of it — the
+//! successor too. So the old process, once its successor is ready, tells
+//! the service manager `MAINPID=<the successor's pid>` (and `READY=1`) on
+//! the `NOTIFY_SOCKET` it inherited, before [`Successor::spawn`] returns;
+//! it is the main process then, so the default `NotifyAccess=main` lets
+//! the message through. The successor's own `NOTIFY_SOCKET` is the old
+//! process's private socket (for the readiness handshake above, and gone
+//! once the old process exits), so the manager's socket is passed on in
+//! [`RPCKIT_MANAGER_NOTIFY_SOCKET`](MANAGER_NOTIFY_SOCKET), and the
+//! successor tells the manager the same way at its own hand-over. A name
+//! starting with `@` is in the abstract namespace, as systemd may use.
+//! Without a service manager nothing is sent, and the variable is passed
+//! on empty.
+//!
+//! ```ini
+//! [Service]
+//! Type=notify
+//! ExecStart=/usr/local/bin/my-server --addr 0.0.0.0:7001
+//! # SIGUSR2 (or an RPC) makes the server hand over to a new build.
+//! ExecReload=/bin/kill -USR2 $MAINPID
 //! ```
 //!
 //! The transports build on this: `rpckit_http::ServerHandle::hand_over` and
@@ -63,5 +89,5 @@ mod notify;
 mod successor;
 
 pub use inherit::{listen_fds, take_tcp, take_unix, Inherited, InheritedListener};
-pub use notify::notify_ready;
+pub use notify::{notify_ready, MANAGER_NOTIFY_SOCKET};
 pub use successor::{Successor, SuccessorFailed, DEFAULT_READY_TIMEOUT};

@@ -14,7 +14,7 @@ use command_fds::{CommandFdExt, FdMapping};
 use tokio::net::UnixDatagram;
 use tokio::process::Child;
 
-use super::notify::says_ready;
+use super::notify::{self, says_ready, MANAGER_NOTIFY_SOCKET};
 
 /// The default of [`Successor::ready_timeout`]: 30 seconds.
 pub const DEFAULT_READY_TIMEOUT: Duration = Duration::from_secs(30);
@@ -120,6 +120,12 @@ impl Successor {
     /// returns; its servers' own are untouched either way, so on an error
     /// they simply keep serving.
     ///
+    /// When this process runs under a service manager (systemd, a
+    /// `Type=notify` unit: see the [module docs](super#under-systemd)),
+    /// the manager is told `MAINPID=<the successor's pid>` and `READY=1`
+    /// before this returns, so that our exit is not taken for the
+    /// service's end.
+    ///
     /// # Errors
     ///
     /// - the command does not start (its own error);
@@ -127,7 +133,10 @@ impl Successor {
     ///   error of kind `Other`;
     /// - it is not ready within the [`ready_timeout`](Self::ready_timeout):
     ///   it is killed, and [`SuccessorFailed::NotReady`] in an error of kind
-    ///   `TimedOut`.
+    ///   `TimedOut`;
+    /// - the service manager cannot be told the successor's pid: it is
+    ///   killed, and [`SuccessorFailed::ManagerNotTold`] in an error of the
+    ///   failed send's kind.
     pub async fn spawn(self) -> io::Result<Child> {
         let Successor {
             mut command,
@@ -135,12 +144,16 @@ impl Successor {
             ready_timeout,
         } = self;
         let notify = NotifySocket::bind()?;
+        // Under systemd, the service manager must learn the successor's pid;
+        // the successor must know whom to tell at its own hand-over.
+        let manager = notify::manager_socket();
         let count = listeners.len();
         let names: Vec<&str> = listeners.iter().map(|(name, _)| name.as_str()).collect();
         command
             .env("LISTEN_FDS", count.to_string())
             .env("LISTEN_FDNAMES", names.join(":"))
             .env("NOTIFY_SOCKET", &notify.path)
+            .env(MANAGER_NOTIFY_SOCKET, manager.clone().unwrap_or_default())
             // Not known before the successor runs; a stale one would make
             // it refuse the sockets.
             .env_remove("LISTEN_PID")
@@ -178,6 +191,19 @@ impl Successor {
                 Err(err) => err,
             }),
         };
+        // Before we return: our exit must not look like the service's end.
+        let outcome = outcome.and_then(|()| match (&manager, pid) {
+            (Some(manager), Some(pid)) => notify::tell_main_pid(manager, pid)
+                .map(|()| {
+                    tracing::info!(
+                        pid,
+                        ?manager,
+                        "told the service manager the successor's pid"
+                    )
+                })
+                .map_err(|err| SuccessorFailed::ManagerNotTold(err).into()),
+            _ => Ok(()),
+        });
         match outcome {
             Ok(()) => {
                 tracing::info!(?pid, "the successor is ready");
@@ -211,6 +237,12 @@ pub enum SuccessorFailed {
     /// The successor did not say it was ready within this long; it was
     /// killed.
     NotReady(Duration),
+    /// The successor was ready, but the service manager this process was
+    /// started by (its `NOTIFY_SOCKET`, or
+    /// [`MANAGER_NOTIFY_SOCKET`](super::MANAGER_NOTIFY_SOCKET) in a
+    /// successor) could not be told its pid: the successor was killed,
+    /// since the manager would take our exit for the service's end.
+    ManagerNotTold(io::Error),
 }
 
 impl fmt::Display for SuccessorFailed {
@@ -222,17 +254,31 @@ impl fmt::Display for SuccessorFailed {
             SuccessorFailed::NotReady(timeout) => {
                 write!(f, "the successor was not ready within {timeout:?}")
             }
+            SuccessorFailed::ManagerNotTold(err) => {
+                write!(
+                    f,
+                    "could not tell the service manager the successor's pid: {err}"
+                )
+            }
         }
     }
 }
 
-impl std::error::Error for SuccessorFailed {}
+impl std::error::Error for SuccessorFailed {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            SuccessorFailed::ManagerNotTold(err) => Some(err),
+            _ => None,
+        }
+    }
+}
 
 impl From<SuccessorFailed> for io::Error {
     fn from(failed: SuccessorFailed) -> Self {
-        let kind = match failed {
+        let kind = match &failed {
             SuccessorFailed::Exited(_) => io::ErrorKind::Other,
             SuccessorFailed::NotReady(_) => io::ErrorKind::TimedOut,
+            SuccessorFailed::ManagerNotTold(err) => err.kind(),
         };
         io::Error::new(kind, failed)
     }

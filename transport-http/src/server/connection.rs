@@ -34,6 +34,10 @@ pub(super) struct Serving {
     http1: http1::Builder,
     shared: Arc<Shared>,
     idle_timeout: Option<Duration>,
+    /// How long a connection told to close when idle may take to do so:
+    /// HTTP/2's graceful close waits for the peer to answer a `PING`, which
+    /// a dead peer never does.
+    close_timeout: Duration,
     /// How long a connection may wait for its first request: the shorter
     /// of the header read and idle timeouts. hyper's header timer starts
     /// only once it knows the protocol, so a client that connects and
@@ -55,7 +59,12 @@ impl Serving {
         auto.http1()
             .timer(TokioTimer::new())
             .header_read_timeout(settings.header_read_timeout);
-        auto.http2().timer(TokioTimer::new());
+        // Keep-alive pings find HTTP/2 peers that vanished without a
+        // `FIN`: hyper closes a connection whose `PING` goes unanswered.
+        auto.http2()
+            .timer(TokioTimer::new())
+            .keep_alive_interval(settings.http2_keep_alive_interval)
+            .keep_alive_timeout(settings.http2_keep_alive_timeout);
         let mut http1 = http1::Builder::new();
         http1
             .timer(TokioTimer::new())
@@ -65,6 +74,7 @@ impl Serving {
             http1,
             shared: Arc::clone(&config.shared),
             idle_timeout: settings.idle_timeout,
+            close_timeout: settings.http2_keep_alive_timeout,
             first_request_timeout: match (settings.header_read_timeout, settings.idle_timeout) {
                 (Some(header), Some(idle)) => Some(header.min(idle)),
                 (header, idle) => header.or(idle),
@@ -193,6 +203,14 @@ impl Serving {
         let mut timing = self.first_request_timeout.is_some();
         // Set once the connection was told to close: no second telling.
         let mut closing = false;
+        // Set when the idle timeout told the connection to close; the idle
+        // timer then bounds the close. HTTP/2's graceful close waits for a
+        // `PING` round trip (so that no request the client sent meanwhile
+        // is lost), and a peer that does not answer would hold the
+        // connection forever. (A shutdown has its own deadline, the
+        // shutdown timeout.) One timer for both: a timer costs memory in
+        // every connection, idle or not.
+        let mut closing_idle = false;
         // Set once the server is gone: its phase cannot change any more.
         let mut orphaned = false;
         // A connection that starts while the server lingers (a TLS
@@ -235,7 +253,17 @@ impl Serving {
                         Phase::Closing => return,
                     }
                 }
-                () = idle.as_mut(), if timing && !closing => {
+                () = idle.as_mut(), if timing && (!closing || closing_idle) => {
+                    if closing_idle {
+                        // A request that came in the last round trip before
+                        // the `GOAWAY` took effect is answered first.
+                        if activity.in_flight() == 0 {
+                            tracing::debug!(%peer, "closing an idle connection whose peer did not finish the close");
+                            return;
+                        }
+                        idle.as_mut().reset(Instant::now() + self.close_timeout);
+                        continue;
+                    }
                     let limit = if activity.served_any() {
                         self.idle_timeout
                     } else {
@@ -249,6 +277,8 @@ impl Serving {
                             tracing::debug!(%peer, "closing an idle connection");
                             connection.as_mut().graceful_shutdown();
                             closing = true;
+                            closing_idle = true;
+                            idle.as_mut().reset(Instant::now() + self.close_timeout);
                         }
                     }
                 }
@@ -326,6 +356,10 @@ impl Activity {
     /// From now on, every answer closes the connection.
     fn linger(&self) {
         self.lingering.store(true, Ordering::Relaxed);
+    }
+
+    fn in_flight(&self) -> usize {
+        self.in_flight.load(Ordering::Acquire)
     }
 
     fn served_any(&self) -> bool {
