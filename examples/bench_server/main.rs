@@ -8,7 +8,10 @@
 //! matches exact paths, so those are the paths; anything else is a 404.
 //! JSONP is on (`GET /api/echo?data=x&jsonp=cb`, the `jsonp_get` scenario),
 //! and `big` answers 2.1 MB of text, compressed for clients that accept it
-//! (the `small_under_gzip` scenario).
+//! (the `small_under_gzip` scenario); it runs on `Executor::Background`, as
+//! a method that builds megabytes should, so that building and encoding
+//! its answer yields the CPU to the small calls (`--big-inline` keeps it
+//! on the runtime worker, to measure the difference).
 //! With `--tcp-addr HOST:PORT` the same methods are also served on TCP,
 //! one JSON message per line (printed on a second line as
 //! `bench_server listening on tcp://HOST:PORT`).
@@ -20,6 +23,7 @@
 mod shared;
 
 use rpckit::codec::{Codecs, SimdJsonCodec};
+use rpckit::exec::Executor;
 use rpckit::extract::Params;
 use rpckit::{Endpoint, ErrorObject, Router};
 use serde::Deserialize;
@@ -30,7 +34,7 @@ struct Echo {
     data: serde_json::Value,
 }
 
-fn methods() -> Router {
+fn methods(big_executor: Executor) -> Router {
     Router::new()
         .sync_method("echo", |Params(p): Params<Echo>| p.data)
         .sync_method(
@@ -38,7 +42,9 @@ fn methods() -> Router {
             |Params(p): Params<EchoStruct>| -> Result<Catalog, ErrorObject> { Ok(p.data) },
         )
         .sync_method("big", || "foobar".repeat(350_000))
-        .configure("big", |settings| settings.compression(true))
+        .configure("big", |settings| {
+            settings.compression(true).executor(big_executor)
+        })
 }
 
 fn main() -> anyhow::Result<()> {
@@ -52,7 +58,12 @@ fn main() -> anyhow::Result<()> {
         })
         .transpose()?;
     shared::runtime(threads)?.block_on(async {
-        let api = methods().stats(!rpckit_examples::has_flag("--no-stats"));
+        let big_executor = if rpckit_examples::has_flag("--big-inline") {
+            Executor::Inline
+        } else {
+            Executor::Background
+        };
+        let api = methods(big_executor).stats(!rpckit_examples::has_flag("--no-stats"));
         let simd =
             Endpoint::new(api.clone()).codecs(Codecs::default().with(SimdJsonCodec::default()));
         let tcp = match tcp_addr {

@@ -52,6 +52,20 @@ async fn blocking_runs_on_another_thread() {
 }
 
 #[tokio::test(flavor = "current_thread")]
+async fn background_runs_on_rpckits_background_threads() {
+    let endpoint = where_router(Executor::Background);
+    for method in ["where_sync", "where_async"] {
+        let reply = call(&endpoint, method, json!([])).await;
+        let label = reply["result"].as_str().unwrap().to_owned();
+        assert_ne!(label, thread_label(), "{method}");
+        assert!(
+            label.ends_with(" rpckit-background"),
+            "{method} ran on {label}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "current_thread")]
 async fn a_pool_runs_handlers_on_its_own_named_threads() {
     let pool = ThreadPool::new("crunch", 2).unwrap();
     let endpoint = where_router(pool.clone().into());
@@ -189,6 +203,7 @@ fn backends() -> Vec<Executor> {
     vec![
         Executor::Inline,
         Executor::Blocking,
+        Executor::Background,
         ThreadPool::new("limited", 4).unwrap().into(),
     ]
 }

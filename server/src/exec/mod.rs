@@ -8,6 +8,7 @@
 //! |---|---|---|
 //! | [`Inline`](Executor::Inline) (default) | on the task serving the call | async handlers, short sync ones |
 //! | [`Blocking`](Executor::Blocking) | on tokio's blocking pool (`spawn_blocking`) | sync handlers that block or compute |
+//! | [`Background`](Executor::Background) | on rpckit's lowest-priority threads ([`rpckit_codec::background`]) | bulk work (megabyte results, exports) that must yield the CPU to every other call |
 //! | [`Pool`](Executor::Pool) | on a [`ThreadPool`] of N threads of its own | work that must not exceed N threads |
 //! | `Workers` (feature `worker`) | in child processes, `rpckit::worker::WorkerPool` | code that may crash, or must be isolated |
 //!
@@ -21,7 +22,7 @@
 //! - [`timeout`](crate::MethodSettings::timeout): the caller is answered
 //!   -32001 when the call (waiting for a slot included) takes longer.
 //!   Inline and pool handlers are dropped at their next `.await`; a
-//!   blocking handler runs to its end, its answer discarded; a worker
+//!   blocking or background handler runs to its end, its answer discarded; a worker
 //!   process finishes the call and its answer is discarded.
 //! - A handler that panics answers -32603 ("the handler panicked") for its
 //!   call alone, and the backend goes on serving.
@@ -71,6 +72,15 @@ pub enum Executor {
     /// sync handler does not hold up the serving task. An async handler is
     /// driven to its end on that blocking thread.
     Blocking,
+    /// On rpckit's background threads ([`rpckit_codec::background`]), at
+    /// the lowest scheduling priority (nice 19 on Linux), the threads that
+    /// also decode big frames and compress big answers. For bulk work whose
+    /// latency matters less than everyone else's: a handler building a
+    /// megabyte result (encoding it included, which happens on the same
+    /// thread) takes only the CPU the other calls leave, instead of holding
+    /// up the runtime worker, or sharing the core with it as `Blocking`
+    /// does. An async handler is driven to its end on that thread.
+    Background,
     /// On a [`ThreadPool`]'s threads; methods given the same pool share
     /// its threads.
     Pool(ThreadPool),
@@ -80,11 +90,13 @@ pub enum Executor {
 }
 
 impl Executor {
-    /// The backend's name, for logs: `inline`, `blocking`, `pool`, `workers`.
+    /// The backend's name, for logs: `inline`, `blocking`, `background`,
+    /// `pool`, `workers`.
     pub fn name(&self) -> &'static str {
         match self {
             Executor::Inline => "inline",
             Executor::Blocking => "blocking",
+            Executor::Background => "background",
             Executor::Pool(_) => "pool",
             #[cfg(feature = "worker")]
             Executor::Workers(_) => "workers",
@@ -97,6 +109,7 @@ impl fmt::Debug for Executor {
         match self {
             Executor::Inline => f.write_str("Inline"),
             Executor::Blocking => f.write_str("Blocking"),
+            Executor::Background => f.write_str("Background"),
             Executor::Pool(pool) => f.debug_tuple("Pool").field(pool).finish(),
             #[cfg(feature = "worker")]
             Executor::Workers(pool) => f.debug_tuple("Workers").field(pool).finish(),
@@ -109,7 +122,9 @@ impl fmt::Debug for Executor {
 impl PartialEq for Executor {
     fn eq(&self, other: &Self) -> bool {
         match (self, other) {
-            (Executor::Inline, Executor::Inline) | (Executor::Blocking, Executor::Blocking) => true,
+            (Executor::Inline, Executor::Inline)
+            | (Executor::Blocking, Executor::Blocking)
+            | (Executor::Background, Executor::Background) => true,
             (Executor::Pool(a), Executor::Pool(b)) => a.same_pool(b),
             #[cfg(feature = "worker")]
             (Executor::Workers(a), Executor::Workers(b)) => a.same_pool(b),
@@ -230,6 +245,19 @@ fn spawn(
                 tokio::runtime::Handle::current().block_on(outcome(answer))
             });
             ResponseFuture::handler(Box::pin(join::joined(task)))
+        }
+        Executor::Background => {
+            let handler = handler.clone();
+            let runtime = tokio::runtime::Handle::current();
+            let job = rpckit_codec::background::spawn(move || {
+                let _permit = permit;
+                let answer = handler(call);
+                runtime.block_on(outcome(answer))
+            });
+            ResponseFuture::handler(Box::pin(async move {
+                job.await
+                    .unwrap_or_else(|panic| Err(crate::panic::handler_panicked(&*panic)))
+            }))
         }
         Executor::Pool(pool) => pool.run(handler.clone(), call, permit),
         #[cfg(feature = "worker")]
