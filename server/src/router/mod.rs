@@ -446,13 +446,15 @@ fn refuse_jsonp(settings: &MethodSettings, call: &Call) -> Option<ErrorObject> {
 /// say in how the response is sent.
 #[cfg(feature = "http")]
 fn apply_http_settings(settings: &MethodSettings, call: &Call) {
+    // The setting first: most methods have none, and then the call looks
+    // up nothing in its extensions.
+    let Some(allowed) = settings.compression_allowed() else {
+        return;
+    };
     if call.id().is_none() {
         return;
     }
-    let Some(response) = call.extensions.get::<rpckit_http::ResponseHandle>() else {
-        return;
-    };
-    if let Some(allowed) = settings.compression_allowed() {
+    if let Some(response) = call.extensions.get::<rpckit_http::ResponseHandle>() {
         response.allow_compression(allowed);
     }
 }
