@@ -52,6 +52,12 @@ impl fmt::Debug for Incoming {
 /// - A handler that panics answers -32603 for its call alone.
 /// - An error from the inner service (a tower middleware's, say) answers
 ///   -32603 with its text.
+///
+/// When the inner service is a [`Router`] itself (an
+/// [`Endpoint`](crate::Endpoint)'s stack), the calls of a request run
+/// straight on it, with the same semantics: one table snapshot per
+/// request, each call started in place, a task only for calls that do not
+/// answer in their first poll.
 #[derive(Clone, Debug)]
 pub struct RpcService<S> {
     inner: S,
