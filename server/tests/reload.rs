@@ -494,3 +494,79 @@ fn the_new_public_types_are_send_and_sync() {
     send_sync::<ReloadError>();
     send_sync::<rpckit::Reloaded>();
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_batch_call_that_starts_after_a_reload_runs_on_the_new_table() {
+    // A batch shares one snapshot of the table; a call of it that starts
+    // only after a reload switched the table must not run on the old one.
+    // One call at a time: `version` waits behind `slow`, and the reload
+    // (allowed one call in flight) switches meanwhile.
+    let (started, release) = (Arc::new(Notify::new()), Arc::new(Notify::new()));
+    let endpoint = Endpoint::new(slow(1, started.clone(), release.clone()).merge(version(1)))
+        .batch_concurrency(1);
+    let api = endpoint.handle();
+    let batch = {
+        let endpoint = endpoint.clone();
+        tokio::spawn(async move {
+            ask(
+                &endpoint,
+                json!([
+                    {"jsonrpc": "2.0", "method": "slow", "id": 1},
+                    {"jsonrpc": "2.0", "method": "version", "id": 2},
+                ]),
+            )
+            .await
+        })
+    };
+    started.notified().await;
+    assert_eq!(api.in_flight(), 1);
+    let reloaded = api
+        .reload(ReloadOptions::new().max_in_flight(1), |_old| version(2))
+        .await
+        .unwrap();
+    assert_eq!(reloaded.in_flight, 1);
+    release.notify_one();
+    let reply = batch.await.unwrap();
+    assert_eq!(reply[0]["result"], 1, "{reply}");
+    assert_eq!(reply[1]["result"], 2, "{reply}");
+    assert_eq!(api.in_flight(), 0);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_batch_counts_each_running_call_in_flight_and_none_after() {
+    // Sync calls answered at once are counted only while they run; the
+    // slow one stays counted until it answers, and nothing stays after.
+    let (started, release) = (Arc::new(Notify::new()), Arc::new(Notify::new()));
+    let endpoint = Endpoint::new(
+        slow(1, started.clone(), release.clone())
+            .merge(version(1))
+            .sync_method("boom", || -> u32 { panic!("boom") }),
+    );
+    let api = endpoint.handle();
+    let batch = {
+        let endpoint = endpoint.clone();
+        tokio::spawn(async move {
+            ask(
+                &endpoint,
+                json!([
+                    {"jsonrpc": "2.0", "method": "version", "id": 1},
+                    {"jsonrpc": "2.0", "method": "slow", "id": 2},
+                    {"jsonrpc": "2.0", "method": "boom", "id": 3},
+                    {"jsonrpc": "2.0", "method": "version"},
+                    {"jsonrpc": "2.0", "method": "missing", "id": 4},
+                ]),
+            )
+            .await
+        })
+    };
+    started.notified().await;
+    assert_eq!(api.in_flight(), 1);
+    release.notify_one();
+    let reply = batch.await.unwrap();
+    assert_eq!(reply.as_array().unwrap().len(), 4, "{reply}");
+    assert_eq!(reply[0]["result"], 1);
+    assert_eq!(reply[1]["result"], 1);
+    assert_eq!(reply[2]["error"]["code"], -32603);
+    assert_eq!(reply[3]["error"]["code"], -32601);
+    assert_eq!(api.in_flight(), 0);
+}

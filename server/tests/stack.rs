@@ -297,3 +297,47 @@ async fn large_frames_are_served_off_the_runtime_worker() {
     assert_eq!(small.await.unwrap().unwrap()["result"], true);
     assert_eq!(big.await.unwrap().unwrap()["result"], 4096);
 }
+
+#[tokio::test]
+async fn a_batch_runs_at_most_batch_concurrency_calls_at_once() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    // Each call stays running for a few polls; were the limit ignored, all
+    // six would run at once.
+    let (running, most) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+    let (now, peak) = (running.clone(), most.clone());
+    let router = Router::new().method("step", move |Params((n,)): Params<(u32,)>| {
+        let (now, peak) = (now.clone(), peak.clone());
+        async move {
+            let at_once = now.fetch_add(1, Ordering::SeqCst) + 1;
+            peak.fetch_max(at_once, Ordering::SeqCst);
+            for _ in 0..3 {
+                tokio::task::yield_now().await;
+            }
+            now.fetch_sub(1, Ordering::SeqCst);
+            n
+        }
+    });
+    let endpoint = Endpoint::new(router).batch_concurrency(2);
+    let batch: Vec<Value> = (0..6)
+        .map(|n| json!({"jsonrpc": "2.0", "method": "step", "params": [n], "id": n}))
+        .collect();
+    let reply = ask(&endpoint, &Value::from(batch).to_string())
+        .await
+        .unwrap();
+    let results: Vec<&Value> = reply
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|response| &response["result"])
+        .collect();
+    assert_eq!(
+        results,
+        [0, 1, 2, 3, 4, 5]
+            .map(Value::from)
+            .iter()
+            .collect::<Vec<_>>()
+    );
+    assert_eq!(most.load(Ordering::SeqCst), 2);
+    assert_eq!(running.load(Ordering::SeqCst), 0);
+}

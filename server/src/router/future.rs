@@ -42,6 +42,7 @@ enum Inner {
 }
 
 impl ResponseFuture {
+    #[inline]
     pub(crate) fn handler(future: BoxOutcome) -> Self {
         ResponseFuture {
             inner: Inner::Handler(future),
@@ -50,6 +51,7 @@ impl ResponseFuture {
         }
     }
 
+    #[inline]
     pub(crate) fn ready(outcome: Outcome) -> Self {
         ResponseFuture {
             inner: Inner::Ready(std::future::ready(outcome)),
@@ -87,12 +89,14 @@ impl ResponseFuture {
 
     /// Records the call's outcome in `recording` when it is ready (or the
     /// call as dropped, when the future is dropped first).
+    #[inline]
     pub(crate) fn recorded(mut self, recording: Option<Recording>) -> Self {
         self.recording = recording;
         self
     }
 
     /// Keeps the call counted in flight until this future is done.
+    #[inline]
     pub(super) fn counted(mut self, in_flight: InFlight) -> Self {
         self.in_flight = Some(in_flight);
         self

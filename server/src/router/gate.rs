@@ -37,6 +37,9 @@ const COUNT: u64 = !FLAGS;
 pub(super) struct Control {
     /// Calls in flight (low bits) and the flags.
     state: AtomicU64,
+    /// How many times a reload switched the table: a [`Batch`](super::Batch)
+    /// that took its snapshot at another count loads the table again.
+    switches: AtomicU64,
     /// Calls in flight that are inside a reload of this router themselves
     /// (a handler that reloads): a reload does not wait for them.
     parked: AtomicUsize,
@@ -64,6 +67,30 @@ impl Control {
     #[inline]
     pub(super) fn enter(&self) -> u64 {
         self.state.fetch_add(1, Ordering::AcqRel)
+    }
+
+    /// The number of table switches so far; read it *before* loading the
+    /// table, and again after [`Control::enter`], to know the table loaded
+    /// is still the one served.
+    #[inline]
+    pub(super) fn switches(&self) -> u64 {
+        self.switches.load(Ordering::Acquire)
+    }
+
+    /// Counts a table switch; called by a reload after it stored the new
+    /// table and before it opens the gate, so that a call the open gate
+    /// lets in sees the new count.
+    pub(super) fn switched(&self) {
+        self.switches.fetch_add(1, Ordering::Release);
+    }
+
+    /// Whether a call counted in with state `before` may run at once on a
+    /// table loaded when the switch count was `switches`: no flag, and no
+    /// switch since. The batch path's one check; anything else takes
+    /// [`Control::admit`]'s path.
+    #[inline]
+    pub(super) fn open_since(&self, before: u64, switches: u64) -> bool {
+        before & FLAGS == 0 && self.switches() == switches
     }
 
     /// Counts a call out, waking a reload that waits for calls to end.
@@ -188,16 +215,43 @@ impl Control {
     }
 }
 
+/// One call in flight, borrowing its router's gate: counted out when
+/// dropped, or handed on as an [`InFlight`] when the call outlives the
+/// borrow. A batch's calls that answer at once (sync handlers) never
+/// touch the router's `Arc`.
+pub(super) struct Entered<'a>(Option<&'a Control>);
+
+impl<'a> Entered<'a> {
+    /// Counts a call in; the state before, to check.
+    #[inline]
+    pub(super) fn new(control: &'a Control) -> (Self, u64) {
+        let before = control.enter();
+        (Entered(Some(control)), before)
+    }
+
+    /// The same count, owned by the call's future from now on.
+    pub(super) fn into_owned(mut self, shared: &Arc<Shared>) -> InFlight {
+        debug_assert!(std::ptr::eq(
+            self.0.unwrap_or(&shared.control),
+            &shared.control
+        ));
+        self.0 = None;
+        InFlight(shared.clone())
+    }
+}
+
+impl Drop for Entered<'_> {
+    #[inline]
+    fn drop(&mut self) {
+        if let Some(control) = self.0 {
+            control.leave();
+        }
+    }
+}
+
 /// One call in flight: counted in when made, out when dropped (the call
 /// was answered, or its future was dropped).
 pub(super) struct InFlight(pub(super) Arc<Shared>);
-
-impl InFlight {
-    /// The router this call runs in.
-    pub(super) fn shared(&self) -> &Arc<Shared> {
-        &self.0
-    }
-}
 
 impl Drop for InFlight {
     fn drop(&mut self) {
@@ -269,7 +323,7 @@ pub(super) async fn held(router: Router, call: Call) -> Outcome {
         let timeout = match control.admit(before, &table, call.method()) {
             Ok(()) => {
                 drop(waiting.take());
-                let answer = super::serve(&table, call, guard);
+                let answer = super::serve(&table, call, shared).counted(guard);
                 drop(table);
                 return match answer.await {
                     Ok(outcome) => outcome,

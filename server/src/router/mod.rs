@@ -1,10 +1,12 @@
 //! Method name → handler, in a table that can be reloaded and locked
 //! while it is served.
 
+mod batch;
 mod future;
 mod gate;
 mod handle;
 mod lock;
+mod name_hash;
 mod names;
 mod reload;
 mod settings;
@@ -21,6 +23,7 @@ use std::time::Duration;
 use arc_swap::ArcSwap;
 use rpckit_codec::ErrorObject;
 
+pub(crate) use batch::{Answer, Batch};
 pub use future::{ResponseFuture, CALL_TIMED_OUT};
 use gate::InFlight;
 pub use handle::ApiHandle;
@@ -53,7 +56,7 @@ struct Method {
 /// serves a new one.
 #[derive(Clone)]
 struct Table {
-    methods: HashMap<Box<str>, Arc<Method>>,
+    methods: HashMap<Box<str>, Arc<Method>, name_hash::NameHash>,
     /// How long a call waits for a lock, unless its method says otherwise.
     lock_timeout: Option<Duration>,
     /// Where the methods count their calls; `None` when stats are off. A
@@ -64,7 +67,7 @@ struct Table {
 impl Default for Table {
     fn default() -> Self {
         Table {
-            methods: HashMap::new(),
+            methods: HashMap::default(),
             lock_timeout: None,
             stats: Some(Stats::new()),
         }
@@ -387,7 +390,8 @@ impl Router {
         let guard = InFlight(self.shared.clone());
         let table = self.shared.table.load();
         match control.admit(before, &table, call.method()) {
-            Ok(()) => serve(&table, call, guard),
+            // The guard outlives `serve`: a sync handler runs inside it.
+            Ok(()) => serve(&table, call, &self.shared).counted(guard),
             Err(_) => {
                 drop((guard, table));
                 ResponseFuture::handler(Box::pin(gate::held(self.clone(), call)))
@@ -396,9 +400,9 @@ impl Router {
     }
 }
 
-/// Runs `call` on `table`; `guard` counts it in flight until it is
-/// answered or its future dropped.
-fn serve(table: &Table, mut call: Call, guard: InFlight) -> ResponseFuture {
+/// Runs `call` on `table` of the router `shared`. The caller counts it in
+/// flight until it is answered or its future dropped.
+fn serve(table: &Table, mut call: Call, shared: &Arc<Shared>) -> ResponseFuture {
     match table.methods.get(call.method()) {
         Some(method) => {
             #[cfg(feature = "http")]
@@ -407,13 +411,11 @@ fn serve(table: &Table, mut call: Call, guard: InFlight) -> ResponseFuture {
             }
             #[cfg(feature = "http")]
             apply_http_settings(&method.settings, &call);
-            call.router = Some(guard.shared().clone());
+            call.router = Some(shared.clone());
             let recording = method.stats.as_ref().map(crate::stats::Recording::start);
             // The executor, the concurrency limit, the notification queue
             // and the call timeout: `exec::run`.
-            crate::exec::run(&method.settings, &method.handler, call)
-                .counted(guard)
-                .recorded(recording)
+            crate::exec::run(&method.settings, &method.handler, call).recorded(recording)
         }
         None => ResponseFuture::ready(Err(ErrorObject::method_not_found(call.method()))),
     }
@@ -444,13 +446,15 @@ fn refuse_jsonp(settings: &MethodSettings, call: &Call) -> Option<ErrorObject> {
 /// say in how the response is sent.
 #[cfg(feature = "http")]
 fn apply_http_settings(settings: &MethodSettings, call: &Call) {
+    // The setting first: most methods have none, and then the call looks
+    // up nothing in its extensions.
+    let Some(allowed) = settings.compression_allowed() else {
+        return;
+    };
     if call.id().is_none() {
         return;
     }
-    let Some(response) = call.extensions.get::<rpckit_http::ResponseHandle>() else {
-        return;
-    };
-    if let Some(allowed) = settings.compression_allowed() {
+    if let Some(response) = call.extensions.get::<rpckit_http::ResponseHandle>() {
         response.allow_compression(allowed);
     }
 }

@@ -234,6 +234,7 @@ impl ApiHandle {
             });
         }
         shared.table.store(new);
+        shared.control.switched();
         drop(closed);
         Ok(Reloaded {
             in_flight,

@@ -1,8 +1,10 @@
 //! JSON-RPC semantics between the codec and the router: batches,
 //! notifications, invalid entries, panics.
 
+mod direct;
 mod layer;
 
+use std::any::Any;
 use std::convert::Infallible;
 use std::fmt;
 use std::panic::AssertUnwindSafe;
@@ -11,13 +13,13 @@ use std::task::{Context, Poll};
 
 use futures_util::future::BoxFuture;
 use futures_util::{FutureExt, StreamExt};
-use rpckit_codec::{Codec, Entry, ErrorObject, Id, Message, Reply, Response};
+use rpckit_codec::{Codec, Entry, ErrorObject, Id, Message, Reply, Request, Response};
 use tower::{BoxError, Service, ServiceExt};
-use tracing::Instrument;
+use tracing::{Instrument, Span};
 
 pub use layer::RpcLayer;
 
-use crate::{Call, Outcome};
+use crate::{Call, Outcome, Router};
 
 /// A decoded frame on its way to the [`RpcService`]: the message, the codec
 /// that decoded it, and the transport's facts.
@@ -50,6 +52,12 @@ impl fmt::Debug for Incoming {
 /// - A handler that panics answers -32603 for its call alone.
 /// - An error from the inner service (a tower middleware's, say) answers
 ///   -32603 with its text.
+///
+/// When the inner service is a [`Router`] itself (an
+/// [`Endpoint`](crate::Endpoint)'s stack), the calls of a request run
+/// straight on it, with the same semantics: one table snapshot per
+/// request, each call started in place, a task only for calls that do not
+/// answer in their first poll.
 #[derive(Clone, Debug)]
 pub struct RpcService<S> {
     inner: S,
@@ -88,8 +96,16 @@ where
             codec,
             extensions,
         } = incoming;
-        let inner = self.inner.clone();
         let extensions = Arc::new(extensions);
+        // The endpoint's own stack: the router's direct path.
+        if let Some(router) = (&self.inner as &dyn Any).downcast_ref::<Router>() {
+            let router = router.clone();
+            let limit = self.batch_concurrency;
+            return Box::pin(async move {
+                Ok(direct::serve(&router, message, codec, extensions, limit).await)
+            });
+        }
+        let inner = self.inner.clone();
         match message {
             Message::Single(entry) => Box::pin(async move {
                 Ok(run_entry(inner, entry, codec, extensions)
@@ -126,27 +142,11 @@ where
     S::Error: Into<BoxError>,
     S::Future: Send + 'static,
 {
-    let request = match entry {
+    let request = match valid(entry) {
         Ok(request) => request,
-        Err(error) => {
-            tracing::debug!(
-                code = error.code().code(),
-                message = error.message(),
-                "invalid request"
-            );
-            return Some(Response {
-                id: Id::Null,
-                outcome: Err(error),
-            });
-        }
+        Err(response) => return Some(response),
     };
-    let span = tracing::debug_span!(
-        "rpc.call",
-        method = %request.method,
-        id = %DisplayId(request.id.as_ref()),
-        path = route_path(&extensions),
-        codec = codec.name(),
-    );
+    let span = call_span(&request, &codec, &extensions);
     let id = request.id.clone();
     let call = Call::new(request, codec, extensions);
     // An instrumented future costs a span enter and exit per poll: only pay
@@ -156,6 +156,38 @@ where
     } else {
         guarded(inner, call).instrument(span.clone()).await
     };
+    answered(&span, id, outcome)
+}
+
+/// The request of a valid entry, or the response to an invalid one.
+fn valid(entry: Entry) -> Result<Request, Response> {
+    entry.map_err(|error| {
+        tracing::debug!(
+            code = error.code().code(),
+            message = error.message(),
+            "invalid request"
+        );
+        Response {
+            id: Id::Null,
+            outcome: Err(error),
+        }
+    })
+}
+
+/// The span of one call: method, id, path, codec.
+fn call_span(request: &Request, codec: &Arc<dyn Codec>, extensions: &http::Extensions) -> Span {
+    tracing::debug_span!(
+        "rpc.call",
+        method = %request.method,
+        id = %DisplayId(request.id.as_ref()),
+        path = route_path(extensions),
+        codec = codec.name(),
+    )
+}
+
+/// The response to a call that ended with `outcome` (none for a
+/// notification), its failure logged in its span.
+fn answered(span: &Span, id: Option<Id>, outcome: Outcome) -> Option<Response> {
     if let Err(error) = &outcome {
         span.in_scope(|| {
             tracing::debug!(

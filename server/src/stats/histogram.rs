@@ -43,7 +43,9 @@ impl Histogram {
     }
 
     pub(crate) fn record_ns(&self, ns: u64) {
-        self.buckets[index(ns)].fetch_add(1, Ordering::Relaxed);
+        // Release, and Acquire in `read`: a method's stats count a call as
+        // over by its latency, and must then also see it started.
+        self.buckets[index(ns)].fetch_add(1, Ordering::Release);
         self.sum_ns.fetch_add(ns, Ordering::Relaxed);
         // A load first: most records set neither, and a plain load does
         // not take the cache line exclusively as `fetch_min` would.
@@ -62,7 +64,7 @@ impl Histogram {
         let buckets: Vec<u64> = self
             .buckets
             .iter()
-            .map(|bucket| bucket.load(Ordering::Relaxed))
+            .map(|bucket| bucket.load(Ordering::Acquire))
             .collect();
         let count = buckets.iter().sum();
         Counts {

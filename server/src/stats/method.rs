@@ -15,8 +15,6 @@ use crate::Outcome;
 pub(crate) struct MethodStats {
     /// Calls started.
     calls: AtomicU64,
-    /// Calls over: answered, failed, panicked or dropped.
-    done: AtomicU64,
     /// Calls answered with an error, panics included.
     errors: AtomicU64,
     /// Calls whose future was dropped before it answered (a client gone,
@@ -42,7 +40,6 @@ impl MethodStats {
     pub(super) fn new(owner: Weak<Inner>) -> Self {
         MethodStats {
             calls: AtomicU64::new(0),
-            done: AtomicU64::new(0),
             errors: AtomicU64::new(0),
             cancelled: AtomicU64::new(0),
             latency: Histogram::new(),
@@ -51,16 +48,21 @@ impl MethodStats {
     }
 
     pub(crate) fn read(&self) -> MethodCounts {
-        // `done` before `calls`: a call that ends between the two reads
-        // then shows as still in flight, never as a negative count.
-        let done = self.done.load(Ordering::Acquire);
+        // A call over is counted in `latency` (answered, failed or
+        // panicked) or in `cancelled` (dropped), so no counter of its own
+        // is needed: one atomic add less per call. Those before `calls`
+        // (each read acquiring what the call's end released): a call that
+        // ends between the reads then shows as still in flight, never as a
+        // negative count.
+        let latency = self.latency.read();
+        let cancelled = self.cancelled.load(Ordering::Acquire);
         let calls = self.calls.load(Ordering::Acquire);
         MethodCounts {
             calls,
             errors: self.errors.load(Ordering::Relaxed),
-            cancelled: self.cancelled.load(Ordering::Relaxed),
-            in_flight: calls.saturating_sub(done),
-            latency: self.latency.read(),
+            cancelled,
+            in_flight: calls.saturating_sub(latency.count + cancelled),
+            latency,
         }
     }
 }
@@ -95,7 +97,6 @@ impl Recording {
         if outcome.is_err() {
             self.stats.errors.fetch_add(1, Ordering::Relaxed);
         }
-        self.stats.done.fetch_add(1, Ordering::Release);
     }
 
     /// Records the call as failed by a panic of its handler (which the rpc
@@ -104,7 +105,6 @@ impl Recording {
         self.finished = true;
         self.stats.latency.record(self.start.elapsed());
         self.stats.errors.fetch_add(1, Ordering::Relaxed);
-        self.stats.done.fetch_add(1, Ordering::Release);
     }
 }
 
@@ -119,8 +119,7 @@ impl Drop for Recording {
             self.stats.latency.record(self.start.elapsed());
             self.stats.errors.fetch_add(1, Ordering::Relaxed);
         } else {
-            self.stats.cancelled.fetch_add(1, Ordering::Relaxed);
+            self.stats.cancelled.fetch_add(1, Ordering::Release);
         }
-        self.stats.done.fetch_add(1, Ordering::Release);
     }
 }

@@ -1,0 +1,176 @@
+//! The rpc semantics straight on a [`Router`]: the endpoint's own stack.
+//!
+//! Why a second path: through `tower::Service`, every call of a batch is a
+//! future of its own (a clone of the router, a `oneshot`, a panic guard),
+//! boxed into a `FuturesOrdered` task, and about half of what a sync echo
+//! costs went there. Here a request's calls share one table snapshot
+//! ([`Batch`]) and each is started and polled once in place: a call that
+//! answers in that poll (sync handlers, unknown methods, errors) needs no
+//! task and no allocation of its own; only calls still running are pushed
+//! into a `FuturesUnordered`. The semantics are [`RpcService`]'s: request
+//! order, at most `batch_concurrency` calls running at once, -32603 for a
+//! panic, one span per call.
+//!
+//! [`RpcService`] takes this path when its inner service *is* a
+//! [`Router`] (the type is checked once per request); any other service
+//! (a router under call-level middleware) goes through `tower` as before.
+//!
+//! [`RpcService`]: super::RpcService
+
+use std::future::{poll_fn, Future};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use futures_util::stream::{FuturesUnordered, StreamExt};
+use rpckit_codec::{Codec, Entry, Id, Message, Reply, Response};
+use tracing::Span;
+
+use super::{answered, call_span, valid};
+use crate::router::{Answer, Batch, ResponseFuture};
+use crate::{Call, Outcome, Router};
+
+/// Serves `message` on `router`, at most `limit` calls of a batch running
+/// at once; the reply, if any.
+pub(super) async fn serve(
+    router: &Router,
+    message: Message,
+    codec: Arc<dyn Codec>,
+    extensions: Arc<http::Extensions>,
+    limit: usize,
+) -> Option<Reply> {
+    let batch = router.batch();
+    let entries = match message {
+        Message::Single(entry) => {
+            let mut entry = Some(entry);
+            let mut running = None;
+            let response = poll_fn(|cx| {
+                if let Some(entry) = entry.take() {
+                    match start(&batch, entry, &codec, &extensions, cx) {
+                        Started::Done(response) => return Poll::Ready(response),
+                        Started::Running(call) => running = Some(call),
+                    }
+                }
+                match &mut running {
+                    Some(call) => Pin::new(call).poll(cx),
+                    None => Poll::Ready(None),
+                }
+            })
+            .await;
+            return response.map(Reply::Single);
+        }
+        Message::Batch(entries) => entries,
+    };
+    // One slot per entry, in request order; `None` for a notification, and
+    // for a call still running until it answers.
+    let mut slots: Vec<Option<Response>> = Vec::with_capacity(entries.len());
+    let mut running: FuturesUnordered<Indexed> = FuturesUnordered::new();
+    let mut entries = entries.into_iter();
+    poll_fn(|cx| loop {
+        while !running.is_empty() {
+            match running.poll_next_unpin(cx) {
+                Poll::Ready(Some((index, response))) => slots[index] = response,
+                _ => break,
+            }
+        }
+        if running.len() >= limit {
+            return Poll::Pending;
+        }
+        let Some(entry) = entries.next() else {
+            return if running.is_empty() {
+                Poll::Ready(())
+            } else {
+                Poll::Pending
+            };
+        };
+        let index = slots.len();
+        match start(&batch, entry, &codec, &extensions, cx) {
+            Started::Done(response) => slots.push(response),
+            Started::Running(call) => {
+                slots.push(None);
+                running.push(Indexed(index, call));
+            }
+        }
+    })
+    .await;
+    let responses: Vec<Response> = slots.into_iter().flatten().collect();
+    (!responses.is_empty()).then_some(Reply::Batch(responses))
+}
+
+/// An entry after its first poll.
+enum Started {
+    /// Answered (`None`: a notification).
+    Done(Option<Response>),
+    /// Still running.
+    Running(Running),
+}
+
+/// Validates `entry`, makes its call and polls it once, in its span.
+fn start(
+    batch: &Batch<'_>,
+    entry: Entry,
+    codec: &Arc<dyn Codec>,
+    extensions: &Arc<http::Extensions>,
+    cx: &mut Context<'_>,
+) -> Started {
+    let request = match valid(entry) {
+        Ok(request) => request,
+        Err(response) => return Started::Done(Some(response)),
+    };
+    let span = call_span(&request, codec, extensions);
+    let id = request.id.clone();
+    let call = Call::new(request, codec.clone(), extensions.clone());
+    let first = || match catch_unwind(AssertUnwindSafe(|| batch.start(call, cx))) {
+        Ok(answer) => answer,
+        Err(panic) => Answer::Ready(Err(crate::panic::handler_panicked(&*panic))),
+    };
+    let answer = if span.is_disabled() {
+        first()
+    } else {
+        span.in_scope(first)
+    };
+    match answer {
+        Answer::Ready(outcome) => Started::Done(answered(&span, id, outcome)),
+        Answer::Running(answer) => Started::Running(Running { id, span, answer }),
+    }
+}
+
+/// A call that did not answer in its first poll.
+struct Running {
+    id: Option<Id>,
+    span: Span,
+    answer: ResponseFuture,
+}
+
+impl Future for Running {
+    type Output = Option<Response>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Response>> {
+        let this = self.get_mut();
+        let entered = (!this.span.is_disabled()).then(|| this.span.enter());
+        let answer = &mut this.answer;
+        let outcome: Outcome =
+            match catch_unwind(AssertUnwindSafe(|| Pin::new(&mut *answer).poll(cx))) {
+                Ok(Poll::Pending) => return Poll::Pending,
+                Ok(Poll::Ready(outcome)) => outcome.unwrap_or_else(|never| match never {}),
+                Err(panic) => Err(crate::panic::handler_panicked(&*panic)),
+            };
+        drop(entered);
+        Poll::Ready(answered(&this.span, this.id.take(), outcome))
+    }
+}
+
+/// A running call of a batch and its place in the batch.
+struct Indexed(usize, Running);
+
+impl Future for Indexed {
+    type Output = (usize, Option<Response>);
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.get_mut();
+        Pin::new(&mut this.1)
+            .poll(cx)
+            .map(|response| (this.0, response))
+    }
+}
