@@ -743,6 +743,79 @@ async fn a_call_held_by_a_lock_records_its_wait() {
     assert_eq!(stats.snapshot_ms().method("ping").unwrap().calls, 2);
 }
 
+#[tokio::test(start_paused = true)]
+async fn a_call_waiting_for_a_concurrency_slot_records_its_wait() {
+    let (entered, release) = (Arc::new(Notify::new()), Arc::new(Notify::new()));
+    let router = Router::new()
+        .method("one_at_a_time", {
+            let (entered, release) = (entered.clone(), release.clone());
+            move || {
+                let (entered, release) = (entered.clone(), release.clone());
+                async move {
+                    entered.notify_one();
+                    release.notified().await;
+                    "done"
+                }
+            }
+        })
+        .configure("one_at_a_time", |s| s.concurrency_limit(1));
+    let stats = router.stats_handle().unwrap();
+    let endpoint = Endpoint::new(router);
+    let spawn_call = |id| {
+        let endpoint = endpoint.clone();
+        tokio::spawn(async move { ask(&endpoint, &call("one_at_a_time", json!([]), id)).await })
+    };
+    // The first finds its slot free: no wait.
+    let first = spawn_call(1);
+    entered.notified().await;
+    assert_eq!(stats.snapshot_ms().stages.wait.count, 0);
+    // The second waits for it, 40 ms.
+    let second = spawn_call(2);
+    tokio::time::sleep(Duration::from_millis(40)).await;
+    assert!(!second.is_finished());
+    release.notify_one();
+    assert_eq!(first.await.unwrap().unwrap()["result"], "done");
+    entered.notified().await;
+    release.notify_one();
+    assert_eq!(second.await.unwrap().unwrap()["result"], "done");
+    let wait = stats.snapshot_ms().stages.wait;
+    assert_eq!((wait.count, wait.total), (1, 40.0));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_queued_notification_records_its_time_in_the_queue() {
+    use rpckit::notify::NotificationQueue;
+    let (release, done) = (Arc::new(Notify::new()), Arc::new(Notify::new()));
+    let queue = NotificationQueue::new(1, 8);
+    let router = Router::new()
+        .method("work", {
+            let (release, done) = (release.clone(), done.clone());
+            move || {
+                let (release, done) = (release.clone(), done.clone());
+                async move {
+                    release.notified().await;
+                    done.notify_one();
+                }
+            }
+        })
+        .configure("work", |s| s.notifications(queue.clone()));
+    let stats = router.stats_handle().unwrap();
+    let endpoint = Endpoint::new(router);
+    let note = json!({"jsonrpc": "2.0", "method": "work"}).to_string();
+    // Both are accepted at once; the one worker takes the first, the
+    // second stays queued until the first is released, 25 ms later.
+    assert!(ask(&endpoint, &note).await.is_none());
+    assert!(ask(&endpoint, &note).await.is_none());
+    tokio::time::sleep(Duration::from_millis(25)).await;
+    release.notify_one();
+    done.notified().await;
+    release.notify_one();
+    done.notified().await;
+    let wait = stats.snapshot_ms().stages.wait;
+    assert_eq!(wait.count, 2, "{wait:?}");
+    assert_eq!(wait.max, 25.0, "{wait:?}");
+}
+
 #[tokio::test]
 async fn a_reloaded_method_counts_on_in_the_served_stats() {
     let router = Router::new()

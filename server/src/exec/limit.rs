@@ -35,6 +35,12 @@ impl ConcurrencyLimit {
         self.slots.available_permits()
     }
 
+    /// A slot if one is free now. Slots go to waiting calls first as they
+    /// are freed, so this never jumps the queue.
+    pub(crate) fn try_acquire(&self) -> Option<OwnedSemaphorePermit> {
+        Arc::clone(&self.slots).try_acquire_owned().ok()
+    }
+
     /// Waits for a slot.
     pub(crate) async fn acquire(&self) -> OwnedSemaphorePermit {
         Arc::clone(&self.slots)

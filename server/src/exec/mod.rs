@@ -57,6 +57,7 @@ pub use pool::ThreadPool;
 
 use crate::notify::Notifications;
 use crate::router::{BoxedHandler, ResponseFuture};
+use crate::stats::{Stage, Stats};
 use crate::{Call, MethodSettings, Outcome};
 
 /// Where a method's handler runs; see the [module docs](self).
@@ -204,7 +205,10 @@ fn queued(settings: &MethodSettings, handler: &BoxedHandler, call: Call) -> crat
     };
     let limit = settings.timeout_limit();
     let handler = handler.clone();
+    // Its time in the queue, until a worker takes it, is its wait stage.
+    let waiting = router_stats(&call).map(|stats| stats.timer(Stage::Wait));
     Box::pin(async move {
+        drop(waiting);
         if let Err(error) = outcome(timed(limit, start(&execution, &handler, call))).await {
             tracing::debug!(
                 code = error.code().code(),
@@ -217,20 +221,26 @@ fn queued(settings: &MethodSettings, handler: &BoxedHandler, call: Call) -> crat
 
 /// The concurrency limit, then the executor.
 fn start(execution: &Execution, handler: &BoxedHandler, call: Call) -> ResponseFuture {
-    match &execution.limit {
+    let Some(limit) = &execution.limit else {
         // The default path: nothing between the router and the handler.
-        None => spawn(&execution.executor, handler, call, None),
-        Some(limit) => {
-            let (executor, handler, limit) =
-                (execution.executor.clone(), handler.clone(), limit.clone());
-            ResponseFuture::handler(Box::pin(async move {
-                // The "wait" stage: the time a call spends here is its
-                // wait for a slot.
-                let permit = limit.acquire().await;
-                outcome(spawn(&executor, &handler, call, Some(permit))).await
-            }))
-        }
+        return spawn(&execution.executor, handler, call, None);
+    };
+    if let Some(permit) = limit.try_acquire() {
+        return spawn(&execution.executor, handler, call, Some(permit));
     }
+    // A call that waits for a slot: the time it waits is its wait stage.
+    let waiting = router_stats(&call).map(|stats| stats.timer(Stage::Wait));
+    let (executor, handler, limit) = (execution.executor.clone(), handler.clone(), limit.clone());
+    ResponseFuture::handler(Box::pin(async move {
+        let permit = limit.acquire().await;
+        drop(waiting);
+        outcome(spawn(&executor, &handler, call, Some(permit))).await
+    }))
+}
+
+/// The statistics of the router serving `call`, if they are on.
+fn router_stats(call: &Call) -> Option<Stats> {
+    call.router.as_ref().and_then(|router| router.stats())
 }
 
 /// Hands the call to the executor; `permit` (a concurrency slot) is held

@@ -12,7 +12,7 @@ use super::Stats;
 /// | stage | recorded by | from … to … |
 /// |---|---|---|
 /// | `Decode` | the codec layer | frame bytes in, message out |
-/// | `Wait` | whatever makes a call wait (a lock, a queue), through [`Stats::timer`] | waiting starts, waiting ends |
+/// | `Wait` | the router (a call held by a lock or a reload), the executors (a call waiting for a [concurrency slot](crate::MethodSettings::concurrency_limit)), the [notification queue](crate::notify::NotificationQueue) (a notification's time in it); anything else through [`Stats::timer`] | waiting starts, waiting ends |
 /// | `Handler` | the router, per method (this stage sums every method) | the handler is called, its outcome is ready |
 /// | `Encode` | the codec layer | reply in, bytes out |
 /// | `Compress` | the HTTP transport, through the route's [`StatsSink`](rpckit_codec::StatsSink) | answer body in, compressed body out |
