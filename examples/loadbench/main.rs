@@ -14,10 +14,10 @@
 //! rpckit/jsonrpsee and rpckit/hyper, and PASS/MISS for the issue's
 //! targets, and writes the same as JSON.
 //!
-//! Flags (defaults in brackets): `--rounds N` [3], `--duration SECS` per
-//! run [5], `--warmup SECS` [1], `--connections N` wrk connections [32],
-//! `--threads N` server worker threads [1], `--scenarios KEY,KEY` [all; keys
-//! in the report], `--out FILE` [`loadbench.json` next to the binary],
+//! Flags (defaults in parentheses): `--rounds N` (3), `--duration SECS` per
+//! run (5), `--warmup SECS` (1), `--connections N` wrk connections (32),
+//! `--threads N` server worker threads (1), `--scenarios KEY,KEY` (all; keys
+//! in the report), `--out FILE` (`loadbench.json` next to the binary),
 //! `--no-build` (use the server binaries already built).
 //!
 //! Measurement only: a MISS is a finding, not something to tune here.

@@ -76,7 +76,7 @@ use crate::Call;
 
 /// The statistics of one router: a cheap, cloneable handle (one `Arc`).
 ///
-/// Every [`Router`](crate::Router) has its own from [`Router::new`]
+/// Every [`Router`](crate::Router) has its own from [`Router::new`](crate::Router::new)
 /// (crate::Router::new) on; take it with
 /// [`Router::stats_handle`](crate::Router::stats_handle), or in a handler
 /// as an argument. The router's [`Endpoint`](crate::Endpoint) records the
