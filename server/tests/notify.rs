@@ -6,18 +6,17 @@
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
-#[cfg(feature = "http")]
 use std::time::Duration;
 
 use rpckit::notify::{NotificationQueue, WhenFull};
-use rpckit::{Endpoint, Router};
+use rpckit::{Endpoint, ReloadOptions, Router};
 use serde_json::{json, Value};
 #[cfg(any(feature = "http", feature = "tcp"))]
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::{mpsc, Semaphore};
 
 mod common;
-use common::send;
+use common::{is_held, send};
 
 /// A `block` method that waits at `gate`, then counts itself in `ran`;
 /// `entered` hears of each start.
@@ -72,6 +71,36 @@ async fn queued_notifications_are_answered_at_once_and_all_run() {
     endpoint.drain().await;
     assert_eq!(blocker.ran.load(Ordering::SeqCst), SENT);
     assert_eq!(queue.completed(), SENT as u64);
+    assert_eq!(queue.pending(), 0);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_drain_waits_for_a_queue_a_reload_replaced() {
+    const SENT: usize = 5;
+    let queue = NotificationQueue::new(1, 64);
+    let (router, mut blocker) = blocker(Some(queue.clone()));
+    let api = router.handle();
+    let endpoint = Endpoint::new(router);
+    for _ in 0..SENT {
+        assert!(send(&endpoint, notification()).await.is_none());
+    }
+    blocker.entered.recv().await.unwrap();
+    // `block` is inline from now on: no table uses the queue any more,
+    // but it still holds accepted notifications.
+    api.reload(ReloadOptions::new(), |_| {
+        Router::new().sync_method("block", || 0)
+    })
+    .await
+    .expect("reload");
+    assert_eq!(queue.pending(), SENT);
+    let mut drained = tokio::spawn(endpoint.drain());
+    assert!(
+        is_held(&mut drained, Duration::from_millis(50)).await,
+        "the drain forgot the replaced queue"
+    );
+    blocker.gate.add_permits(SENT);
+    drained.await.unwrap();
+    assert_eq!(blocker.ran.load(Ordering::SeqCst), SENT);
     assert_eq!(queue.pending(), 0);
 }
 

@@ -67,19 +67,25 @@ impl From<NotificationQueue> for Notifications {
     }
 }
 
-/// Waits until every queue among `settings` is empty and idle; each queue
-/// once, however many methods share it.
-pub(crate) fn drain_all<'a>(
+/// The queues among `settings`, each once however many methods share it.
+pub(crate) fn queues_of<'a>(
     settings: impl Iterator<Item = &'a crate::MethodSettings>,
-) -> futures_util::future::BoxFuture<'static, ()> {
+) -> Vec<NotificationQueue> {
     let mut queues: Vec<NotificationQueue> = Vec::new();
     for settings in settings {
         if let Notifications::Queue(queue) = &settings.execution.notifications {
-            if !queues.iter().any(|known| known == queue) {
+            if !queues.contains(queue) {
                 queues.push(queue.clone());
             }
         }
     }
+    queues
+}
+
+/// Waits until every one of `queues` is empty and idle.
+pub(crate) fn drain_all(
+    queues: Vec<NotificationQueue>,
+) -> futures_util::future::BoxFuture<'static, ()> {
     Box::pin(async move {
         for queue in queues {
             queue.drain().await;

@@ -16,7 +16,7 @@ use std::any::Any;
 use std::collections::HashMap;
 use std::convert::Infallible;
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, PoisonError};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -79,6 +79,9 @@ impl Default for Table {
 pub(crate) struct Shared {
     table: ArcSwap<Table>,
     control: gate::Control,
+    /// Notification queues that reloads took out of the table while they
+    /// still had work: a graceful stop drains them too.
+    retired: std::sync::Mutex<Vec<crate::notify::NotificationQueue>>,
 }
 
 impl Shared {
@@ -86,7 +89,29 @@ impl Shared {
         Arc::new(Shared {
             table: ArcSwap::new(table),
             control: gate::Control::default(),
+            retired: Default::default(),
         })
+    }
+
+    /// Keeps the queues of `old` that `new` no longer uses, while they have
+    /// work, for [`Router::drain`]; forgets retired queues that are idle.
+    fn retire_queues(&self, old: &Table, new: &Table) {
+        let kept = crate::notify::queues_of(new.methods.values().map(|m| &m.settings));
+        let mut retired = self.retired.lock().unwrap_or_else(PoisonError::into_inner);
+        for queue in crate::notify::queues_of(old.methods.values().map(|m| &m.settings)) {
+            if !kept.contains(&queue) && !retired.contains(&queue) {
+                retired.push(queue);
+            }
+        }
+        retired.retain(|queue| queue.pending() > 0);
+    }
+
+    /// The queues still draining after a reload retired them.
+    fn retired_queues(&self) -> Vec<crate::notify::NotificationQueue> {
+        self.retired
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
     }
 }
 
@@ -310,11 +335,19 @@ impl Router {
 
     /// Waits until every notification queued for this router's methods
     /// has run ([`NotificationQueue::drain`](crate::notify::NotificationQueue::drain)
-    /// for each queue they use). The HTTP and stream servers call it on a
-    /// graceful stop.
+    /// for each queue they use, and for each queue a
+    /// [reload](ApiHandle::reload) replaced while it still had work). The
+    /// HTTP and stream servers call it on a graceful stop.
     pub fn drain(&self) -> impl std::future::Future<Output = ()> + Send + 'static {
         let table = self.snapshot();
-        crate::notify::drain_all(table.methods.values().map(|method| &method.settings))
+        let mut queues =
+            crate::notify::queues_of(table.methods.values().map(|method| &method.settings));
+        for queue in self.shared.retired_queues() {
+            if !queues.contains(&queue) {
+                queues.push(queue);
+            }
+        }
+        crate::notify::drain_all(queues)
     }
 
     /// Whether a method of that name (or alias) exists.

@@ -233,8 +233,9 @@ impl ApiHandle {
                 waited: options.timeout,
             });
         }
-        shared.table.store(new);
+        let replaced = shared.table.swap(new);
         shared.control.switched();
+        shared.retire_queues(&replaced, &shared.table.load());
         drop(closed);
         Ok(Reloaded {
             in_flight,
