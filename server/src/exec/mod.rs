@@ -22,8 +22,9 @@
 //! - [`timeout`](crate::MethodSettings::timeout): the caller is answered
 //!   -32001 when the call (waiting for a slot included) takes longer.
 //!   Inline and pool handlers are dropped at their next `.await`; a
-//!   blocking or background handler runs to its end, its answer discarded; a worker
-//!   process finishes the call and its answer is discarded.
+//!   blocking or background handler runs to its end, its answer
+//!   discarded; a worker process finishes the call and its answer is
+//!   discarded.
 //! - A handler that panics answers -32603 ("the handler panicked") for its
 //!   call alone, and the backend goes on serving.
 //!
