@@ -6,9 +6,9 @@
 //! the same cores, and the scheduler gives the small calls only their share
 //! of the time slices: on one core, four compressions in flight made a small
 //! echo wait 20 ms. So the transports and the codec layer send such work
-//! here, to threads that run at the lowest scheduling priority (nice 19 on
-//! Linux): when a small call wakes up, the kernel runs it first, and the big
-//! work takes whatever CPU is left.
+//! here, to threads that run at the lowest scheduling priority (on Linux
+//! `SCHED_IDLE` and nice 19): when a small call wakes up, the kernel runs it
+//! first, and the big work takes whatever CPU is left.
 //!
 //! The pool grows with the jobs in flight (a job may wait on I/O: a handler
 //! serving a big frame runs here too) up to [`MAX_THREADS`], and a thread
@@ -163,9 +163,8 @@ fn lower_priority() {
             ThreadPriority, ThreadSchedulePolicy,
         };
         // `SCHED_IDLE`: a waking runtime worker preempts this thread at
-        // once. Under nice 19 alone the kernel let it finish its slice
-        // first, and a small call waited up to a few milliseconds behind a
-        // compression on the same core.
+        // once. Under nice 19 alone a small call's p99 behind big work on
+        // the same core was 30-45% higher (README, Benchmarks).
         let _ = set_thread_priority_and_policy(
             thread_native_id(),
             ThreadPriority::Min,

@@ -75,8 +75,8 @@ pub enum Executor {
     /// driven to its end on that blocking thread.
     Blocking,
     /// On rpckit's background threads ([`rpckit_codec::background`]), at
-    /// the lowest scheduling priority (nice 19 on Linux), the threads that
-    /// also decode big frames and compress big answers. For bulk work whose
+    /// the lowest scheduling priority (`SCHED_IDLE` and nice 19 on Linux),
+    /// the threads that also decode big frames and compress big answers. For bulk work whose
     /// latency matters less than everyone else's: a handler building a
     /// megabyte result (encoding it included, which happens on the same
     /// thread) takes only the CPU the other calls leave, instead of holding
