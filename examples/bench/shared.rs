@@ -102,3 +102,33 @@ pub(crate) fn runtime(threads: usize) -> std::io::Result<tokio::runtime::Runtime
         .enable_all()
         .build()
 }
+
+/// The stream servers' loop (`bench_lines`, `bench_json_lines`): on
+/// `--addr`, with `--threads` workers, prints `NAME listening on
+/// tcp://ADDR`, then answers every line of every connection with
+/// `reply(line)`, through tokio-util's `LinesCodec` (8 MiB lines,
+/// `TCP_NODELAY`). One line after the other per connection; `forward`
+/// flushes when the read side has nothing ready.
+pub(crate) fn serve_lines(name: &str, reply: fn(String) -> String) -> anyhow::Result<()> {
+    use futures_util::StreamExt;
+    use tokio_util::codec::{FramedRead, FramedWrite, LinesCodec};
+
+    let addr = rpckit_examples::addr_from_args()?;
+    let threads = threads_from_args()?;
+    runtime(threads)?.block_on(async {
+        let listener = tokio::net::TcpListener::bind(addr).await?;
+        println!("{name} listening on tcp://{}", listener.local_addr()?);
+        loop {
+            let (stream, _) = listener.accept().await?;
+            stream.set_nodelay(true)?;
+            tokio::spawn(async move {
+                let (reader, writer) = stream.into_split();
+                let codec = LinesCodec::new_with_max_length(8 * 1024 * 1024);
+                let lines = FramedRead::new(reader, codec.clone());
+                let sink = FramedWrite::new(writer, codec);
+                let replies = lines.map(|line| line.map(reply));
+                let _ = replies.forward(sink).await;
+            });
+        }
+    })
+}

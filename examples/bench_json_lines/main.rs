@@ -13,11 +13,8 @@
 #[path = "../bench/shared.rs"]
 mod shared;
 
-use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
-use tokio::net::TcpListener;
-use tokio_util::codec::{FramedRead, FramedWrite, LinesCodec};
 
 /// A call, borrowed from its line.
 #[derive(Deserialize)]
@@ -83,29 +80,7 @@ fn answer(line: &str) -> String {
 }
 
 fn main() -> anyhow::Result<()> {
-    let addr = rpckit_examples::addr_from_args()?;
-    let threads = shared::threads_from_args()?;
-    shared::runtime(threads)?.block_on(async {
-        let listener = TcpListener::bind(addr).await?;
-        println!(
-            "bench_json_lines listening on tcp://{}",
-            listener.local_addr()?
-        );
-        loop {
-            let (stream, _) = listener.accept().await?;
-            stream.set_nodelay(true)?;
-            tokio::spawn(async move {
-                let (reader, writer) = stream.into_split();
-                let codec = LinesCodec::new_with_max_length(8 * 1024 * 1024);
-                let lines = FramedRead::new(reader, codec.clone());
-                let sink = FramedWrite::new(writer, codec);
-                // One call after the other; `forward` flushes when the
-                // read side has nothing ready, as in `bench_lines`.
-                let replies = lines.map(|line| line.map(|line| answer(&line)));
-                let _ = replies.forward(sink).await;
-            });
-        }
-    })
+    shared::serve_lines("bench_json_lines", |line| answer(&line))
 }
 
 #[cfg(test)]

@@ -9,27 +9,6 @@
 #[path = "../bench/shared.rs"]
 mod shared;
 
-use futures_util::StreamExt;
-use tokio::net::TcpListener;
-use tokio_util::codec::{FramedRead, FramedWrite, LinesCodec};
-
 fn main() -> anyhow::Result<()> {
-    let addr = rpckit_examples::addr_from_args()?;
-    let threads = shared::threads_from_args()?;
-    shared::runtime(threads)?.block_on(async {
-        let listener = TcpListener::bind(addr).await?;
-        println!("bench_lines listening on tcp://{}", listener.local_addr()?);
-        loop {
-            let (stream, _) = listener.accept().await?;
-            stream.set_nodelay(true)?;
-            tokio::spawn(async move {
-                let (reader, writer) = stream.into_split();
-                let codec = LinesCodec::new_with_max_length(8 * 1024 * 1024);
-                let lines = FramedRead::new(reader, codec.clone());
-                let sink = FramedWrite::new(writer, codec);
-                // `forward` flushes when the read side has nothing ready.
-                let _ = lines.forward(sink).await;
-            });
-        }
-    })
+    shared::serve_lines("bench_lines", std::convert::identity)
 }

@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use common::{codecs, echo, start, WAIT};
+use common::{codecs, echo, slow, start, WAIT};
 use http_body_util::Full;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use rpckit_codec::{Frame, PeerAddr};
@@ -340,21 +340,6 @@ async fn an_idle_http2_peer_that_does_not_finish_the_close_is_disconnected() {
         "the graceful close's PING: {seen:?}"
     );
     server.shutdown().await;
-}
-
-/// Takes `delay` for every frame; counts calls that finished.
-fn slow(delay: Duration, finished: Arc<AtomicUsize>) -> Route {
-    Route::new(
-        codecs(),
-        tower::service_fn(move |frame: Frame| {
-            let finished = finished.clone();
-            async move {
-                tokio::time::sleep(delay).await;
-                finished.fetch_add(1, Ordering::SeqCst);
-                Ok::<_, Infallible>(Some(frame))
-            }
-        }),
-    )
 }
 
 #[tokio::test]

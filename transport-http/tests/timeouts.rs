@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use common::{codecs, echo, post, raw_head, start, H1, WAIT};
+use common::{codecs, echo, post, raw_head, slow, start, H1, WAIT};
 use http_body_util::Full;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use rpckit_codec::Frame;
@@ -155,21 +155,6 @@ async fn an_idle_http2_connection_gets_goaway() {
         .unwrap()
         .ok();
     server.shutdown().await;
-}
-
-/// Takes `delay` for every frame; counts calls that finished.
-fn slow(delay: Duration, finished: Arc<AtomicUsize>) -> Route {
-    Route::new(
-        codecs(),
-        tower::service_fn(move |frame: Frame| {
-            let finished = finished.clone();
-            async move {
-                tokio::time::sleep(delay).await;
-                finished.fetch_add(1, Ordering::SeqCst);
-                Ok::<_, Infallible>(Some(frame))
-            }
-        }),
-    )
 }
 
 #[tokio::test]

@@ -220,14 +220,17 @@ impl ServerHandle {
     #[cfg(unix)]
     pub fn listener_fds(&self) -> io::Result<Vec<std::os::fd::OwnedFd>> {
         use std::os::fd::AsFd;
-        let listeners = self
-            .listeners
-            .upgrade()
-            .ok_or_else(|| io::Error::new(io::ErrorKind::NotConnected, "the server has stopped"))?;
-        listeners
+        self.serving_listeners()?
             .iter()
             .map(|listener| listener.as_fd().try_clone_to_owned())
             .collect()
+    }
+
+    /// The accept loop's listeners, while it runs.
+    fn serving_listeners(&self) -> io::Result<Arc<[TcpListener]>> {
+        self.listeners
+            .upgrade()
+            .ok_or_else(|| io::Error::new(io::ErrorKind::NotConnected, "the server has stopped"))
     }
 
     /// Starts `successor` with this server's listening sockets (as fds
@@ -310,9 +313,7 @@ impl ServerHandle {
     /// server, if it was serving, still serves.
     pub async fn restart(self) -> io::Result<ServerHandle> {
         let listeners = self
-            .listeners
-            .upgrade()
-            .ok_or_else(|| io::Error::new(io::ErrorKind::NotConnected, "the server has stopped"))?
+            .serving_listeners()?
             .iter()
             .map(duplicate)
             .collect::<io::Result<Vec<_>>>()?;

@@ -3,6 +3,7 @@
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -67,6 +68,21 @@ pub fn echo() -> Route {
 }
 
 /// Answers nothing, as for a notification.
+/// Takes `delay` for every frame; counts calls that finished.
+pub fn slow(delay: Duration, finished: Arc<AtomicUsize>) -> Route {
+    Route::new(
+        codecs(),
+        tower::service_fn(move |frame: Frame| {
+            let finished = finished.clone();
+            async move {
+                tokio::time::sleep(delay).await;
+                finished.fetch_add(1, Ordering::SeqCst);
+                Ok::<_, Infallible>(Some(frame))
+            }
+        }),
+    )
+}
+
 pub fn silent() -> Route {
     Route::new(
         codecs(),
