@@ -6,12 +6,12 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 
-use crate::Codec;
+use crate::{Codec, Extensions};
 
 /// The bytes of one message as a transport received them, the codec chosen
 /// for them, and what the transport knows about where they came from.
 ///
-/// A transport fills `extensions` with connection facts (such as
+/// A transport gives `extensions` its connection and request facts (such as
 /// [`PeerAddr`]); handlers read them through extractors. The service that
 /// takes a frame answers `Option<Frame>`: `None` when nothing is to be sent
 /// back (a notification, or a batch of only notifications).
@@ -21,7 +21,7 @@ pub struct Frame {
     /// The codec that decodes this frame and encodes its answer.
     pub codec: Arc<dyn Codec>,
     /// Facts about the connection and request, keyed by type.
-    pub extensions: http::Extensions,
+    pub extensions: Extensions,
 }
 
 impl Frame {
@@ -30,7 +30,7 @@ impl Frame {
         Frame {
             bytes: bytes.into(),
             codec,
-            extensions: http::Extensions::new(),
+            extensions: Extensions::new(),
         }
     }
 }

@@ -34,6 +34,7 @@ mod cbor;
 mod codec;
 mod codecs;
 mod error;
+mod extensions;
 mod frame;
 #[cfg(all(unix, feature = "handover"))]
 pub mod handover;
@@ -57,6 +58,7 @@ pub use codec::{erased_deserialize, Builtin, ErasedDeserializer};
 pub use codec::{Codec, Serializable, ValueError, Visit};
 pub use codecs::{Codecs, UnsupportedMediaType};
 pub use error::{ErrorCode, ErrorObject};
+pub use extensions::{fact, Extensions, Facts};
 pub use frame::{Frame, PeerAddr};
 pub use id::Id;
 pub use json::JsonCodec;

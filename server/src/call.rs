@@ -3,7 +3,9 @@
 use std::fmt;
 use std::sync::Arc;
 
-use rpckit_codec::{parse_params, Codec, Encoded, ErrorObject, Id, ParamsError, Request};
+use rpckit_codec::{
+    parse_params, Codec, Encoded, ErrorObject, Extensions, Id, ParamsError, Request,
+};
 use serde::de::DeserializeOwned;
 
 /// One request or notification on its way to a handler: the decoded request,
@@ -20,11 +22,10 @@ pub struct Call {
     pub codec: Arc<dyn Codec>,
     /// Connection and request facts, keyed by type (see the transports).
     ///
-    /// Shared by every call of a batch, so a batch copies no map. A
-    /// call-level layer that adds a value writes through
-    /// `Arc::make_mut(&mut call.extensions).insert(value)`, which copies the
-    /// map for that call only.
-    pub extensions: Arc<http::Extensions>,
+    /// Shared by every call of a batch, so a batch copies no map; a
+    /// call-level layer that inserts a value copies the inserted values for
+    /// that call only.
+    pub extensions: Extensions,
     /// The router that runs the call, set when it does: where the
     /// [`ApiHandle`](crate::ApiHandle) extractor finds it.
     pub(crate) router: Option<Arc<crate::router::Shared>>,
@@ -36,7 +37,7 @@ pub type Outcome = Result<Encoded, ErrorObject>;
 
 impl Call {
     /// A call of `request`, decoded by `codec`, with the transport's facts.
-    pub fn new(request: Request, codec: Arc<dyn Codec>, extensions: Arc<http::Extensions>) -> Self {
+    pub fn new(request: Request, codec: Arc<dyn Codec>, extensions: Extensions) -> Self {
         Call {
             request,
             codec,

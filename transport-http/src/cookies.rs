@@ -2,7 +2,9 @@
 //!
 //! Most calls never look at cookies, so the `Cookie` headers are parsed only
 //! when a handler asks, and at most once per request however many calls of a
-//! batch ask.
+//! batch ask: the request's jar is shared by its calls, and a clone (what an
+//! extractor hands a handler) parses the original first and shares the
+//! result.
 
 use std::fmt;
 use std::sync::{Arc, OnceLock};
@@ -18,10 +20,9 @@ use crate::RequestHeaders;
 /// error. When a name repeats (a browser sends the cookie with the most
 /// specific path first), [`get`](RequestCookies::get) returns the first.
 /// Values are as sent, not percent-decoded.
-#[derive(Clone)]
 pub struct RequestCookies {
     headers: RequestHeaders,
-    parsed: Arc<OnceLock<Vec<Cookie<'static>>>>,
+    parsed: OnceLock<Arc<[Cookie<'static>]>>,
 }
 
 impl RequestCookies {
@@ -29,12 +30,12 @@ impl RequestCookies {
     pub fn new(headers: RequestHeaders) -> Self {
         RequestCookies {
             headers,
-            parsed: Arc::default(),
+            parsed: OnceLock::new(),
         }
     }
 
-    fn parsed(&self) -> &[Cookie<'static>] {
-        self.parsed.get_or_init(|| parse(&self.headers))
+    fn parsed(&self) -> &Arc<[Cookie<'static>]> {
+        self.parsed.get_or_init(|| parse(&self.headers).into())
     }
 
     /// The value of the first cookie named `name`.
@@ -74,6 +75,17 @@ fn parse(headers: &RequestHeaders) -> Vec<Cookie<'static>> {
         .collect()
 }
 
+/// Parses `self` if it was not yet, so that the clone and the original
+/// share one parse.
+impl Clone for RequestCookies {
+    fn clone(&self) -> Self {
+        RequestCookies {
+            headers: self.headers.clone(),
+            parsed: OnceLock::from(Arc::clone(self.parsed())),
+        }
+    }
+}
+
 impl fmt::Debug for RequestCookies {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_map().entries(self.iter()).finish()
@@ -110,6 +122,14 @@ mod tests {
         let jar = cookies(&["a=specific; ; =novalue; a=general; b"]);
         assert_eq!(jar.get("a"), Some("specific"));
         assert!(jar.iter().all(|(name, _)| !name.is_empty()));
+    }
+
+    #[test]
+    fn a_clone_shares_the_parse_of_the_original() {
+        let jar = cookies(&["a=1"]);
+        let clone = jar.clone();
+        assert!(Arc::ptr_eq(jar.parsed(), clone.parsed()));
+        assert_eq!(clone.get("a"), Some("1"));
     }
 
     #[test]

@@ -28,9 +28,7 @@ use crate::compression::{Compression, Offload};
 use crate::cors::{self, CorsPolicy};
 use crate::error::Rejection;
 use crate::fallback::Fallback;
-use crate::{
-    jsonp, post, Body, BoxError, Jsonp, RequestCookies, RequestHeaders, ResponseHandle, Route,
-};
+use crate::{jsonp, post, Body, BoxError, Jsonp, ResponseHandle, Route};
 
 /// What every request of a server reads: set once by the builder.
 #[derive(Debug)]
@@ -228,32 +226,6 @@ where
 
 fn allow_value(methods: &[Method]) -> HeaderValue {
     cors::list(methods.iter().map(Method::as_str))
-}
-
-/// The facts every frame of a request carries, for its handlers. Without a
-/// known peer there is no [`PeerAddr`] and no [`ClientIp`](crate::ClientIp):
-/// forwarding headers are believed only from a peer known to be a trusted
-/// proxy.
-pub(crate) fn request_extensions(
-    shared: &Shared,
-    route: &Route,
-    peer: Peer,
-    headers: RequestHeaders,
-    response: &ResponseHandle,
-) -> http::Extensions {
-    let mut extensions = http::Extensions::new();
-    if let Some(path) = &route.path {
-        extensions.insert(path.clone());
-    }
-    if let Some(peer) = peer {
-        let client_ip = shared.trusted_proxies.client_ip(peer.ip(), &headers);
-        extensions.insert(PeerAddr(peer));
-        extensions.insert(client_ip);
-    }
-    extensions.insert(RequestCookies::new(headers.clone()));
-    extensions.insert(headers);
-    extensions.insert(response.clone());
-    extensions
 }
 
 fn reject(rejection: Rejection) -> Response<Full<Bytes>> {

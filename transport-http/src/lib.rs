@@ -116,6 +116,7 @@ mod cookies;
 mod cors;
 mod dispatch;
 mod error;
+mod facts;
 mod fallback;
 mod headers;
 mod http_error;

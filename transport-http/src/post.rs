@@ -13,8 +13,9 @@ use http_body_util::Full;
 use rpckit_codec::{Codec, Frame};
 use tower::ServiceExt;
 
-use crate::dispatch::{request_extensions, Peer, Shared};
+use crate::dispatch::{Peer, Shared};
 use crate::error::Rejection;
+use crate::facts::request_extensions;
 use crate::{body, compression, BoxError, RequestHeaders, ResponseHandle, Route};
 
 pub(crate) async fn handle<B>(
@@ -62,6 +63,7 @@ where
         peer,
         request_headers.clone(),
         response_handle,
+        None,
     );
 
     let answer = route

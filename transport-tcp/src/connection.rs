@@ -12,6 +12,7 @@
 //! limit and stops reading. Memory per connection stays bounded by the
 //! limits, whatever the peer does.
 
+use std::any::{Any, TypeId};
 use std::future::poll_fn;
 use std::sync::Arc;
 use std::task::Poll;
@@ -20,7 +21,9 @@ use std::time::Duration;
 use bytes::Bytes;
 use futures_util::stream::FuturesUnordered;
 use futures_util::{SinkExt, StreamExt};
-use rpckit_codec::{Codec, ErrorObject, Frame, Id, PeerAddr, Reply, Response};
+use rpckit_codec::{
+    fact, Codec, ErrorObject, Extensions, Facts, Frame, Id, PeerAddr, Reply, Response,
+};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
@@ -73,7 +76,7 @@ impl Settings {
     }
 }
 
-/// The facts a connection puts into each frame's extensions.
+/// The facts a connection gives each frame's extensions.
 #[derive(Clone, Debug)]
 pub(crate) struct Info {
     pub(crate) id: ConnectionId,
@@ -94,22 +97,22 @@ impl Info {
         }
     }
 
-    fn frame(&self, bytes: Bytes, codec: &Arc<dyn Codec>) -> Frame {
+    /// A frame of this connection: its extensions are the connection's
+    /// facts, shared by every frame (a reference count, no allocation).
+    fn frame(self: &Arc<Self>, bytes: Bytes, codec: &Arc<dyn Codec>) -> Frame {
         let mut frame = Frame::new(bytes, Arc::clone(codec));
-        frame.extensions.insert(self.id);
-        if let Some(peer) = self.peer {
-            frame.extensions.insert(peer);
-        }
-        if let Some(local) = self.local {
-            frame.extensions.insert(local);
-        }
-        if let Some(path) = &self.path {
-            frame.extensions.insert(path.clone());
-        }
-        if let Some(credentials) = self.credentials {
-            frame.extensions.insert(credentials);
-        }
+        frame.extensions = Extensions::with_facts(self.clone());
         frame
+    }
+}
+
+impl Facts for Info {
+    fn get(&self, type_id: TypeId) -> Option<&(dyn Any + Send + Sync)> {
+        fact(type_id, &self.id)
+            .or_else(|| fact(type_id, self.peer.as_ref()?))
+            .or_else(|| fact(type_id, self.local.as_ref()?))
+            .or_else(|| fact(type_id, self.path.as_ref()?))
+            .or_else(|| fact(type_id, self.credentials.as_ref()?))
     }
 }
 
@@ -140,6 +143,7 @@ pub(crate) async fn serve<R, W>(
     let _counted = Counted::new(settings.sink.as_deref());
     let (queue, replies) = mpsc::channel(settings.write_queue.max(1));
     let writer_done = CancellationToken::new();
+    let info = Arc::new(info);
     let read = read_half(&settings, &info, reader, queue, &shutdown, &writer_done);
     let write = write_half(
         FramedWrite::new(writer, settings.framer()),
@@ -156,7 +160,7 @@ const NEVER: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
 
 async fn read_half<R: AsyncRead + Unpin>(
     settings: &Settings,
-    info: &Info,
+    info: &Arc<Info>,
     reader: R,
     queue: mpsc::Sender<Bytes>,
     shutdown: &CancellationToken,

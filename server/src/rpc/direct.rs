@@ -24,7 +24,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use futures_util::stream::{FuturesUnordered, StreamExt};
-use rpckit_codec::{Codec, Entry, Id, Message, Reply, Response};
+use rpckit_codec::{Codec, Entry, Extensions, Id, Message, Reply, Response};
 use tracing::Span;
 
 use super::{answered, call_span, valid};
@@ -37,7 +37,7 @@ pub(super) async fn serve(
     router: &Router,
     message: Message,
     codec: Arc<dyn Codec>,
-    extensions: Arc<http::Extensions>,
+    extensions: Extensions,
     limit: usize,
 ) -> Option<Reply> {
     let batch = router.batch();
@@ -111,7 +111,7 @@ fn start(
     batch: &Batch<'_>,
     entry: Entry,
     codec: &Arc<dyn Codec>,
-    extensions: &Arc<http::Extensions>,
+    extensions: &Extensions,
     cx: &mut Context<'_>,
 ) -> Started {
     let request = match valid(entry) {

@@ -13,7 +13,7 @@ use std::task::{Context, Poll};
 
 use futures_util::future::BoxFuture;
 use futures_util::{FutureExt, StreamExt};
-use rpckit_codec::{Codec, Entry, ErrorObject, Id, Message, Reply, Request, Response};
+use rpckit_codec::{Codec, Entry, ErrorObject, Extensions, Id, Message, Reply, Request, Response};
 use tower::{BoxError, Service, ServiceExt};
 use tracing::{Instrument, Span};
 
@@ -29,7 +29,7 @@ pub struct Incoming {
     /// The codec of the frame.
     pub codec: Arc<dyn Codec>,
     /// Connection and request facts from the transport.
-    pub extensions: http::Extensions,
+    pub extensions: Extensions,
 }
 
 impl fmt::Debug for Incoming {
@@ -96,7 +96,6 @@ where
             codec,
             extensions,
         } = incoming;
-        let extensions = Arc::new(extensions);
         // The endpoint's own stack: the router's direct path.
         if let Some(router) = (&self.inner as &dyn Any).downcast_ref::<Router>() {
             let router = router.clone();
@@ -135,7 +134,7 @@ async fn run_entry<S>(
     inner: S,
     entry: Entry,
     codec: Arc<dyn Codec>,
-    extensions: Arc<http::Extensions>,
+    extensions: Extensions,
 ) -> Option<Response>
 where
     S: Service<Call, Response = Outcome> + Send + 'static,
@@ -175,7 +174,7 @@ fn valid(entry: Entry) -> Result<Request, Response> {
 }
 
 /// The span of one call: method, id, path, codec.
-fn call_span(request: &Request, codec: &Arc<dyn Codec>, extensions: &http::Extensions) -> Span {
+fn call_span(request: &Request, codec: &Arc<dyn Codec>, extensions: &Extensions) -> Span {
     tracing::debug_span!(
         "rpc.call",
         method = %request.method,
@@ -220,7 +219,7 @@ where
 
 /// The path of the HTTP route the call came in on, for its span; `""`
 /// on other transports.
-fn route_path(extensions: &http::Extensions) -> &str {
+fn route_path(extensions: &Extensions) -> &str {
     #[cfg(feature = "http")]
     if let Some(path) = extensions.get::<rpckit_http::RoutePath>() {
         return path.as_str();

@@ -172,16 +172,16 @@ pub(crate) async fn handle<B>(
 
     let callback: Option<Arc<str>> = callback.map(Into::into);
     let mut frame = Frame::new(frame_bytes, CODEC.clone());
-    frame.extensions = crate::dispatch::request_extensions(
+    frame.extensions = crate::facts::request_extensions(
         shared,
         route,
         peer,
         RequestHeaders::new(parts.headers),
         response_handle,
+        Some(JsonpRequest {
+            callback: callback.clone(),
+        }),
     );
-    frame.extensions.insert(JsonpRequest {
-        callback: callback.clone(),
-    });
 
     let answer = route
         .service
