@@ -173,22 +173,26 @@ impl Serving {
                 // whole dispatch future (2.7 KiB) per idle connection;
                 // boxed, a pointer, and the box lives only while a request
                 // does.
-                let future: Pin<Box<dyn Future<Output = _> + Send>> = Box::pin(
-                    async move {
-                        let mut response = dispatch::dispatch(shared, connection, request).await;
-                        // Lingering after a hand-over: this is the
-                        // connection's last request; hyper closes the
-                        // connection once the answer is written.
-                        if http1 && busy.0.lingering.load(Ordering::Relaxed) {
-                            response
-                                .headers_mut()
-                                .insert(http::header::CONNECTION, CLOSE);
-                        }
-                        drop(busy);
-                        Ok::<_, Infallible>(response)
+                let future = async move {
+                    let mut response = dispatch::dispatch(shared, connection, request).await;
+                    // Lingering after a hand-over: this is the
+                    // connection's last request; hyper closes the
+                    // connection once the answer is written.
+                    if http1 && busy.0.lingering.load(Ordering::Relaxed) {
+                        response
+                            .headers_mut()
+                            .insert(http::header::CONNECTION, CLOSE);
                     }
-                    .instrument(span),
-                );
+                    drop(busy);
+                    Ok::<_, Infallible>(response)
+                };
+                // Instrumented only when a subscriber wants the span: the
+                // wrapper enters and leaves it on every poll and on drop.
+                let future: Pin<Box<dyn Future<Output = _> + Send>> = if span.is_disabled() {
+                    Box::pin(future)
+                } else {
+                    Box::pin(future.instrument(span))
+                };
                 future
             })
         };
