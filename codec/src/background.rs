@@ -10,9 +10,20 @@
 //! `SCHED_IDLE` and nice 19): when a small call wakes up, the kernel runs it
 //! first, and the big work takes whatever CPU is left.
 //!
-//! The pool grows with the jobs in flight (a job may wait on I/O: a handler
-//! serving a big frame runs here too) up to [`MAX_THREADS`], and a thread
-//! that has been idle for [`IDLE_TIMEOUT`] exits.
+//! At most one job per core the process may run on computes at once (see
+//! [`std::thread::available_parallelism`]); the others wait, asleep. That
+//! bound matters more than it seems: the kernel still gives each runnable
+//! low-priority thread a small share of the CPU, in whole scheduler ticks
+//! (4 ms at 250 Hz), so a dozen compressions in flight took turns holding
+//! up the worker on one core, and a small call's p99 under gzip load went
+//! from about 1 ms to 3-4 ms. With the bound it stays near 1.5 ms.
+//!
+//! A job may also wait (a handler serving a big frame runs here too, and
+//! awaits its I/O): it waits through [`block_on`], which gives its turn to
+//! compute to another job meanwhile, and the pool grows with the jobs in
+//! flight up to [`MAX_THREADS`] so that a waiting job holds up no other. A
+//! thread that has been idle for [`IDLE_TIMEOUT`] exits. A job that blocks
+//! in other ways (a lock, a channel) keeps its turn while it blocks.
 //!
 //! ```
 //! # #[tokio::main(flavor = "current_thread")]
@@ -22,6 +33,7 @@
 //! # }
 //! ```
 
+use std::cell::Cell;
 use std::collections::VecDeque;
 use std::fmt;
 use std::future::Future;
@@ -56,8 +68,16 @@ where
     F: FnOnce() -> T + Send + 'static,
     T: Send + 'static,
 {
+    spawn_on(pool(), job)
+}
+
+fn spawn_on<T, F>(pool: &'static Pool, job: F) -> Background<T>
+where
+    F: FnOnce() -> T + Send + 'static,
+    T: Send + 'static,
+{
     let (sender, receiver) = oneshot::channel();
-    pool().submit(Box::new(move || {
+    pool.submit(Box::new(move || {
         let outcome = panic::catch_unwind(AssertUnwindSafe(job));
         // The caller may have stopped waiting; then nobody needs the result.
         let _ = sender.send(outcome);
@@ -90,16 +110,136 @@ impl<T> fmt::Debug for Background<T> {
     }
 }
 
+/// Runs `future` to its end on this thread, with `runtime`'s reactor and
+/// timers: how a background job awaits. While the future waits, the job
+/// gives up its turn to compute, so that another job computes meanwhile
+/// (one waiting on this one, say). Outside a background job it is
+/// `runtime.block_on(future)`.
+///
+/// ```
+/// let runtime = tokio::runtime::Runtime::new().unwrap();
+/// let handle = runtime.handle().clone();
+/// let answer = runtime.block_on(rpckit_codec::background::spawn(move || {
+///     rpckit_codec::background::block_on(&handle, async {
+///         tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+///         42
+///     })
+/// }));
+/// assert_eq!(answer.unwrap(), 42);
+/// ```
+pub fn block_on<F: Future>(runtime: &tokio::runtime::Handle, future: F) -> F::Output {
+    let Some(pool) = CURRENT_POOL.get() else {
+        return runtime.block_on(future);
+    };
+    pool.turns.give_back();
+    // Taken again however this ends, a panic included: the job's own turn
+    // is given back when it ends.
+    let _retake = Retake(pool);
+    runtime.block_on(Computing {
+        future: Box::pin(future),
+        pool,
+    })
+}
+
+/// A future that computes only in its turn: each poll takes one and gives
+/// it back.
+struct Computing<F> {
+    future: Pin<Box<F>>,
+    pool: &'static Pool,
+}
+
+impl<F: Future> Future for Computing<F> {
+    type Output = F::Output;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        let _turn = Turn::take(self.pool);
+        self.future.as_mut().poll(cx)
+    }
+}
+
+/// Turns to compute, one per core: a counting semaphore.
+struct Turns {
+    free: Mutex<usize>,
+    freed: Condvar,
+}
+
+impl Turns {
+    fn new(count: usize) -> Self {
+        Turns {
+            free: Mutex::new(count),
+            freed: Condvar::new(),
+        }
+    }
+
+    fn take(&self) {
+        let mut free = self.free.lock().unwrap_or_else(|e| e.into_inner());
+        while *free == 0 {
+            free = self.freed.wait(free).unwrap_or_else(|e| e.into_inner());
+        }
+        *free -= 1;
+    }
+
+    fn give_back(&self) {
+        *self.free.lock().unwrap_or_else(|e| e.into_inner()) += 1;
+        self.freed.notify_one();
+    }
+}
+
+/// A turn, given back when dropped.
+struct Turn(&'static Pool);
+
+impl Turn {
+    fn take(pool: &'static Pool) -> Turn {
+        pool.turns.take();
+        Turn(pool)
+    }
+}
+
+impl Drop for Turn {
+    fn drop(&mut self) {
+        self.0.turns.give_back();
+    }
+}
+
+/// Takes back the turn [`block_on`] gave up, when dropped.
+struct Retake(&'static Pool);
+
+impl Drop for Retake {
+    fn drop(&mut self) {
+        self.0.turns.take();
+    }
+}
+
 /// The process's one pool, started on first use.
 fn pool() -> &'static Pool {
     static POOL: OnceLock<Pool> = OnceLock::new();
-    POOL.get_or_init(Pool::default)
+    POOL.get_or_init(|| Pool::new(cores()))
 }
 
-#[derive(Default)]
+/// One turn to compute per core this process may run on.
+fn cores() -> usize {
+    thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
+}
+
+thread_local! {
+    /// The pool of the background thread this is, while it runs a job.
+    static CURRENT_POOL: Cell<Option<&'static Pool>> = const { Cell::new(None) };
+}
+
 struct Pool {
     state: Mutex<State>,
     work: Condvar,
+    turns: Turns,
+}
+
+impl Pool {
+    fn new(cores: usize) -> Self {
+        Pool {
+            state: Mutex::default(),
+            work: Condvar::new(),
+            turns: Turns::new(cores.max(1)),
+        }
+    }
 }
 
 #[derive(Default)]
@@ -134,7 +274,11 @@ impl Pool {
         loop {
             if let Some(job) = state.queue.pop_front() {
                 drop(state);
+                let turn = Turn::take(self);
+                CURRENT_POOL.set(Some(self));
                 job();
+                CURRENT_POOL.set(None);
+                drop(turn);
                 state = self.state.lock().unwrap_or_else(|e| e.into_inner());
                 continue;
             }
@@ -221,17 +365,69 @@ mod tests {
         }
     }
 
-    #[tokio::test]
-    async fn a_waiting_job_does_not_hold_up_the_next() {
-        // The first job blocks until the second has run: with one thread
-        // for both, the second would never run.
-        let (release, wait) = std::sync::mpsc::channel::<()>();
-        let first = spawn(move || wait.recv().is_ok());
-        let second = spawn(move || release.send(()).is_ok());
+    /// A pool of its own with one turn to compute, as on a one-core box.
+    fn one_core() -> &'static Pool {
+        Box::leak(Box::new(Pool::new(1)))
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 1)]
+    async fn a_job_waiting_in_block_on_does_not_hold_up_the_next() {
+        // The first job waits until the second has run: had it kept its
+        // turn (or its thread) while waiting, the second would never run.
+        let pool = one_core();
+        let runtime = tokio::runtime::Handle::current();
+        let (release, wait) = oneshot::channel::<()>();
+        let first = spawn_on(pool, move || block_on(&runtime, wait).is_ok());
+        let second = spawn_on(pool, move || release.send(()).is_ok());
         let second = tokio::time::timeout(Duration::from_secs(10), second)
             .await
-            .expect("the second job got a thread of its own");
+            .expect("the second job ran while the first waited");
         assert!(second.unwrap());
         assert!(first.await.unwrap());
+    }
+
+    /// How many of four overlapping jobs computed at once on `pool`.
+    async fn most_at_once(pool: &'static Pool) -> usize {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        use std::sync::Arc;
+
+        let (running, most) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+        let jobs: Vec<_> = (0..4)
+            .map(|_| {
+                let (running, most) = (running.clone(), most.clone());
+                spawn_on(pool, move || {
+                    let now = running.fetch_add(1, Ordering::SeqCst) + 1;
+                    most.fetch_max(now, Ordering::SeqCst);
+                    // Long enough for the others to start, had they a turn.
+                    thread::sleep(Duration::from_millis(20));
+                    running.fetch_sub(1, Ordering::SeqCst);
+                })
+            })
+            .collect();
+        for job in jobs {
+            tokio::time::timeout(Duration::from_secs(10), job)
+                .await
+                .expect("a job never got a turn")
+                .unwrap();
+        }
+        most.load(Ordering::SeqCst)
+    }
+
+    #[tokio::test]
+    async fn no_more_jobs_compute_at_once_than_there_are_turns() {
+        assert_eq!(most_at_once(one_core()).await, 1);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 1)]
+    async fn a_panic_in_block_on_keeps_the_turns_counted() {
+        // A turn lost would leave the next jobs none; one given back twice
+        // would let two compute at once.
+        let pool = one_core();
+        let runtime = tokio::runtime::Handle::current();
+        let panicked = spawn_on(pool, move || {
+            block_on(&runtime, async { panic!("in the future") });
+        });
+        assert!(panicked.await.is_err());
+        assert_eq!(most_at_once(pool).await, 1);
     }
 }

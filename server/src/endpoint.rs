@@ -54,7 +54,9 @@ impl Endpoint {
     /// Serves frames above `bytes` (default 256 KiB) on rpckit's
     /// low-priority background threads ([`rpckit_codec::background`]), so
     /// that decoding and serving a large body does not hold up the small
-    /// calls behind it; `usize::MAX` keeps every frame inline.
+    /// calls behind it, and encodes replies whose results are above `bytes`
+    /// there too (a small call can ask for megabytes); `usize::MAX` keeps
+    /// everything inline.
     pub fn offload_above(mut self, bytes: usize) -> Self {
         self.offload_above = bytes;
         self

@@ -298,6 +298,65 @@ async fn large_frames_are_served_off_the_runtime_worker() {
     assert_eq!(big.await.unwrap().unwrap()["result"], 4096);
 }
 
+/// JSON, noting the name of the thread each reply is encoded on.
+#[derive(Debug, Default)]
+struct EncodedWhere(std::sync::Mutex<Vec<String>>);
+
+impl rpckit::codec::Codec for EncodedWhere {
+    fn name(&self) -> &'static str {
+        "json"
+    }
+    fn media_types(&self) -> &'static [&'static str] {
+        JsonCodec::default().media_types()
+    }
+    fn decode(
+        &self,
+        frame: bytes::Bytes,
+        limits: &rpckit::codec::DecodeLimits,
+    ) -> rpckit::codec::Message {
+        JsonCodec::default().decode(frame, limits)
+    }
+    fn deserialize_params(
+        &self,
+        raw: &rpckit::codec::RawParams,
+        visit: rpckit::codec::Visit<'_>,
+    ) -> Result<(), rpckit::codec::ValueError> {
+        JsonCodec::default().deserialize_params(raw, visit)
+    }
+    fn encode_value(
+        &self,
+        value: rpckit::codec::Serializable<'_>,
+        out: &mut Vec<u8>,
+    ) -> Result<(), rpckit::codec::ValueError> {
+        JsonCodec::default().encode_value(value, out)
+    }
+    fn encode_reply(&self, reply: &rpckit::codec::Reply, out: &mut Vec<u8>) {
+        let thread = std::thread::current().name().unwrap_or_default().to_owned();
+        self.0.lock().unwrap().push(thread);
+        JsonCodec::default().encode_reply(reply, out);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 1)]
+async fn a_small_call_with_a_large_result_gets_its_reply_encoded_off_the_runtime_worker() {
+    let router =
+        Router::new().sync_method("text", |Params((len,)): Params<(usize,)>| "x".repeat(len));
+    let endpoint = Endpoint::new(router).offload_above(1024);
+    let codec = Arc::new(EncodedWhere::default());
+    for (len, id) in [(10, 1), (4096, 2)] {
+        let frame = Frame::new(call("text", json!([len]), id), codec.clone());
+        let reply = ask_with(&endpoint, frame).await.unwrap();
+        assert_eq!(reply["result"].as_str().unwrap().len(), len);
+    }
+    let threads = codec.0.lock().unwrap().clone();
+    assert_eq!(threads.len(), 2);
+    assert_ne!(
+        threads[0], "rpckit-background",
+        "a small result is encoded in place"
+    );
+    assert_eq!(threads[1], "rpckit-background");
+}
+
 #[tokio::test]
 async fn a_batch_runs_at_most_batch_concurrency_calls_at_once() {
     use std::sync::atomic::{AtomicUsize, Ordering};

@@ -21,7 +21,8 @@ use crate::Incoming;
 /// on rpckit's low-priority background threads
 /// ([`rpckit_codec::background`]): decoding a 4 MiB body takes
 /// milliseconds, and on the runtime's worker it would hold up every small
-/// call behind it.
+/// call behind it. So are replies whose results are larger than it,
+/// whatever the size of the frame that asked.
 ///
 /// With [`stats`](Self::stats) it times every decode and encode
 /// ([`Stage::Decode`], [`Stage::Encode`]).
@@ -55,7 +56,8 @@ impl<S> CodecService<S> {
     }
 
     /// Serves frames above `bytes` on a background thread (when running
-    /// inside a tokio runtime); `usize::MAX` keeps every frame inline.
+    /// inside a tokio runtime), and encodes replies whose results are
+    /// above `bytes` there; `usize::MAX` keeps everything inline.
     pub fn offload_above(mut self, bytes: usize) -> Self {
         self.offload_above = bytes;
         self
@@ -101,12 +103,36 @@ where
             extensions,
         });
         let stats = self.stats.clone();
+        let offload_above = self.offload_above;
         Box::pin(async move {
             let Some(reply) = reply.await? else {
                 return Ok(None);
             };
-            Ok(Some(encode(stats.as_ref(), codec, &reply)))
+            if results_len(&reply) <= offload_above {
+                return Ok(Some(encode(stats.as_ref(), codec, &reply)));
+            }
+            // A small request with a large answer (a handler that built
+            // megabytes, on a background executor or not): copying it into
+            // its reply, and freeing it, also takes milliseconds.
+            let job =
+                rpckit_codec::background::spawn(move || encode(stats.as_ref(), codec, &reply));
+            Ok(Some(
+                job.await
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
+            ))
         })
+    }
+}
+
+/// The bytes of the results a reply carries (errors are small).
+fn results_len(reply: &Reply) -> usize {
+    let len = |response: &rpckit_codec::Response| match &response.outcome {
+        Ok(encoded) => encoded.0.len(),
+        Err(_) => 0,
+    };
+    match reply {
+        Reply::Single(response) => len(response),
+        Reply::Batch(responses) => responses.iter().map(len).sum(),
     }
 }
 
@@ -136,11 +162,14 @@ where
             codec.decode(bytes, &limits)
         });
         // Timers and I/O in the handler still belong to the runtime.
-        let reply = runtime.block_on(inner.call(Incoming {
-            message,
-            codec: codec.clone(),
-            extensions,
-        }))?;
+        let reply = rpckit_codec::background::block_on(
+            &runtime,
+            inner.call(Incoming {
+                message,
+                codec: codec.clone(),
+                extensions,
+            }),
+        )?;
         Ok(reply.map(|reply| encode(stats.as_ref(), codec, &reply)))
     });
     job.await

@@ -279,7 +279,7 @@ fn spawn(
             let job = rpckit_codec::background::spawn(move || {
                 let _permit = permit;
                 let answer = handler(call);
-                runtime.block_on(outcome(answer))
+                rpckit_codec::background::block_on(&runtime, outcome(answer))
             });
             ResponseFuture::handler(Box::pin(async move {
                 job.await
