@@ -15,8 +15,8 @@
 //! bound matters more than it seems: the kernel still gives each runnable
 //! low-priority thread a small share of the CPU, in whole scheduler ticks
 //! (4 ms at 250 Hz), so a dozen compressions in flight took turns holding
-//! up the worker on one core, and a small call's p99 under gzip load went
-//! from about 1 ms to 3-4 ms. With the bound it stays near 1.5 ms.
+//! up the worker on one core: a small call's p99 under gzip load was
+//! 3-4 ms, against under 1 ms idle. With the bound it is 1.5-2 ms.
 //!
 //! A job may also wait (a handler serving a big frame runs here too, and
 //! awaits its I/O): it waits through [`block_on`], which gives its turn to
