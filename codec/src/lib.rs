@@ -44,6 +44,7 @@ mod limits;
 mod message;
 #[cfg(feature = "msgpack")]
 mod msgpack;
+pub mod name_hash;
 mod params;
 #[cfg(feature = "simd-json")]
 mod simd;

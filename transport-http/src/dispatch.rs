@@ -15,8 +15,12 @@
 //! answer), else it is a 404.
 
 use std::collections::HashMap;
+use std::future::Future;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
 
 use bytes::Bytes;
 use http::{header, HeaderValue, Method, Request, Response};
@@ -33,7 +37,9 @@ use crate::{jsonp, post, Body, BoxError, Jsonp, ResponseHandle, Route};
 /// What every request of a server reads: set once by the builder.
 #[derive(Debug)]
 pub(crate) struct Shared {
-    pub(crate) routes: HashMap<Box<str>, Route>,
+    /// Looked up once per request: a fast hash of registered paths (see
+    /// [`NameHash`](rpckit_codec::name_hash)), not SipHash.
+    pub(crate) routes: Routes,
     pub(crate) max_body_size: usize,
     pub(crate) max_decompressed_size: usize,
     pub(crate) trusted_proxies: TrustedProxies,
@@ -50,6 +56,9 @@ pub(crate) struct Shared {
     /// Other services at paths of their own (metrics, health checks).
     pub(crate) services: HashMap<Box<str>, Fallback>,
 }
+
+/// The server's routes by path.
+pub(crate) type Routes = HashMap<Box<str>, Route, rpckit_codec::name_hash::NameHash>;
 
 /// The methods a route answers: `POST`, plus `GET` with JSONP and `OPTIONS`
 /// with CORS.
@@ -140,7 +149,7 @@ where
             // otherwise). The fallback is another application, with its
             // own layers: it is not timed here.
             match shared.request_timeout {
-                Some(limit) => tokio::time::timeout(limit, answer)
+                Some(limit) => within(limit, answer)
                     .await
                     .unwrap_or(Err(Rejection::Timeout { limit })),
                 None => answer.await,
@@ -164,6 +173,48 @@ where
         handle.apply(&mut response);
     }
     response.map(Body::full)
+}
+
+/// Awaits `future` for at most `limit` from now; `None` when it took
+/// longer. Like `tokio::time::timeout`, but the timer is only made when
+/// the first poll did not answer: most requests are answered in it, and a
+/// timer made, never polled and dropped costs them about 150 instructions.
+/// The deadline is still counted from the call, not from the first poll.
+fn within<F: Future>(limit: Duration, future: F) -> Within<F> {
+    Within {
+        future,
+        timer: None,
+        deadline: tokio::time::Instant::now() + limit,
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// [`within`]'s future. A struct, not an `async fn`: that would move
+    /// the request's future (kilobytes) once more, into its frame.
+    struct Within<F> {
+        #[pin]
+        future: F,
+        #[pin]
+        timer: Option<tokio::time::Sleep>,
+        deadline: tokio::time::Instant,
+    }
+}
+
+impl<F: Future> Future for Within<F> {
+    type Output = Option<F::Output>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let mut this = self.project();
+        if let Poll::Ready(output) = this.future.poll(cx) {
+            return Poll::Ready(Some(output));
+        }
+        if this.timer.is_none() {
+            this.timer
+                .set(Some(tokio::time::sleep_until(*this.deadline)));
+        }
+        let timer = this.timer.as_pin_mut().expect("the timer was just set");
+        timer.poll(cx).map(|()| None)
+    }
 }
 
 /// The request as the fallback gets it: what the transport knows about the

@@ -127,7 +127,7 @@ impl Server {
 /// ```
 #[derive(Debug)]
 pub struct ServerBuilder {
-    routes: HashMap<Box<str>, Route>,
+    routes: crate::dispatch::Routes,
     services: HashMap<Box<str>, Fallback>,
     max_body_size: usize,
     max_decompressed_size: usize,
@@ -171,7 +171,7 @@ impl Default for ConnectionSettings {
 impl Default for ServerBuilder {
     fn default() -> Self {
         ServerBuilder {
-            routes: HashMap::new(),
+            routes: crate::dispatch::Routes::default(),
             services: HashMap::new(),
             max_body_size: DEFAULT_MAX_BODY_SIZE,
             max_decompressed_size: DEFAULT_MAX_DECOMPRESSED_SIZE,

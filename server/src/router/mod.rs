@@ -6,7 +6,6 @@ mod future;
 mod gate;
 mod handle;
 mod lock;
-mod name_hash;
 mod names;
 mod reload;
 mod settings;
@@ -56,7 +55,7 @@ struct Method {
 /// serves a new one.
 #[derive(Clone)]
 struct Table {
-    methods: HashMap<Box<str>, Arc<Method>, name_hash::NameHash>,
+    methods: HashMap<Box<str>, Arc<Method>, rpckit_codec::name_hash::NameHash>,
     /// How long a call waits for a lock, unless its method says otherwise.
     lock_timeout: Option<Duration>,
     /// Where the methods count their calls; `None` when stats are off. A

@@ -1,23 +1,25 @@
-//! The hasher of the method table: names are looked up once per call.
+//! The hasher of rpckit's tables of names: the router's methods, the HTTP
+//! server's routes. Each is looked up once per call or request.
 //!
 //! Why not the standard `RandomState` (SipHash-1-3): it costs about 150
 //! instructions for a short name, a tenth of what the router spends on a
-//! call. SipHash's keys defend a map whose *keys* an attacker chooses; the
-//! method table's keys are the names the server registered, and a client's
-//! name is only looked up, never inserted. A lookup probes the entries the
-//! name's hash lands on, all of them registered names, so a chosen name
-//! cannot make it slower than a collision among the server's own names.
+//! call. SipHash's keys defend a map whose *keys* an attacker chooses; these
+//! tables' keys are the names (and paths) the server registered, and a
+//! client's name is only looked up, never inserted. A lookup probes the
+//! entries the name's hash lands on, all of them registered names, so a
+//! chosen name cannot make it slower than a collision among the server's
+//! own names.
 //! That leaves the speed of the hash, and a word at a time multiply-rotate
 //! (the one rustc uses, "FxHash") is enough for a table of names.
 
 use std::hash::{BuildHasherDefault, Hasher};
 
-/// The method table's `BuildHasher`.
-pub(super) type NameHash = BuildHasherDefault<NameHasher>;
+/// The `BuildHasher` of a table of registered names.
+pub type NameHash = BuildHasherDefault<NameHasher>;
 
 /// FxHash: per word, rotate, xor, multiply.
 #[derive(Clone, Copy, Debug, Default)]
-pub(super) struct NameHasher {
+pub struct NameHasher {
     hash: u64,
 }
 
