@@ -204,6 +204,9 @@ impl Serving {
         let mut connection = std::pin::pin!(connection);
         let idle = tokio::time::sleep(self.first_request_timeout.unwrap_or(Duration::MAX));
         let mut idle = std::pin::pin!(idle);
+        // Whether `idle` holds this task's waker for its deadline: see
+        // `idle_elapsed`. Cleared by every reset.
+        let mut idle_armed = false;
         let mut timing = self.first_request_timeout.is_some();
         // Set once the connection was told to close: no second telling.
         let mut closing = false;
@@ -224,6 +227,11 @@ impl Serving {
         }
         loop {
             tokio::select! {
+                // In order, not at random: the connection finishes once and
+                // the others are rare, so none can starve another, and the
+                // random start costs ~50 instructions a wake (one or two a
+                // request).
+                biased;
                 result = connection.as_mut() => {
                     if let Err(err) = result {
                         tracing::debug!(%peer, error = %err, "connection closed with an error");
@@ -257,7 +265,8 @@ impl Serving {
                         Phase::Closing => return,
                     }
                 }
-                () = idle.as_mut(), if timing && (!closing || closing_idle) => {
+                () = idle_elapsed(idle.as_mut(), &mut idle_armed), if timing && (!closing || closing_idle) => {
+                    idle_armed = false;
                     if closing_idle {
                         // A request that came in the last round trip before
                         // the `GOAWAY` took effect is answered first.
@@ -289,6 +298,30 @@ impl Serving {
             }
         }
     }
+}
+
+/// Completes when `idle` has elapsed, polling it only when that can tell
+/// something: once after each reset (`armed` false), which registers this
+/// task's waker with the timer, then only once the timer has fired. The
+/// connection task wakes once or twice per request and `select!` polls
+/// every branch each time; polling a registered, unexpired timer again
+/// costs ~120 instructions and says only "not yet". The waker it holds
+/// stays right: `drive` runs as its own task, whose waker does not change.
+fn idle_elapsed<'a>(
+    mut idle: Pin<&'a mut tokio::time::Sleep>,
+    armed: &'a mut bool,
+) -> impl Future<Output = ()> + 'a {
+    std::future::poll_fn(move |cx| {
+        if *armed && !idle.is_elapsed() {
+            return std::task::Poll::Pending;
+        }
+        // Out of budget, the timer answers `Pending` without registering
+        // (it wakes the task to come back instead): not armed then.
+        let registers = tokio::task::coop::has_budget_remaining();
+        let polled = idle.as_mut().poll(cx);
+        *armed = polled.is_pending() && registers;
+        polled
+    })
 }
 
 /// Awaits `future`, for at most `timeout` if there is one; `None` when it
