@@ -44,6 +44,9 @@ mod limits;
 mod message;
 #[cfg(feature = "msgpack")]
 mod msgpack;
+// Shared by rpckit's crates (the router's methods, the HTTP routes); not a
+// stable API.
+#[doc(hidden)]
 pub mod name_hash;
 mod params;
 #[cfg(feature = "simd-json")]

@@ -181,6 +181,10 @@ impl Successor {
         );
 
         let outcome = tokio::select! {
+            // Readiness first: a successor that said it was ready and has
+            // exited since (on a loaded machine both can be seen in one
+            // poll) was ready; a random pick would call it a failure.
+            biased;
             ready = tokio::time::timeout(ready_timeout, notify.ready()) => match ready {
                 Ok(Ok(())) => Ok(()),
                 Ok(Err(err)) => Err(err),
