@@ -95,30 +95,16 @@ impl Extensions {
 
     /// The value of type `T`: an inserted one, else the transport's fact.
     pub fn get<T: Send + Sync + 'static>(&self) -> Option<&T> {
-        if let Some(value) = self.added.as_deref().and_then(http::Extensions::get::<T>) {
-            return Some(value);
-        }
-        self.facts
-            .as_deref()?
-            .get(TypeId::of::<T>())?
-            .downcast_ref()
+        self.inserted::<T>().or_else(|| self.provided::<T>())
     }
 
     /// The value of type `T`, to change. A transport's fact is copied into
     /// the inserted values first: the transport's bundle is shared, and
     /// stays as it was.
     pub fn get_mut<T: Clone + Send + Sync + 'static>(&mut self) -> Option<&mut T> {
-        let inserted = self
-            .added
-            .as_deref()
-            .is_some_and(|added| added.get::<T>().is_some());
-        if !inserted {
-            let fact = self
-                .facts
-                .as_deref()?
-                .get(TypeId::of::<T>())?
-                .downcast_ref::<T>()?;
-            self.insert(fact.clone());
+        if self.inserted::<T>().is_none() {
+            let fact = self.provided::<T>()?.clone();
+            self.insert(fact);
         }
         self.added_mut().get_mut()
     }
@@ -127,6 +113,17 @@ impl Extensions {
     /// type inserted before, if any.
     pub fn insert<T: Clone + Send + Sync + 'static>(&mut self, value: T) -> Option<T> {
         self.added_mut().insert(value)
+    }
+
+    fn inserted<T: Send + Sync + 'static>(&self) -> Option<&T> {
+        self.added.as_deref()?.get()
+    }
+
+    fn provided<T: Send + Sync + 'static>(&self) -> Option<&T> {
+        self.facts
+            .as_deref()?
+            .get(TypeId::of::<T>())?
+            .downcast_ref()
     }
 
     fn added_mut(&mut self) -> &mut http::Extensions {

@@ -100,9 +100,11 @@ impl Info {
     /// A frame of this connection: its extensions are the connection's
     /// facts, shared by every frame (a reference count, no allocation).
     fn frame(self: &Arc<Self>, bytes: Bytes, codec: &Arc<dyn Codec>) -> Frame {
-        let mut frame = Frame::new(bytes, Arc::clone(codec));
-        frame.extensions = Extensions::with_facts(self.clone());
-        frame
+        Frame {
+            bytes,
+            codec: Arc::clone(codec),
+            extensions: Extensions::with_facts(self.clone()),
+        }
     }
 }
 

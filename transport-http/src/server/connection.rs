@@ -170,7 +170,7 @@ impl Serving {
                 let busy = activity.begin(http1);
                 // Boxed, because hyper keeps room for one request's future
                 // in every connection, idle or not: unboxed, that is the
-                // whole dispatch future (2.7 KiB) per idle connection;
+                // whole dispatch future (3.2 KiB) per idle connection;
                 // boxed, a pointer, and the box lives only while a request
                 // does.
                 let future = async move {
