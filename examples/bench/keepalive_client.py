@@ -1,0 +1,30 @@
+"""Sends N small `echo` calls (or, with BATCH=K, batches of K) over one
+keep-alive HTTP/1.1 connection and checks each answer; the load of
+callgrind.sh. Usage: keepalive_client.py HOST PORT PATH N"""
+import json
+import os
+import socket
+import sys
+
+host, port, path, count = sys.argv[1], int(sys.argv[2]), sys.argv[3], int(sys.argv[4])
+batch = int(os.environ.get("BATCH", "0"))
+call = {"jsonrpc": "2.0", "method": "echo", "params": ["hello"], "id": 1}
+body = json.dumps([dict(call, id=i) for i in range(batch)] if batch else call).encode()
+request = (
+    f"POST {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n"
+    f"Content-Length: {len(body)}\r\n\r\n"
+).encode() + body
+with socket.create_connection((host, port)) as conn:
+    answers = conn.makefile("rb")
+    for _ in range(count):
+        conn.sendall(request)
+        length = None
+        while (line := answers.readline()) not in (b"\r\n", b""):
+            name, _, value = line.decode().partition(":")
+            if name.lower() == "content-length":
+                length = int(value)
+        if length is None:
+            sys.exit("an answer without Content-Length")
+        answer = answers.read(length)
+        if b"hello" not in answer:
+            sys.exit(f"unexpected answer: {answer[:200]!r}")
