@@ -12,7 +12,9 @@ use http::HeaderValue;
 use rpckit_codec::{Frame, PeerAddr};
 use rpckit_http::cookie::time::Duration;
 use rpckit_http::cookie::{Cookie, SameSite};
-use rpckit_http::{ClientIp, RequestCookies, RequestHeaders, ResponseHandle, Route, Server};
+use rpckit_http::{
+    ClientIp, RequestCookies, RequestHeaders, ResponseHandle, Route, RoutePath, Server,
+};
 
 /// Reports what it found in the frame's extensions, one fact per line, and
 /// sets a header and cookies through the response handle. `answer: false`
@@ -27,11 +29,13 @@ fn inspect(answer: bool) -> Route {
             let headers = ext.get::<RequestHeaders>().expect("RequestHeaders");
             let cookies = ext.get::<RequestCookies>().expect("RequestCookies");
             let response = ext.get::<ResponseHandle>().expect("ResponseHandle");
+            let route = ext.get::<RoutePath>().expect("RoutePath");
 
             let cookie_list: Vec<String> =
                 cookies.iter().map(|(n, v)| format!("{n}={v}")).collect();
             let report = format!(
-                "peer={}\nclient={}\nx-test={}\ncookies={}\nsession={}",
+                "path={}\npeer={}\nclient={}\nx-test={}\ncookies={}\nsession={}",
+                route.as_str(),
                 peer.0,
                 client.0,
                 headers.get("x-test").map_or("", |v| v.to_str().unwrap()),
@@ -98,6 +102,7 @@ async fn peer_and_client_ip_without_trusted_proxies_ignore_forwarding_headers() 
     assert_eq!(answer.status, 200);
     let facts = facts(answer.text());
     assert_eq!(facts["client"], "127.0.0.1");
+    assert_eq!(facts["path"], "/rpc");
     let peer: std::net::SocketAddr = facts["peer"].parse().unwrap();
     assert_eq!(peer.ip(), local.ip());
     server.shutdown().await;
