@@ -15,7 +15,7 @@
 //! answer), else it is a 404.
 
 use std::collections::HashMap;
-use std::future::Future;
+use std::future::{ready, Future};
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -26,6 +26,7 @@ use bytes::Bytes;
 use http::{header, HeaderValue, Method, Request, Response};
 use http_body_util::Full;
 use rpckit_codec::PeerAddr;
+use tracing::{Instrument, Span};
 
 use crate::client_ip::TrustedProxies;
 use crate::compression::{Compression, Offload};
@@ -75,12 +76,6 @@ pub(crate) fn allowed_methods(jsonp: bool, cors: bool) -> &'static [Method] {
     }
 }
 
-/// What the transport knows about a request besides the request itself.
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct Connection {
-    pub(crate) peer: SocketAddr,
-}
-
 /// The TCP peer of a request, when the transport knows it: always behind
 /// the server's own sockets, only when the request says so behind someone
 /// else's (see [`HttpService`](crate::HttpService)).
@@ -114,106 +109,221 @@ impl Shared {
     }
 }
 
-/// Answers one request of the server's own sockets.
-pub(crate) async fn dispatch<B>(
-    shared: Arc<Shared>,
-    connection: Connection,
-    request: Request<B>,
-) -> Response<Body>
-where
-    B: http_body::Body<Data = Bytes> + Send + 'static,
-    B::Error: Into<BoxError>,
-{
-    serve(&shared, Some(connection.peer), request).await
-}
+/// A request's answer on its way, boxed: hyper keeps room for one
+/// request's future in every connection, idle or not, and a box is a
+/// pointer there; the box lives only while the request does.
+pub(crate) type BoxedAnswer = Pin<Box<dyn Future<Output = Response<Body>> + Send>>;
 
 /// Answers one request. Never fails: every rejection becomes a response.
-pub(crate) async fn serve<B>(shared: &Shared, peer: Peer, request: Request<B>) -> Response<Body>
+///
+/// What needs no waiting is done here, when the request arrives: finding
+/// its target, reading its head (codec, coding, a JSONP query), making the
+/// frame's facts. The future made then holds only what the waiting needs
+/// (the body, the frame, the service; not the request's head). Each `async
+/// fn` keeps its arguments for its whole life, next to its own copy of
+/// whatever it moves out of them, so a request handed down through the
+/// `async fn`s of dispatch made a future of 3.2 KiB, moved three times on
+/// its way into its box; this one is a few hundred bytes.
+///
+/// `span` is the request's: the answer runs in it (when a subscriber wants
+/// it), and so does a rejection found here.
+pub(crate) fn serve<B>(
+    shared: &Arc<Shared>,
+    peer: Peer,
+    request: Request<B>,
+    span: Span,
+) -> BoxedAnswer
 where
     B: http_body::Body<Data = Bytes> + Send + 'static,
     B::Error: Into<BoxError>,
 {
-    let origin = match shared.cors {
-        Some(_) => request.headers().get(header::ORIGIN).cloned(),
-        None => None,
+    let (mut parts, body) = request.into_parts();
+    // Out of the parts, so that the target can borrow the path while the
+    // parts move on.
+    let uri = std::mem::take(&mut parts.uri);
+    let finish = Finish {
+        origin: match shared.cors {
+            Some(_) => parts.headers.get(header::ORIGIN).cloned(),
+            None => None,
+        },
+        handle: ResponseHandle::new(),
     };
-    // A cheap clone (shared bytes), so the target can borrow from it while
-    // the request moves on.
-    let uri = request.uri().clone();
-    let handle = ResponseHandle::new();
-    let answer = match shared.target(uri.path(), request.method()) {
-        Some(target) => {
-            let answer = answer(shared, target, peer, request, &handle);
-            // Here, so that a timed-out request's 503 gets CORS headers
-            // like every other answer (a browser could not read it
-            // otherwise). The fallback is another application, with its
-            // own layers: it is not timed here.
-            match shared.request_timeout {
-                Some(limit) => within(limit, answer)
-                    .await
-                    .unwrap_or(Err(Rejection::Timeout { limit })),
-                None => answer.await,
-            }
+    let not_allowed = Rejection::MethodNotAllowed {
+        allow: shared.allow,
+    };
+    let handle = &finish.handle;
+    let started = match (&parts.method, shared.target(uri.path(), &parts.method)) {
+        (&Method::POST, Some(Target::Route(route))) => {
+            post::Exchange::start(shared, route, peer, parts.headers, body, handle)
+                .map(|exchange| Started::Post(exchange.run()))
         }
-        None => match shared.services.get(uri.path()).or(shared.fallback.as_ref()) {
-            Some(service) => return service.call(fallback_request(shared, peer, request)).await,
+        (&Method::GET, Some(Target::Route(_))) if shared.jsonp.is_enabled() => {
+            Err(Rejection::NoMethod)
+        }
+        (&Method::GET, Some(Target::Method(route, name))) => {
+            let query = uri.query().unwrap_or("");
+            jsonp::Exchange::start(shared, route, name, peer, query, parts.headers, handle)
+                .map(|exchange| Started::Jsonp(exchange.run()))
+        }
+        (&Method::OPTIONS, Some(_)) => match &shared.cors {
+            // A preflight has its CORS headers already.
+            Some(cors) => {
+                let response = cors.options(&parts.headers, allow_value(shared.allow));
+                return boxed(ready(response.map(Body::full)), span);
+            }
+            None => Err(not_allowed),
+        },
+        (_, Some(_)) => Err(not_allowed),
+        (_, None) => match shared.services.get(uri.path()).or(shared.fallback.as_ref()) {
+            Some(service) => {
+                parts.uri = uri;
+                let request = fallback_request(shared, peer, Request::from_parts(parts, body));
+                return boxed(service.clone().call(request), span);
+            }
             None => Err(Rejection::NotFound),
         },
     };
-    let (mut response, served) = match answer {
-        Ok(Answer::Served(response)) => (response, true),
-        // A preflight has its CORS headers already.
-        Ok(Answer::Options(response)) => return response.map(Body::full),
-        Err(rejection) => (reject(rejection), false),
-    };
-    if let Some(cors) = &shared.cors {
-        cors.actual(origin.as_ref(), response.headers_mut());
+    match started {
+        Ok(Started::Post(answer)) => boxed(Answering::new(shared, answer, finish), span),
+        Ok(Started::Jsonp(answer)) => boxed(Answering::new(shared, answer, finish), span),
+        Err(rejection) => {
+            let response = span.in_scope(|| finish.respond(shared, Err(rejection)));
+            boxed(ready(response), span)
+        }
     }
-    if served {
-        handle.apply(&mut response);
-    }
-    response.map(Body::full)
 }
 
-/// Awaits `future` for at most `limit` from now; `None` when it took
-/// longer. Like `tokio::time::timeout`, but the timer is only made when
-/// the first poll did not answer: most requests are answered in it, and a
-/// timer made, never polled and dropped costs them about 150 instructions.
-/// The deadline is still counted from the call, not from the first poll.
-fn within<F: Future>(limit: Duration, future: F) -> Within<F> {
-    Within {
-        future,
-        timer: None,
-        deadline: tokio::time::Instant::now() + limit,
+/// A request that waits for its answer, by the way it came.
+enum Started<P, J> {
+    Post(P),
+    Jsonp(J),
+}
+
+/// Boxes `answer`, in `span` when a subscriber wants it: the wrapper
+/// enters and leaves the span on every poll and on drop.
+fn boxed<F>(answer: F, span: Span) -> BoxedAnswer
+where
+    F: Future<Output = Response<Body>> + Send + 'static,
+{
+    if span.is_disabled() {
+        Box::pin(answer)
+    } else {
+        Box::pin(answer.instrument(span))
+    }
+}
+
+/// What every routed answer gets last.
+struct Finish {
+    /// The request's `Origin`, when CORS is on.
+    origin: Option<HeaderValue>,
+    handle: ResponseHandle,
+}
+
+impl Finish {
+    /// Makes the response of `answer`: a rejection becomes its error
+    /// response, every response gets its CORS headers (so a browser can
+    /// read a timed-out request's 503 too), and a served one last the
+    /// changes the handler made, so that a handler's header wins.
+    fn respond(
+        self,
+        shared: &Shared,
+        answer: Result<Response<Full<Bytes>>, Rejection>,
+    ) -> Response<Body> {
+        let (mut response, served) = match answer {
+            Ok(response) => (response, true),
+            Err(rejection) => (reject(rejection), false),
+        };
+        if let Some(cors) = &shared.cors {
+            cors.actual(self.origin.as_ref(), response.headers_mut());
+        }
+        if served {
+            self.handle.apply(&mut response);
+        }
+        response.map(Body::full)
     }
 }
 
 pin_project_lite::pin_project! {
-    /// [`within`]'s future. A struct, not an `async fn`: that would move
-    /// the request's future (kilobytes) once more, into its frame.
+    /// A routed request's answer, under the request timeout, then
+    /// [finished](Finish::respond). The fallback is another application,
+    /// with its own layers: it is not timed here.
+    struct Answering<F> {
+        #[pin]
+        answer: Within<F>,
+        shared: Arc<Shared>,
+        finish: Option<Finish>,
+    }
+}
+
+impl<F> Answering<F> {
+    fn new(shared: &Arc<Shared>, answer: F, finish: Finish) -> Self {
+        Answering {
+            answer: within(shared.request_timeout, answer),
+            shared: Arc::clone(shared),
+            finish: Some(finish),
+        }
+    }
+}
+
+impl<F> Future for Answering<F>
+where
+    F: Future<Output = Result<Response<Full<Bytes>>, Rejection>>,
+{
+    type Output = Response<Body>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        let answer = std::task::ready!(this.answer.poll(cx));
+        let finish = this.finish.take().expect("an answer is finished once");
+        Poll::Ready(finish.respond(this.shared, answer))
+    }
+}
+
+/// Awaits `future` for at most `limit` from now (if there is a limit); a
+/// [`Rejection::Timeout`] when it took longer. Like `tokio::time::timeout`,
+/// but the timer is only made when the first poll did not answer: most
+/// requests are answered in it, and a timer made, never polled and
+/// dropped costs them about 150 instructions. The deadline is still
+/// counted from the call, not from the first poll.
+fn within<F>(limit: Option<Duration>, future: F) -> Within<F> {
+    Within {
+        future,
+        timer: None,
+        limit: limit.map(|limit| (limit, tokio::time::Instant::now() + limit)),
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// [`within`]'s future.
     struct Within<F> {
         #[pin]
         future: F,
         #[pin]
         timer: Option<tokio::time::Sleep>,
-        deadline: tokio::time::Instant,
+        // The limit, and the deadline it makes.
+        limit: Option<(Duration, tokio::time::Instant)>,
     }
 }
 
-impl<F: Future> Future for Within<F> {
-    type Output = Option<F::Output>;
+impl<F, T> Future for Within<F>
+where
+    F: Future<Output = Result<T, Rejection>>,
+{
+    type Output = Result<T, Rejection>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let mut this = self.project();
         if let Poll::Ready(output) = this.future.poll(cx) {
-            return Poll::Ready(Some(output));
+            return Poll::Ready(output);
         }
+        let Some((limit, deadline)) = *this.limit else {
+            return Poll::Pending;
+        };
         if this.timer.is_none() {
-            this.timer
-                .set(Some(tokio::time::sleep_until(*this.deadline)));
+            this.timer.set(Some(tokio::time::sleep_until(deadline)));
         }
         let timer = this.timer.as_pin_mut().expect("the timer was just set");
-        timer.poll(cx).map(|()| None)
+        timer.poll(cx).map(|()| Err(Rejection::Timeout { limit }))
     }
 }
 
@@ -232,47 +342,6 @@ where
         parts.extensions.insert(client_ip);
     }
     Request::from_parts(parts, Body::new(body))
-}
-
-enum Answer {
-    /// The frame service answered.
-    Served(Response<Full<Bytes>>),
-    /// An `OPTIONS`, answered by the CORS policy.
-    Options(Response<Full<Bytes>>),
-}
-
-async fn answer<B>(
-    shared: &Shared,
-    target: Target<'_>,
-    peer: Peer,
-    request: Request<B>,
-    handle: &ResponseHandle,
-) -> Result<Answer, Rejection>
-where
-    B: http_body::Body,
-    B::Error: Into<BoxError>,
-{
-    let not_allowed = Rejection::MethodNotAllowed {
-        allow: shared.allow,
-    };
-    match (request.method().clone(), target) {
-        (Method::POST, Target::Route(route)) => post::handle(shared, route, peer, request, handle)
-            .await
-            .map(Answer::Served),
-        (Method::GET, Target::Route(_)) if shared.jsonp.is_enabled() => Err(Rejection::NoMethod),
-        (Method::GET, Target::Method(route, name)) => {
-            jsonp::handle(shared, route, name, peer, request, handle)
-                .await
-                .map(Answer::Served)
-        }
-        (Method::OPTIONS, _) => match &shared.cors {
-            Some(cors) => Ok(Answer::Options(
-                cors.options(request.headers(), allow_value(shared.allow)),
-            )),
-            None => Err(not_allowed),
-        },
-        _ => Err(not_allowed),
-    }
 }
 
 fn allow_value(methods: &[Method]) -> HeaderValue {

@@ -36,8 +36,8 @@ impl Fallback {
     /// Answers `request`, waiting for the service to be ready first. An
     /// error of the service (when getting ready or answering) is a logged
     /// `500`, its text kept from the client.
-    pub(crate) async fn call(&self, request: Request<Body>) -> Response<Body> {
-        match self.0.clone().oneshot(request).await {
+    pub(crate) async fn call(self, request: Request<Body>) -> Response<Body> {
+        match self.0.oneshot(request).await {
             Ok(response) => response,
             Err(err) => {
                 tracing::error!(error = %err, "fallback service failed");

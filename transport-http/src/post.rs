@@ -3,115 +3,179 @@
 //! On the way in the body is read under the size limit and decompressed
 //! under its own; on the way out the answer is compressed if the calls
 //! allowed it and the client accepts it (see [`crate::compression`]).
+//!
+//! In two steps: [`Exchange::start`] reads the head when the request
+//! arrives, and [`Exchange::run`] does what waits (the body, the service,
+//! compression). The future then keeps only what the waiting needs, not
+//! the request's head (see `dispatch::serve`).
 
 use std::borrow::Cow;
+use std::future::Future;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use http::{header, HeaderMap, HeaderValue, Request, Response, StatusCode};
+use http::response::Parts;
+use http::{header, HeaderMap, HeaderValue, Response, StatusCode};
 use http_body::Body;
 use http_body_util::Full;
-use rpckit_codec::{Codec, Frame};
+use rpckit_codec::{Codec, Extensions, Frame, StatsSink};
 use tower::ServiceExt;
 
+use crate::compression::{self, Algorithm};
 use crate::dispatch::{Peer, Shared};
 use crate::error::Rejection;
 use crate::facts::request_extensions;
-use crate::{body, compression, BoxError, RequestHeaders, ResponseHandle, Route};
+use crate::route::FrameService;
+use crate::{body, BoxError, RequestHeaders, ResponseHandle, Route};
 
-pub(crate) async fn handle<B>(
-    shared: &Shared,
-    route: &Route,
-    peer: Peer,
-    request: Request<B>,
-    response_handle: &ResponseHandle,
-) -> Result<Response<Full<Bytes>>, Rejection>
+/// A `POST` whose head is read: what reading its body and answering it
+/// still needs.
+pub(crate) struct Exchange<B> {
+    shared: Arc<Shared>,
+    body: B,
+    /// How the body is encoded, if it is.
+    coding: Option<Algorithm>,
+    /// The frame's codec and extensions; its bytes are the body's.
+    codec: Arc<dyn Codec>,
+    extensions: Extensions,
+    service: FrameService,
+    sink: Option<Arc<dyn StatsSink>>,
+    /// Kept for the response (what the client accepts as a coding): a
+    /// clone of the `Arc`, not a lookup in the frame's extensions.
+    request_headers: RequestHeaders,
+    response_handle: ResponseHandle,
+}
+
+impl<B> Exchange<B>
 where
     B: Body,
     B::Error: Into<BoxError>,
 {
-    let (parts, body) = request.into_parts();
-    // A header that isn't visible ASCII names no codec; lossy text still
-    // lets the 415 say what was sent. Checked as UTF-8 first, which is
-    // what `from_utf8_lossy` finds for every header a client really sends,
-    // at a fifth of its cost.
-    let content_type = parts.headers.get(header::CONTENT_TYPE).map(|value| {
-        std::str::from_utf8(value.as_bytes())
-            .map_or_else(|_| String::from_utf8_lossy(value.as_bytes()), Cow::Borrowed)
-    });
-    let codec = route
-        .codecs
-        .negotiate(content_type.as_deref())
-        .map_err(Rejection::UnsupportedMediaType)?
-        .clone();
-    let coding = compression::request_coding(&parts.headers)?;
-    let mut bytes = body::read_limited(body, shared.max_body_size).await?;
-    if let Some(algorithm) = coding {
-        bytes = compression::decode_request(
-            algorithm,
-            bytes,
-            shared.max_decompressed_size,
-            &shared.offload,
-        )
-        .await?;
+    /// Reads the head of a `POST` to `route`: its codec (415 if the
+    /// `Content-Type` names none of the route's) and its body's coding
+    /// (415 if unknown), both before a byte of the body is read.
+    pub(crate) fn start(
+        shared: &Arc<Shared>,
+        route: &Route,
+        peer: Peer,
+        headers: HeaderMap,
+        body: B,
+        response_handle: &ResponseHandle,
+    ) -> Result<Self, Rejection> {
+        // A header that isn't visible ASCII names no codec; lossy text
+        // still lets the 415 say what was sent. Checked as UTF-8 first,
+        // which is what `from_utf8_lossy` finds for every header a client
+        // really sends, at a fifth of its cost.
+        let content_type = headers.get(header::CONTENT_TYPE).map(|value| {
+            std::str::from_utf8(value.as_bytes())
+                .map_or_else(|_| String::from_utf8_lossy(value.as_bytes()), Cow::Borrowed)
+        });
+        let codec = route
+            .codecs
+            .negotiate(content_type.as_deref())
+            .map_err(Rejection::UnsupportedMediaType)?
+            .clone();
+        let coding = compression::request_coding(&headers)?;
+        let request_headers = RequestHeaders::new(headers);
+        let extensions = request_extensions(
+            shared,
+            route,
+            peer,
+            request_headers.clone(),
+            response_handle,
+            None,
+        );
+        Ok(Exchange {
+            shared: Arc::clone(shared),
+            body,
+            coding,
+            codec,
+            extensions,
+            service: route.service.clone(),
+            sink: route.sink.clone(),
+            request_headers,
+            response_handle: response_handle.clone(),
+        })
     }
 
-    let mut frame = Frame::new(bytes, codec);
-    // Kept for the response (what the client accepts as a coding): a
-    // clone of the `Arc`, not a lookup in the extensions.
-    let request_headers = RequestHeaders::new(parts.headers);
-    frame.extensions = request_extensions(
-        shared,
-        route,
-        peer,
-        request_headers.clone(),
-        response_handle,
-        None,
-    );
+    /// Reads the body, sends the frame and makes the response of the
+    /// answer.
+    ///
+    /// An `async` block, not an `async fn`: an `async fn` keeps a copy of
+    /// its arguments next to the arguments themselves. And what needs no
+    /// waiting is done in plain functions: a value bound here stays in the
+    /// future as long as its scope lasts, moved out or not.
+    pub(crate) fn run(self) -> impl Future<Output = Result<Response<Full<Bytes>>, Rejection>> {
+        async move {
+            let shared = &*self.shared;
+            let mut bytes = body::read_limited(self.body, shared.max_body_size).await?;
+            if let Some(algorithm) = self.coding {
+                bytes = compression::decode_request(
+                    algorithm,
+                    bytes,
+                    shared.max_decompressed_size,
+                    &shared.offload,
+                )
+                .await?;
+            }
+            let answer = self
+                .service
+                .oneshot(frame(bytes, self.codec, self.extensions))
+                .await
+                .map_err(Rejection::service)?;
 
-    let answer = route
-        .service
-        .clone()
-        .oneshot(frame)
-        .await
-        .map_err(Rejection::service)?;
-
-    let allowed = response_handle.compression_allowed();
-    let mut response_headers = HeaderMap::new();
-    let (status, body) = match answer {
-        Some(frame) => {
-            response_headers.insert(header::CONTENT_TYPE, content_type_of(&frame.codec));
-            (StatusCode::OK, frame.bytes)
+            let allowed = self.response_handle.compression_allowed();
+            let (mut parts, body) = response(answer, &self.response_handle);
+            let body = if parts.status == StatusCode::OK
+                && !parts.headers.contains_key(header::CONTENT_ENCODING)
+            {
+                shared
+                    .compression
+                    .respond(
+                        &self.request_headers,
+                        allowed,
+                        body,
+                        &mut parts.headers,
+                        &shared.offload,
+                        self.sink.as_deref(),
+                    )
+                    .await
+            } else {
+                body
+            };
+            Ok(Response::from_parts(parts, Full::new(body)))
         }
-        None => (StatusCode::NO_CONTENT, Bytes::new()),
+    }
+}
+
+fn frame(bytes: Bytes, codec: Arc<dyn Codec>, extensions: Extensions) -> Frame {
+    let mut frame = Frame::new(bytes, codec);
+    frame.extensions = extensions;
+    frame
+}
+
+/// The response to the service's answer, before compression: the frame's
+/// bytes in its codec's media type (or `204` for none), then the handler's
+/// status, headers and cookies, so that compression sees them (it extends
+/// a handler's `Vary`, drops a stale length, and leaves alone a body the
+/// handler encoded itself).
+fn response(answer: Option<Frame>, handle: &ResponseHandle) -> (Parts, Bytes) {
+    let mut response = match answer {
+        Some(frame) => {
+            let mut response = Response::new(frame.bytes);
+            response
+                .headers_mut()
+                .insert(header::CONTENT_TYPE, content_type_of(&frame.codec));
+            response
+        }
+        None => {
+            let mut response = Response::new(Bytes::new());
+            *response.status_mut() = StatusCode::NO_CONTENT;
+            response
+        }
     };
-    // The handler's status, headers and cookies first, so that compression
-    // sees them: it extends a handler's `Vary`, drops a stale length, and
-    // leaves alone a body the handler encoded itself.
-    let mut response = Response::new(());
-    *response.status_mut() = status;
-    *response.headers_mut() = response_headers;
-    response_handle.apply(&mut response);
-    let (mut parts, ()) = response.into_parts();
-    let body = if parts.status == StatusCode::OK
-        && !parts.headers.contains_key(header::CONTENT_ENCODING)
-    {
-        shared
-            .compression
-            .respond(
-                &request_headers,
-                allowed,
-                body,
-                &mut parts.headers,
-                &shared.offload,
-                route.sink.as_deref(),
-            )
-            .await
-    } else {
-        body
-    };
-    let response = Response::from_parts(parts, Full::new(body));
-    Ok(response)
+    handle.apply(&mut response);
+    response.into_parts()
 }
 
 /// The codec's first media type, without copying it; a custom codec that

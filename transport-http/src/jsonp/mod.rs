@@ -20,10 +20,11 @@ mod de;
 mod query;
 mod query_codec;
 
+use std::future::Future;
 use std::sync::{Arc, LazyLock};
 
 use bytes::{BufMut, Bytes, BytesMut};
-use http::{header, HeaderValue, Request, Response, StatusCode};
+use http::{header, HeaderMap, HeaderValue, Response, StatusCode};
 use http_body_util::Full;
 use rpckit_codec::{Codec, Frame};
 use tower::ServiceExt;
@@ -35,6 +36,7 @@ pub use query_codec::QueryCodec;
 
 use crate::dispatch::{Peer, Shared};
 use crate::error::Rejection;
+use crate::route::FrameService;
 use crate::{RequestHeaders, ResponseHandle, Route};
 
 /// Whether `GET` calls methods (JSONP), and which query parameters name the
@@ -154,58 +156,82 @@ const JAVASCRIPT: HeaderValue = HeaderValue::from_static("application/javascript
 const JSON: HeaderValue = HeaderValue::from_static("application/json");
 const NOSNIFF: HeaderValue = HeaderValue::from_static("nosniff");
 
-/// Answers `GET <route>/<method>?<query>`.
-pub(crate) async fn handle<B>(
-    shared: &Shared,
-    route: &Route,
-    method: &str,
-    peer: Peer,
-    request: Request<B>,
-    response_handle: &ResponseHandle,
-) -> Result<Response<Full<Bytes>>, Rejection> {
-    let (parts, _body) = request.into_parts();
-    // The codec decodes the method again; checking it here makes a bad one
-    // a 400 like a bad query.
-    query::decode(method.as_bytes(), Plus::Literal, 0).map_err(Rejection::InvalidMethodName)?;
-    let query = parts.uri.query().unwrap_or("").as_bytes();
-    let (frame_bytes, callback) = split_callback(&shared.jsonp, method, query)?;
+/// A `GET <route>/<method>?<query>` whose query is read: the call to
+/// send, and what its answer is wrapped in.
+pub(crate) struct Exchange {
+    service: FrameService,
+    frame: Frame,
+    callback: Option<Arc<str>>,
+    response_handle: ResponseHandle,
+}
 
-    let callback: Option<Arc<str>> = callback.map(Into::into);
-    let mut frame = Frame::new(frame_bytes, CODEC.clone());
-    frame.extensions = crate::facts::request_extensions(
-        shared,
-        route,
-        peer,
-        RequestHeaders::new(parts.headers),
-        response_handle,
-        Some(JsonpRequest {
-            callback: callback.clone(),
-        }),
-    );
+impl Exchange {
+    /// Reads the call from the method segment and the query (400 for a bad
+    /// one, or a bad callback) and makes its frame.
+    pub(crate) fn start(
+        shared: &Shared,
+        route: &Route,
+        method: &str,
+        peer: Peer,
+        query: &str,
+        headers: HeaderMap,
+        response_handle: &ResponseHandle,
+    ) -> Result<Self, Rejection> {
+        // The codec decodes the method again; checking it here makes a bad
+        // one a 400 like a bad query.
+        query::decode(method.as_bytes(), Plus::Literal, 0).map_err(Rejection::InvalidMethodName)?;
+        let (frame_bytes, callback) = split_callback(&shared.jsonp, method, query.as_bytes())?;
+        let callback: Option<Arc<str>> = callback.map(Into::into);
+        let mut frame = Frame::new(frame_bytes, CODEC.clone());
+        frame.extensions = crate::facts::request_extensions(
+            shared,
+            route,
+            peer,
+            RequestHeaders::new(headers),
+            response_handle,
+            Some(JsonpRequest {
+                callback: callback.clone(),
+            }),
+        );
+        Ok(Exchange {
+            service: route.service.clone(),
+            frame,
+            callback,
+            response_handle: response_handle.clone(),
+        })
+    }
 
-    let answer = route
-        .service
-        .clone()
-        .oneshot(frame)
-        .await
-        .map_err(Rejection::service)?;
-    let Some(answer) = answer else {
-        let mut response = Response::new(Full::default());
-        *response.status_mut() = StatusCode::NO_CONTENT;
-        return Ok(response);
-    };
+    /// Sends the call and wraps its answer in the callback: the one the
+    /// request named, or the one the handler chose instead.
+    ///
+    /// An `async` block, not an `async fn`, which would keep a copy of
+    /// `self` next to `self`.
+    pub(crate) fn run(self) -> impl Future<Output = Result<Response<Full<Bytes>>, Rejection>> {
+        async move {
+            let answer = self
+                .service
+                .oneshot(self.frame)
+                .await
+                .map_err(Rejection::service)?;
+            let Some(answer) = answer else {
+                let mut response = Response::new(Full::default());
+                *response.status_mut() = StatusCode::NO_CONTENT;
+                return Ok(response);
+            };
 
-    let chosen = response_handle.jsonp_callback();
-    let callback = chosen.as_deref().or(callback.as_deref());
-    let (body, content_type) = match callback {
-        Some(callback) => (wrap(callback, &answer.bytes), JAVASCRIPT),
-        None => (answer.bytes, JSON),
-    };
-    let mut response = Response::new(Full::new(body));
-    let headers = response.headers_mut();
-    headers.insert(header::CONTENT_TYPE, content_type);
-    headers.insert(header::X_CONTENT_TYPE_OPTIONS, NOSNIFF);
-    Ok(response)
+            let chosen = self.response_handle.jsonp_callback();
+            let callback = chosen.as_deref().or(self.callback.as_deref());
+            let (body, content_type) = match callback {
+                Some(callback) => (wrap(callback, &answer.bytes), JAVASCRIPT),
+                None => (answer.bytes, JSON),
+            };
+            let mut response = Response::new(Full::new(body));
+            let headers = response.headers_mut();
+            headers.insert(header::CONTENT_TYPE, content_type);
+            headers.insert(header::X_CONTENT_TYPE_OPTIONS, NOSNIFF);
+            Ok(response)
+        }
+    }
 }
 
 /// The frame (`method?query` without the callback) and the callback, both

@@ -8,6 +8,7 @@ use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use hyper::body::Incoming;
@@ -18,12 +19,12 @@ use hyper_util::server::conn::auto;
 use tokio::net::TcpStream;
 use tokio::sync::watch;
 use tokio::time::Instant;
-use tracing::Instrument;
 
 use super::accept::{Open, Phase};
 use super::protocol::{self, Http};
 use super::Config;
-use crate::dispatch::{self, Connection, Shared};
+use crate::dispatch::{self, BoxedAnswer, Shared};
+use crate::Body;
 
 /// What every connection of one server run shares.
 #[derive(Debug)]
@@ -157,7 +158,6 @@ impl Serving {
         let service = {
             let shared = Arc::clone(&self.shared);
             let activity = Arc::clone(&activity);
-            let connection = Connection { peer };
             hyper::service::service_fn(move |request: hyper::Request<Incoming>| {
                 let span = tracing::debug_span!(
                     "request",
@@ -165,35 +165,13 @@ impl Serving {
                     path = %request.uri().path(),
                     %peer,
                 );
-                let shared = Arc::clone(&shared);
                 let http1 = request.version() < http::Version::HTTP_2;
                 let busy = activity.begin(http1);
-                // Boxed, because hyper keeps room for one request's future
-                // in every connection, idle or not: unboxed, that is the
-                // whole dispatch future (3.2 KiB) per idle connection;
-                // boxed, a pointer, and the box lives only while a request
-                // does.
-                let future = async move {
-                    let mut response = dispatch::dispatch(shared, connection, request).await;
-                    // Lingering after a hand-over: this is the
-                    // connection's last request; hyper closes the
-                    // connection once the answer is written.
-                    if http1 && busy.0.lingering.load(Ordering::Relaxed) {
-                        response
-                            .headers_mut()
-                            .insert(http::header::CONNECTION, CLOSE);
-                    }
-                    drop(busy);
-                    Ok::<_, Infallible>(response)
-                };
-                // Instrumented only when a subscriber wants the span: the
-                // wrapper enters and leaves it on every poll and on drop.
-                let future: Pin<Box<dyn Future<Output = _> + Send>> = if span.is_disabled() {
-                    Box::pin(future)
-                } else {
-                    Box::pin(future.instrument(span))
-                };
-                future
+                Tracked {
+                    answer: dispatch::serve(&shared, Some(peer), request, span),
+                    busy: Some(busy),
+                    http1,
+                }
             })
         };
         let connection = if may_be_http2 {
@@ -412,6 +390,32 @@ impl Activity {
         let last = self.opened + Duration::from_millis(self.last_done.load(Ordering::Acquire));
         let idle = last.elapsed();
         limit.checked_sub(idle).filter(|left| !left.is_zero())
+    }
+}
+
+/// A request's answer on one of the server's connections: the request
+/// counts as in flight until it is answered, and when the server lingers
+/// after a hand-over its answer closes an HTTP/1 connection (hyper closes
+/// it once the answer is written).
+struct Tracked {
+    answer: BoxedAnswer,
+    busy: Option<Busy>,
+    http1: bool,
+}
+
+impl Future for Tracked {
+    type Output = Result<http::Response<Body>, Infallible>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let mut response = std::task::ready!(self.answer.as_mut().poll(cx));
+        if let Some(busy) = self.busy.take() {
+            if self.http1 && busy.0.lingering.load(Ordering::Relaxed) {
+                response
+                    .headers_mut()
+                    .insert(http::header::CONNECTION, CLOSE);
+            }
+        }
+        Poll::Ready(Ok(response))
     }
 }
 

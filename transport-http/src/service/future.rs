@@ -8,19 +8,18 @@ use std::task::{Context, Poll};
 
 use http::Response;
 
+use crate::dispatch::BoxedAnswer;
 use crate::Body;
 
 /// The response future of [`HttpService`](super::HttpService): never fails,
 /// every rejection is a response.
 pub struct ResponseFuture {
-    inner: Pin<Box<dyn Future<Output = Response<Body>> + Send>>,
+    inner: BoxedAnswer,
 }
 
 impl ResponseFuture {
-    pub(super) fn new(inner: impl Future<Output = Response<Body>> + Send + 'static) -> Self {
-        ResponseFuture {
-            inner: Box::pin(inner),
-        }
+    pub(super) fn new(inner: BoxedAnswer) -> Self {
+        ResponseFuture { inner }
     }
 }
 

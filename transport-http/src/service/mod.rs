@@ -13,7 +13,6 @@ use bytes::Bytes;
 use http::{Extensions, Request, Response};
 use rpckit_codec::PeerAddr;
 use tower::Service;
-use tracing::Instrument;
 
 pub use self::future::ResponseFuture;
 use crate::dispatch::{self, Shared};
@@ -167,10 +166,7 @@ where
             path = %request.uri().path(),
             peer = ?peer,
         );
-        let shared = Arc::clone(&self.shared);
-        ResponseFuture::new(
-            async move { dispatch::serve(&shared, peer, request).await }.instrument(span),
-        )
+        ResponseFuture::new(dispatch::serve(&self.shared, peer, request, span))
     }
 }
 
