@@ -39,11 +39,20 @@ pub(super) struct Serving {
     /// HTTP/2's graceful close waits for the peer to answer a `PING`, which
     /// a dead peer never does.
     close_timeout: Duration,
-    /// How long a connection may wait for its first request: the shorter
-    /// of the header read and idle timeouts. hyper's header timer starts
-    /// only once it knows the protocol, so a client that connects and
-    /// sends nothing (or only HTTP/2's preface) is ours to close.
-    first_request_timeout: Option<Duration>,
+    /// How long an HTTP/1 connection (or one whose protocol is not known
+    /// yet) may go without a request head: the shorter of the header read
+    /// and idle timeouts, counted from its start or its last answer.
+    ///
+    /// For plain HTTP/1 connections this is the slowloris guard, instead of
+    /// hyper's header read timeout, which arms, polls and drops a boxed
+    /// timer for every request (about 770 instructions of a small call);
+    /// the connection's idle timer, there anyway, fires at most once a
+    /// timeout. The auto-detecting connections (TLS, or a first byte that
+    /// may begin HTTP/2's preface) keep hyper's timer as well: from the
+    /// outside, an HTTP/1 connection still waiting for its first head
+    /// cannot be told from an HTTP/2 one with no stream yet, which is
+    /// closed gracefully, with a `GOAWAY`.
+    head_timeout: Option<Duration>,
     #[cfg(feature = "tls")]
     tls: Option<crate::TlsConfig>,
     /// How long a TLS handshake may take: the header read timeout.
@@ -55,8 +64,8 @@ impl Serving {
     pub(super) fn new(config: &Config) -> Self {
         let settings = &config.connections;
         let mut auto = auto::Builder::new(TokioExecutor::new());
-        // The timer arms hyper's HTTP/1 header read timeout (the slowloris
-        // guard) and HTTP/2's timers.
+        // The timer arms hyper's HTTP/1 header read timeout and HTTP/2's
+        // timers (see `head_timeout`).
         auto.http1()
             .timer(TokioTimer::new())
             .header_read_timeout(settings.header_read_timeout);
@@ -67,16 +76,15 @@ impl Serving {
             .keep_alive_interval(settings.http2_keep_alive_interval)
             .keep_alive_timeout(settings.http2_keep_alive_timeout);
         let mut http1 = http1::Builder::new();
-        http1
-            .timer(TokioTimer::new())
-            .header_read_timeout(settings.header_read_timeout);
+        // hyper's header read timeout is off: see `head_timeout`.
+        http1.header_read_timeout(None);
         Serving {
             auto,
             http1,
             shared: Arc::clone(&config.shared),
             idle_timeout: settings.idle_timeout,
             close_timeout: settings.http2_keep_alive_timeout,
-            first_request_timeout: match (settings.header_read_timeout, settings.idle_timeout) {
+            head_timeout: match (settings.header_read_timeout, settings.idle_timeout) {
                 (Some(header), Some(idle)) => Some(header.min(idle)),
                 (header, idle) => header.or(idle),
             },
@@ -123,7 +131,7 @@ impl Serving {
         }
         tokio::spawn(async move {
             let mut phase = phase;
-            let timeout = serving.first_request_timeout;
+            let timeout = serving.head_timeout;
             let first = tokio::select! {
                 first = with_timeout(timeout, protocol::may_be_http2(&stream)) => first,
                 () = stopping(&mut phase) => return,
@@ -180,12 +188,12 @@ impl Serving {
             Http::http1(&self.http1, io, service)
         };
         let mut connection = std::pin::pin!(connection);
-        let idle = tokio::time::sleep(self.first_request_timeout.unwrap_or(Duration::MAX));
+        let idle = tokio::time::sleep(self.head_timeout.unwrap_or(Duration::MAX));
         let mut idle = std::pin::pin!(idle);
         // Whether `idle` holds this task's waker for its deadline: see
         // `idle_elapsed`. Cleared by every reset.
         let mut idle_armed = false;
-        let mut timing = self.first_request_timeout.is_some();
+        let mut timing = self.head_timeout.is_some();
         // Set once the connection was told to close: no second telling.
         let mut closing = false;
         // Set when the idle timeout told the connection to close; the idle
@@ -255,15 +263,26 @@ impl Serving {
                         idle.as_mut().reset(Instant::now() + self.close_timeout);
                         continue;
                     }
-                    let limit = if activity.served_any() {
+                    // HTTP/2 multiplexes: between its streams it is only
+                    // idle, with no head half read.
+                    let limit = if activity.is_http2() {
                         self.idle_timeout
                     } else {
-                        self.first_request_timeout
+                        self.head_timeout
                     };
                     match limit.map(|limit| activity.idle_left(limit)) {
-                        // No idle timeout, and the first request came.
+                        // No timeout for this connection any more.
                         None => timing = false,
                         Some(Some(left)) => idle.as_mut().reset(Instant::now() + left),
+                        // Plain HTTP/1 that never sent a whole head: nothing
+                        // was asked, so nothing is lost, and it is closed at
+                        // once. (hyper closes a connection told to close
+                        // gracefully at once only between requests, and
+                        // before the first it is not between requests.)
+                        Some(None) if !may_be_http2 && !activity.served_any() => {
+                            tracing::debug!(%peer, "closing a connection whose first request did not come in time");
+                            return;
+                        }
                         Some(None) => {
                             tracing::debug!(%peer, "closing an idle connection");
                             connection.as_mut().graceful_shutdown();
