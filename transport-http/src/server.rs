@@ -3,6 +3,7 @@
 
 mod accept;
 mod connection;
+mod gate;
 mod handle;
 mod inherit;
 mod open_files;

@@ -21,6 +21,7 @@ use tokio::sync::watch;
 use tokio::time::Instant;
 
 use super::accept::{Open, Phase};
+use super::gate::Gate;
 use super::protocol::{self, Http};
 use super::Config;
 use crate::dispatch::{self, BoxedAnswer, Shared};
@@ -206,6 +207,9 @@ impl Serving {
         let mut closing_idle = false;
         // Set once the server is gone: its phase cannot change any more.
         let mut orphaned = false;
+        // The phase changes a few times in a server's life: its future is
+        // polled only when the phase woke it.
+        let phase_gate = Gate::new();
         // A connection that starts while the server lingers (a TLS
         // handshake that finished meanwhile) lingers too.
         if *phase.borrow_and_update() == Phase::Lingering {
@@ -224,7 +228,7 @@ impl Serving {
                     }
                     return;
                 }
-                changed = phase.changed(), if !orphaned => {
+                changed = phase_gate.gate(phase.changed()), if !orphaned => {
                     let now = match changed {
                         Ok(()) => *phase.borrow_and_update(),
                         // The accept loop was dropped without a shutdown:
