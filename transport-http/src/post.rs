@@ -105,6 +105,10 @@ where
     /// its arguments next to the arguments themselves. And what needs no
     /// waiting is done in plain functions: a value bound here stays in the
     /// future as long as its scope lasts, moved out or not.
+    #[expect(
+        clippy::manual_async_fn,
+        reason = "an async fn keeps a second copy of self in its future"
+    )]
     pub(crate) fn run(self) -> impl Future<Output = Result<Response<Full<Bytes>>, Rejection>> {
         async move {
             let shared = &*self.shared;

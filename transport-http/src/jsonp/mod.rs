@@ -206,6 +206,10 @@ impl Exchange {
     ///
     /// An `async` block, not an `async fn`, which would keep a copy of
     /// `self` next to `self`.
+    #[expect(
+        clippy::manual_async_fn,
+        reason = "an async fn keeps a second copy of self in its future"
+    )]
     pub(crate) fn run(self) -> impl Future<Output = Result<Response<Full<Bytes>>, Rejection>> {
         async move {
             let answer = self
