@@ -19,7 +19,6 @@ use http::{header, HeaderMap, HeaderValue, Response, StatusCode};
 use http_body::Body;
 use http_body_util::Full;
 use rpckit_codec::{Codec, Extensions, Frame, StatsSink};
-use tower::ServiceExt;
 
 use crate::compression::{self, Algorithm};
 use crate::dispatch::{Peer, Shared};
@@ -124,7 +123,7 @@ where
             }
             let answer = self
                 .service
-                .oneshot(frame(bytes, self.codec, self.extensions))
+                .send(frame(bytes, self.codec, self.extensions))
                 .await
                 .map_err(Rejection::service)?;
 

@@ -6,14 +6,39 @@ use std::pin::Pin;
 use std::sync::Arc;
 
 use rpckit_codec::{Codecs, Frame, StatsSink};
-use tower::util::BoxCloneSyncService;
 use tower::{Service, ServiceExt};
 
 use crate::BoxError;
 
 /// The frame service of a route, with its type erased so that one server
 /// can hold routes built from different service stacks.
-pub(crate) type FrameService = BoxCloneSyncService<Frame, Option<Frame>, BoxError>;
+///
+/// Not tower's `BoxCloneSyncService`: answering a frame through that clones
+/// the boxed service (an allocation) and then boxes its future (another).
+/// This clones the service in place and boxes only the future.
+#[derive(Clone)]
+pub(crate) struct FrameService(Arc<dyn Fn(Frame) -> FrameFuture + Send + Sync>);
+
+/// A frame service's answer.
+pub(crate) type FrameFuture = Pin<Box<dyn Future<Output = Result<Option<Frame>, BoxError>> + Send>>;
+
+impl FrameService {
+    fn new<S>(service: S) -> Self
+    where
+        S: Service<Frame, Response = Option<Frame>> + Clone + Send + Sync + 'static,
+        S::Error: Into<BoxError>,
+        S::Future: Send + 'static,
+    {
+        FrameService(Arc::new(move |frame| {
+            Box::pin(service.clone().map_err(Into::into).oneshot(frame))
+        }))
+    }
+
+    /// Sends `frame` to a clone of the service, once it is ready.
+    pub(crate) fn send(&self, frame: Frame) -> FrameFuture {
+        (self.0)(frame)
+    }
+}
 
 /// What a graceful stop awaits once the connections are closed.
 type DrainHook = Arc<dyn Fn() -> Pin<Box<dyn Future<Output = ()> + Send>> + Send + Sync>;
@@ -56,7 +81,7 @@ impl Route {
     {
         Route {
             codecs,
-            service: BoxCloneSyncService::new(service.map_err(Into::into)),
+            service: FrameService::new(service),
             sink: None,
             path: None,
             drain: None,

@@ -27,7 +27,6 @@ use bytes::{BufMut, Bytes, BytesMut};
 use http::{header, HeaderMap, HeaderValue, Response, StatusCode};
 use http_body_util::Full;
 use rpckit_codec::{Codec, Frame};
-use tower::ServiceExt;
 
 pub use callback::{InvalidCallback, MAX_CALLBACK_LEN};
 pub(crate) use query::QueryError;
@@ -214,7 +213,7 @@ impl Exchange {
         async move {
             let answer = self
                 .service
-                .oneshot(self.frame)
+                .send(self.frame)
                 .await
                 .map_err(Rejection::service)?;
             let Some(answer) = answer else {
