@@ -13,7 +13,6 @@ use serde::de::{
     self, DeserializeOwned, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess,
     Visitor,
 };
-use serde::Serialize;
 use serde_json::value::RawValue;
 
 use crate::codec::Builtin;
@@ -22,6 +21,10 @@ use crate::{
     Codec, DecodeLimits, Entry, ErrorObject, Id, Message, RawParams, Reply, Request, Response,
     Serializable, ValueError, Visit,
 };
+
+mod write;
+
+pub(crate) use write::write_value;
 
 /// Media types of JSON-RPC over JSON. `application/json` is what replies carry.
 pub(crate) const MEDIA_TYPES: &[&str] = &[
@@ -85,13 +88,6 @@ impl Codec for JsonCodec {
     }
 }
 
-pub(crate) fn write_value<T: Serialize + ?Sized>(
-    value: &T,
-    out: &mut Vec<u8>,
-) -> Result<(), ValueError> {
-    serde_json::to_writer(out, value).map_err(ValueError::new)
-}
-
 /// Reads params into `T`.
 ///
 /// The params are checked as UTF-8 in one pass and parsed as text. A
@@ -139,11 +135,11 @@ fn write_response(response: &Response, out: &mut Vec<u8>) {
             out.extend_from_slice(br#""error":"#);
             // An ErrorObject (strings, an i32, a serde_json::Value) always
             // serialises; writing to a Vec cannot fail.
-            serde_json::to_writer(&mut *out, error).expect("error objects serialise");
+            write_value(error, out).expect("error objects serialise");
         }
     }
     out.extend_from_slice(br#","id":"#);
-    serde_json::to_writer(&mut *out, &response.id).expect("ids serialise");
+    write_value(&response.id, out).expect("ids serialise");
     out.push(b'}');
 }
 
