@@ -172,7 +172,7 @@ fn find_escape(bytes: &[u8]) -> Option<usize> {
 /// Whether a string of at most 16 bytes needs no escape, in one or two
 /// word checks and no loop: the common case of keys and short values.
 /// Longer strings answer `false` and take [`write_str_contents`].
-#[inline]
+#[inline(always)]
 fn short_and_clean(bytes: &[u8]) -> bool {
     let len = bytes.len();
     let word = if len >= 8 {
@@ -213,7 +213,7 @@ fn write_str(out: &mut Vec<u8>, text: &str) {
 /// Appends `text` escaped as serde_json escapes it: the two-character
 /// escapes where JSON has one, `\u00xx` (lower-case hex) for the other
 /// controls, everything else (`/`, DEL, non-ASCII) as it is.
-#[inline]
+#[inline(always)]
 fn write_str_contents(out: &mut Vec<u8>, text: &str) {
     if short_and_clean(text.as_bytes()) {
         out.extend_from_slice(text.as_bytes());
