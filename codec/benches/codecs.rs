@@ -14,7 +14,9 @@
 //!   handler's type, what a handler's params cost;
 //! - `decode-only/<workload>/<codec>`: `Codec::decode` alone (params raw);
 //! - `encode/<workload>/<codec>`: `encode_value` of each result +
-//!   `encode_reply`.
+//!   `encode_reply`. The `json` and `simd-json` rows write with the codecs'
+//!   own JSON writer (codec/src/json/write.rs), the `serde_json` row with
+//!   serde_json: `encode/128KiB` compares the two on the catalogue.
 //!
 //! Baselines in the same groups: `serde_json` (one `from_slice` into a
 //! request struct with typed params; one `to_vec` of a response struct) and

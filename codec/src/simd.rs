@@ -617,6 +617,7 @@ struct SlotDeserializer<'a> {
 }
 
 impl<'a> SlotDeserializer<'a> {
+    #[inline]
     fn peek(&self) -> Result<Slot, DeError> {
         self.slots
             .get(self.pos)
@@ -624,12 +625,14 @@ impl<'a> SlotDeserializer<'a> {
             .ok_or_else(|| DeError::custom("unexpected end of params"))
     }
 
+    #[inline]
     fn next(&mut self) -> Result<Slot, DeError> {
         let slot = self.peek()?;
         self.pos += 1;
         Ok(slot)
     }
 
+    #[inline]
     fn text(&self, start: u32, len: u32) -> Result<&'a str, DeError> {
         let start = start as usize;
         self.strings
@@ -651,6 +654,7 @@ impl<'a> SlotDeserializer<'a> {
     }
 
     /// Runs `f` one level deeper, failing past the recursion limit.
+    #[inline]
     fn nested<T>(&mut self, f: impl FnOnce(&mut Self) -> Result<T, DeError>) -> Result<T, DeError> {
         self.remaining_depth -= 1;
         if self.remaining_depth == 0 {
@@ -819,6 +823,7 @@ struct Key<'d, 'a> {
 }
 
 impl<'a> Key<'_, 'a> {
+    #[inline]
     fn text(&mut self) -> Result<&'a str, DeError> {
         match self.de.next()? {
             Slot::Str { start, len } => self.de.text(start, len),

@@ -11,6 +11,16 @@
 # request of the N2 run (the warm-up and start-up are not in it). BATCH=100
 # sends batches of 100 calls instead of one; EXTRA passes flags to BIN
 # (EXTRA=--no-stats); PORT picks the port (7411); PATH_ the URL path (/).
+# BODY=FILE sends that file as each request's body instead, e.g. the 128 KiB
+# echo_struct of the load benchmark at /simd:
+#
+#   target/release/loadbench __body struct_128k_simd >/tmp/struct.json
+#   BODY=/tmp/struct.json PATH_=/simd bash examples/bench/callgrind.sh \
+#     target/release/bench_server 20 120
+#
+# (the answer must then be a 200 with a JSON-RPC `result`, or contain
+# EXPECT). KEEP=DIR keeps the callgrind files there, for
+# `callgrind_annotate --inclusive=yes DIR/cg.PID.2`.
 set -euo pipefail
 BIN=$1
 N1=${2:-200}
@@ -18,8 +28,13 @@ N2=${3:-1200}
 PORT=${PORT:-7411}
 URL_PATH=${PATH_:-/}
 HERE=$(cd "$(dirname "$0")" && pwd)
-OUT=$(mktemp -d)
-trap 'rm -rf "$OUT"' EXIT
+if [[ -n ${KEEP:-} ]]; then
+  OUT=$KEEP
+  mkdir -p "$OUT"
+else
+  OUT=$(mktemp -d)
+  trap 'rm -rf "$OUT"' EXIT
+fi
 SIM=()
 [[ ${CACHE:-0} == 1 ]] && SIM=(--cache-sim=yes --branch-sim=yes)
 valgrind --tool=callgrind --dump-instr=no "${SIM[@]}" --callgrind-out-file="$OUT/cg.%p" \
@@ -35,9 +50,9 @@ client "$N2"
 callgrind_control -d "$SERVER" >/dev/null 2>&1
 kill "$SERVER"
 wait "$SERVER" 2>/dev/null || true
-events=$(grep -h "^events:" "$OUT"/cg.*.2 | head -1 | cut -d' ' -f2-)
-totals=$(grep -h "^summary:\|^totals:" "$OUT"/cg.*.2 | head -1 | cut -d' ' -f2-)
-first=$(grep -h "^summary:\|^totals:" "$OUT"/cg.*.1 | head -1 | cut -d' ' -f2 )
+events=$(grep -h "^events:" "$OUT/cg.$SERVER.2" | head -1 | cut -d' ' -f2-)
+totals=$(grep -h "^summary:\|^totals:" "$OUT/cg.$SERVER.2" | head -1 | cut -d' ' -f2-)
+first=$(grep -h "^summary:\|^totals:" "$OUT/cg.$SERVER.1" | head -1 | cut -d' ' -f2 )
 echo "per request, over $N2 requests ($N1 before them: $((first / N1)) Ir each):"
 paste <(tr ' ' '\n' <<<"$events") <(tr ' ' '\n' <<<"$totals") |
   awk -v n="$N2" '{ printf "  %-5s %d\n", $1, $2 / n }'

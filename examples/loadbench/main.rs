@@ -197,6 +197,9 @@ fn main() -> anyhow::Result<()> {
     if args.first().map(String::as_str) == Some("__pipeline") {
         return lines::pipeline(&args[1..]);
     }
+    if args.first().map(String::as_str) == Some("__body") {
+        return print_body(&args[1..]);
+    }
     let options = Options::parse(&args)?;
     let scenarios = select(scenarios::all(), options.scenarios.as_deref())?;
 
@@ -266,6 +269,27 @@ fn main() -> anyhow::Result<()> {
     std::fs::write(&out, serde_json::to_string_pretty(&summary.json())?)?;
     println!("written to {}", out.display());
     let _ = std::fs::remove_dir_all(&work);
+    Ok(())
+}
+
+/// `loadbench __body KEY`: writes the body (or line) that scenario KEY
+/// sends to stdout, so that `examples/bench/callgrind.sh` (`BODY=FILE`) counts
+/// the instructions of exactly the request the load benchmark makes.
+fn print_body(args: &[String]) -> anyhow::Result<()> {
+    let [key] = args else {
+        bail!("usage: loadbench __body SCENARIO_KEY");
+    };
+    let scenario = select(scenarios::all(), Some(std::slice::from_ref(key)))?
+        .into_iter()
+        .find(|scenario| scenario.key == key.as_str())
+        .context("the selected scenario")?;
+    let body = match &scenario.load {
+        Load::Pipelined { line, .. } => line(),
+        Load::Throughput(request)
+        | Load::IdleConnections { request, .. }
+        | Load::Contended { probe: request, .. } => (request.body)(),
+    };
+    std::io::stdout().write_all(&body)?;
     Ok(())
 }
 

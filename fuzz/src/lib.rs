@@ -5,6 +5,7 @@
 //! Every check is an `assert!`: a failed invariant is a crash that libFuzzer
 //! saves, exactly like a panic inside the library.
 
+pub mod any;
 pub mod tree;
 
 use std::collections::BTreeMap;

@@ -13,7 +13,6 @@ use serde::de::{
     self, DeserializeOwned, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess,
     Visitor,
 };
-use serde::Serialize;
 use serde_json::value::RawValue;
 
 use crate::codec::Builtin;
@@ -22,6 +21,10 @@ use crate::{
     Codec, DecodeLimits, Entry, ErrorObject, Id, Message, RawParams, Reply, Request, Response,
     Serializable, ValueError, Visit,
 };
+
+mod write;
+
+pub(crate) use write::write_value;
 
 /// Media types of JSON-RPC over JSON. `application/json` is what replies carry.
 pub(crate) const MEDIA_TYPES: &[&str] = &[
@@ -85,13 +88,6 @@ impl Codec for JsonCodec {
     }
 }
 
-pub(crate) fn write_value<T: Serialize + ?Sized>(
-    value: &T,
-    out: &mut Vec<u8>,
-) -> Result<(), ValueError> {
-    serde_json::to_writer(out, value).map_err(ValueError::new)
-}
-
 /// Reads params into `T`.
 ///
 /// The params are checked as UTF-8 in one pass and parsed as text. A
@@ -112,10 +108,18 @@ pub(crate) fn read_value<T: DeserializeOwned>(
 
 /// Writes a reply as JSON. Shared with the SIMD-JSON codec, whose replies
 /// are the same bytes.
+///
+/// `out` is sized for the whole reply first: the results are the bulk of
+/// it, and growing by doubling as they are copied in would move a 128 KiB
+/// result once more when the few bytes after it (`,"id":1}`) overflow.
 pub(crate) fn write_reply(reply: &Reply, out: &mut Vec<u8>) {
     match reply {
-        Reply::Single(response) => write_response(response, out),
+        Reply::Single(response) => {
+            out.reserve(reply_size(response));
+            write_response(response, out);
+        }
         Reply::Batch(responses) => {
+            out.reserve(2 + responses.iter().map(reply_size).sum::<usize>());
             out.push(b'[');
             for (index, response) in responses.iter().enumerate() {
                 if index > 0 {
@@ -126,6 +130,19 @@ pub(crate) fn write_reply(reply: &Reply, out: &mut Vec<u8>) {
             out.push(b']');
         }
     }
+}
+
+/// About the size of a response: exact for a result with a short id,
+/// the framing and room for a short message otherwise (a larger error or
+/// id grows `out` as usual).
+fn reply_size(response: &Response) -> usize {
+    // `{"jsonrpc":"2.0","result":` and `,"id":` and `}`, plus an id
+    const FRAMING: usize = 27 + 6 + 1 + 16;
+    FRAMING
+        + match &response.outcome {
+            Ok(result) => result.0.len(),
+            Err(_) => 96,
+        }
 }
 
 fn write_response(response: &Response, out: &mut Vec<u8>) {
@@ -139,11 +156,11 @@ fn write_response(response: &Response, out: &mut Vec<u8>) {
             out.extend_from_slice(br#""error":"#);
             // An ErrorObject (strings, an i32, a serde_json::Value) always
             // serialises; writing to a Vec cannot fail.
-            serde_json::to_writer(&mut *out, error).expect("error objects serialise");
+            write_value(error, out).expect("error objects serialise");
         }
     }
     out.extend_from_slice(br#","id":"#);
-    serde_json::to_writer(&mut *out, &response.id).expect("ids serialise");
+    write_value(&response.id, out).expect("ids serialise");
     out.push(b'}');
 }
 
@@ -621,6 +638,25 @@ mod tests {
             String::from_utf8(out).unwrap(),
             r#"[{"jsonrpc":"2.0","result":19,"id":1},{"jsonrpc":"2.0","error":{"code":-32600,"message":"Invalid Request"},"id":null}]"#
         );
+    }
+
+    #[test]
+    fn a_reply_is_written_into_one_allocation_of_about_its_size() {
+        let result = format!("\"{}\"", "x".repeat(128 * 1024));
+        let response = |id| Response {
+            id: Id::Int(id),
+            outcome: Ok(crate::Encoded(Bytes::from(result.clone()))),
+        };
+        for reply in [
+            Reply::Single(response(1)),
+            Reply::Batch(vec![response(1), response(22)]),
+        ] {
+            let mut out = Vec::new();
+            JsonCodec::default().encode_reply(&reply, &mut out);
+            // Grown by doubling, the bytes after the last result would
+            // have doubled the buffer (and moved the results once more).
+            assert!(out.len() > 128 * 1024 && out.capacity() < out.len() + 64);
+        }
     }
 }
 
