@@ -389,7 +389,7 @@ fn request_of(frame: &Bytes, [jsonrpc, method, params, id]: [Option<&RawValue>; 
             ))
         }
     };
-    let id = match id.map(|raw| serde_json::from_str::<Id>(raw.get())) {
+    let id = match id.map(id_of) {
         None => None,
         Some(Ok(id)) => Some(id),
         Some(Err(err)) => {
@@ -404,7 +404,37 @@ fn request_of(frame: &Bytes, [jsonrpc, method, params, id]: [Option<&RawValue>; 
 /// The string a raw value holds, unescaped; `None` if it is not a string
 /// (or one serde cannot hold, such as a lone surrogate).
 fn string_of(raw: &RawValue) -> Option<Cow<'_, str>> {
-    serde_json::from_str(raw.get()).ok()
+    match plain_string(raw.get()) {
+        Some(text) => Some(Cow::Borrowed(text)),
+        None => serde_json::from_str(raw.get()).ok(),
+    }
+}
+
+/// The id a raw value holds.
+fn id_of(raw: &RawValue) -> Result<Id, serde_json::Error> {
+    let text = raw.get();
+    // Up to 18 digits always fit an i64.
+    if text.len() <= 18 && text.bytes().all(|byte| byte.is_ascii_digit()) {
+        let value = text
+            .bytes()
+            .fold(0, |value, digit| value * 10 + i64::from(digit - b'0'));
+        return Ok(Id::Int(value));
+    }
+    match plain_string(text) {
+        Some(text) => Ok(Id::Str(text.into())),
+        None => serde_json::from_str(text),
+    }
+}
+
+/// The contents of `raw` if it is a JSON string without escapes: then
+/// they are the string itself, and no parse is needed.
+///
+/// `raw` is a whole JSON value (serde_json checked it while capturing it),
+/// so a leading quote means a string, and without a backslash it holds no
+/// escape and no control character.
+fn plain_string(raw: &str) -> Option<&str> {
+    let inner = raw.strip_prefix('"')?.strip_suffix('"')?;
+    (!inner.as_bytes().contains(&b'\\')).then_some(inner)
 }
 
 /// The part of `frame` that `part` (borrowed from it) covers, without a copy.
@@ -458,6 +488,50 @@ fn skip_string(mut rest: &[u8]) -> &[u8] {
 mod tests {
     use super::*;
     use crate::ErrorCode;
+
+    /// The shortcuts of `id_of` and `string_of` agree with serde_json on
+    /// every kind of value they meet, shortcut or not.
+    #[test]
+    fn ids_and_strings_read_as_serde_json_reads_them() {
+        let values = [
+            "0",
+            "7",
+            "123456789012345678",
+            "1234567890123456789",
+            "9223372036854775807",
+            "9223372036854775808",
+            "18446744073709551616",
+            "-1",
+            "-0",
+            "1.5",
+            "1e3",
+            "null",
+            "true",
+            r#""""#,
+            r#""echo""#,
+            r#""café""#,
+            r#""a\"b""#,
+            r#""\ud800""#,
+            r#""é ü""#,
+            "[1]",
+            "{}",
+        ];
+        for text in values {
+            let raw: &RawValue = serde_json::from_str(text).unwrap();
+            assert_eq!(
+                id_of(raw).ok(),
+                serde_json::from_str::<Id>(text).ok(),
+                "id {text}"
+            );
+            assert_eq!(
+                string_of(raw),
+                serde_json::from_str::<Cow<'_, str>>(text).ok(),
+                "string {text}"
+            );
+        }
+        let raw: &RawValue = serde_json::from_str(r#""echo""#).unwrap();
+        assert!(matches!(string_of(raw), Some(Cow::Borrowed("echo"))));
+    }
 
     fn decode_str(text: &str) -> Message {
         JsonCodec::default().decode(
