@@ -161,20 +161,47 @@ pub fn parse_params<T: DeserializeOwned>(
 }
 
 /// Serialises a handler's result with `codec`.
+///
+/// A small result is written into a buffer the thread reuses and copied
+/// out at its exact size: one allocation. Handing over the written `Vec`
+/// instead would cost two, as a `Vec` with spare capacity becomes `Bytes`
+/// through a shared header of its own, and its release an atomic
+/// decrement. A large result (the last one of the thread was over
+/// [`SMALL_RESULT`]) is written into a buffer of its own and handed over,
+/// as copying it would cost more than the header.
 pub fn encode_value<T: Serialize + ?Sized>(
     codec: &dyn Codec,
     value: &T,
 ) -> Result<Encoded, ValueError> {
-    let mut out = Vec::with_capacity(result_capacity());
+    let capacity = result_capacity();
+    let mut out = if capacity <= SMALL_RESULT {
+        // Empty when a result is being encoded inside another one's.
+        RESULT_BUFFER.with(std::cell::Cell::take)
+    } else {
+        Vec::with_capacity(capacity)
+    };
     let encoded = encode_into(codec, value, &mut out);
     LAST_RESULT_LEN.with(|last| last.set(out.len()));
-    encoded?;
-    Ok(Encoded(Bytes::from(out)))
+    if out.len() > SMALL_RESULT {
+        encoded?;
+        return Ok(Encoded(Bytes::from(out)));
+    }
+    let result = encoded.map(|()| Encoded(Bytes::copy_from_slice(&out)));
+    if out.capacity() <= 2 * SMALL_RESULT {
+        out.clear();
+        RESULT_BUFFER.with(|buffer| buffer.set(out));
+    }
+    result
 }
+
+/// Results up to this many bytes are copied out of [`RESULT_BUFFER`].
+const SMALL_RESULT: usize = 4096;
 
 thread_local! {
     /// The length of the last result this thread encoded.
     static LAST_RESULT_LEN: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+    /// Where this thread writes small results.
+    static RESULT_BUFFER: std::cell::Cell<Vec<u8>> = const { std::cell::Cell::new(Vec::new()) };
 }
 
 /// The largest result buffer [`result_capacity`] starts with.
@@ -397,6 +424,43 @@ mod tests {
         assert_eq!(result_capacity(), 64);
         encode_value(&crate::JsonCodec::default(), &"y".repeat(1 << 21)).unwrap();
         assert_eq!(result_capacity(), MAX_RESULT_HINT);
+    }
+
+    #[test]
+    fn small_results_are_copied_out_of_a_reused_buffer_large_ones_handed_over() {
+        let codec = crate::JsonCodec::default();
+        encode_value(&codec, &1).unwrap();
+        let buffer = RESULT_BUFFER.with(|buffer| {
+            let kept = buffer.take();
+            let at = kept.as_ptr();
+            buffer.set(kept);
+            at
+        });
+        let small = encode_value(&codec, &"abc").unwrap();
+        assert_eq!(&small.0[..], br#""abc""#);
+        assert_ne!(small.0.as_ptr(), buffer, "copied out");
+        let kept = RESULT_BUFFER.with(|buffer| {
+            let kept = buffer.take();
+            let at = (kept.as_ptr(), kept.len(), kept.capacity());
+            buffer.set(kept);
+            at
+        });
+        assert_eq!(kept.0, buffer, "the same buffer serves the next result");
+        assert_eq!(kept.1, 0);
+        // A result that outgrows it takes the buffer along.
+        let big = encode_value(&codec, &"x".repeat(3 * SMALL_RESULT)).unwrap();
+        assert_eq!(big.0.len(), 3 * SMALL_RESULT + 2);
+        // The next one starts from the size hint, in a buffer of its own.
+        let after = encode_value(&codec, &"y").unwrap();
+        assert_eq!(&after.0[..], br#""y""#);
+        // A failed encode keeps the buffer and gives no result.
+        assert!(encode_value(&codec, &vec_key()).is_err());
+        assert!(RESULT_BUFFER.with(|buffer| {
+            let kept = buffer.take();
+            let empty = kept.is_empty();
+            buffer.set(kept);
+            empty
+        }));
     }
 
     fn vec_key() -> std::collections::BTreeMap<Vec<u8>, u8> {
