@@ -67,8 +67,11 @@ impl Batch<'_> {
             drop(entered);
             return poll_once(self.router.dispatch(call), cx);
         };
+        // `entered` counts the call out as it goes.
+        if let Some(outcome) = answer.take_outcome() {
+            return Answer::Ready(outcome);
+        }
         match Pin::new(&mut answer).poll(cx) {
-            // `entered` counts the call out as it goes.
             Poll::Ready(outcome) => Answer::Ready(outcome.unwrap_or_else(|never| match never {})),
             Poll::Pending => Answer::Running(answer.counted(entered.into_owned(shared))),
         }

@@ -1,7 +1,7 @@
 //! The router's response future.
 
 use std::fmt;
-use std::future::{Future, Ready};
+use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -32,7 +32,8 @@ pub struct ResponseFuture {
 
 enum Inner {
     Handler(BoxOutcome),
-    Ready(Ready<Outcome>),
+    /// `None` once polled.
+    Ready(Option<Outcome>),
     /// A handler that must finish within `limit`; dropped when it does not.
     Timed {
         handler: BoxOutcome,
@@ -54,7 +55,7 @@ impl ResponseFuture {
     #[inline]
     pub(crate) fn ready(outcome: Outcome) -> Self {
         ResponseFuture {
-            inner: Inner::Ready(std::future::ready(outcome)),
+            inner: Inner::Ready(Some(outcome)),
             in_flight: None,
             recording: None,
         }
@@ -87,6 +88,25 @@ impl ResponseFuture {
         }
     }
 
+    /// The answer, if it was known when the future was made (and it has
+    /// not been polled yet).
+    pub(crate) fn outcome(&self) -> Option<&Outcome> {
+        match &self.inner {
+            Inner::Ready(outcome) => outcome.as_ref(),
+            Inner::Handler(_) | Inner::Timed { .. } => None,
+        }
+    }
+
+    /// Takes the answer if it was known when the future was made and
+    /// nothing is left to record when it is, so that the caller need not
+    /// poll for it.
+    pub(crate) fn take_outcome(&mut self) -> Option<Outcome> {
+        match &mut self.inner {
+            Inner::Ready(outcome) if self.recording.is_none() => outcome.take(),
+            _ => None,
+        }
+    }
+
     /// Records the call's outcome in `recording` when it is ready (or the
     /// call as dropped, when the future is dropped first).
     #[inline]
@@ -114,7 +134,11 @@ impl Future for ResponseFuture {
         let mut unwinding = Unwinding(Some(&mut this.recording));
         let outcome = match &mut this.inner {
             Inner::Handler(handler) => handler.as_mut().poll(cx),
-            Inner::Ready(ready) => Pin::new(ready).poll(cx),
+            Inner::Ready(ready) => Poll::Ready(
+                ready
+                    .take()
+                    .expect("a ResponseFuture is not polled after it answered"),
+            ),
             Inner::Timed {
                 handler,
                 deadline,

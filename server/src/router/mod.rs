@@ -447,7 +447,18 @@ fn serve(table: &Table, mut call: Call, shared: &Arc<Shared>) -> ResponseFuture 
             let recording = method.stats.as_ref().map(crate::stats::Recording::start);
             // The executor, the concurrency limit, the notification queue
             // and the call timeout: `exec::run`.
-            crate::exec::run(&method.settings, &method.handler, call).recorded(recording)
+            let answer = crate::exec::run(&method.settings, &method.handler, call);
+            let Some(recording) = recording else {
+                return answer;
+            };
+            match answer.outcome() {
+                // A sync handler's: recorded now, with the stats borrowed.
+                Some(outcome) => {
+                    recording.finish(outcome);
+                    answer
+                }
+                None => answer.recorded(Some(recording.into_owned())),
+            }
         }
         None => ResponseFuture::ready(Err(ErrorObject::method_not_found(call.method()))),
     }

@@ -72,30 +72,45 @@ impl MethodStats {
 ///
 /// Made *before* the handler is called, so that a sync handler (which runs
 /// inside the call) is timed and a panic in it (which unwinds through
-/// here) is counted.
+/// here) is counted. It borrows the method's stats (`S` is
+/// `&Arc<MethodStats>`) while the call runs inside the router's own call,
+/// and owns a clone of them (`S` is `Arc<MethodStats>`) only once the
+/// call's answer has to wait: a sync handler's call clones no `Arc`.
 #[derive(Debug)]
-pub(crate) struct Recording {
-    stats: Arc<MethodStats>,
+pub(crate) struct Recording<S: AsRef<MethodStats> = Arc<MethodStats>> {
+    stats: S,
     start: Instant,
     finished: bool,
 }
 
-impl Recording {
-    pub(crate) fn start(stats: &Arc<MethodStats>) -> Self {
+impl<'a> Recording<&'a Arc<MethodStats>> {
+    pub(crate) fn start(stats: &'a Arc<MethodStats>) -> Self {
         stats.calls.fetch_add(1, Ordering::Relaxed);
         Recording {
-            stats: Arc::clone(stats),
+            stats,
             start: Instant::now(),
             finished: false,
         }
     }
 
+    /// The recording for a call whose answer is still to come.
+    pub(crate) fn into_owned(mut self) -> Recording {
+        self.finished = true;
+        Recording {
+            stats: Arc::clone(self.stats),
+            start: self.start,
+            finished: false,
+        }
+    }
+}
+
+impl<S: AsRef<MethodStats>> Recording<S> {
     /// Records the call's outcome and its duration.
     pub(crate) fn finish(mut self, outcome: &Outcome) {
         self.finished = true;
-        self.stats.latency.record(self.start.elapsed());
+        self.stats.as_ref().latency.record(self.start.elapsed());
         if outcome.is_err() {
-            self.stats.errors.fetch_add(1, Ordering::Relaxed);
+            self.stats.as_ref().errors.fetch_add(1, Ordering::Relaxed);
         }
     }
 
@@ -103,12 +118,12 @@ impl Recording {
     /// layer answers with -32603).
     pub(crate) fn panicked(mut self) {
         self.finished = true;
-        self.stats.latency.record(self.start.elapsed());
-        self.stats.errors.fetch_add(1, Ordering::Relaxed);
+        self.stats.as_ref().latency.record(self.start.elapsed());
+        self.stats.as_ref().errors.fetch_add(1, Ordering::Relaxed);
     }
 }
 
-impl Drop for Recording {
+impl<S: AsRef<MethodStats>> Drop for Recording<S> {
     fn drop(&mut self) {
         if self.finished {
             return;
@@ -116,10 +131,13 @@ impl Drop for Recording {
         // Unwinding: a sync handler panicked inside the router's call.
         // Otherwise the call's future was dropped unanswered.
         if std::thread::panicking() {
-            self.stats.latency.record(self.start.elapsed());
-            self.stats.errors.fetch_add(1, Ordering::Relaxed);
+            self.stats.as_ref().latency.record(self.start.elapsed());
+            self.stats.as_ref().errors.fetch_add(1, Ordering::Relaxed);
         } else {
-            self.stats.cancelled.fetch_add(1, Ordering::Release);
+            self.stats
+                .as_ref()
+                .cancelled
+                .fetch_add(1, Ordering::Release);
         }
     }
 }
