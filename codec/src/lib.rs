@@ -65,6 +65,9 @@ pub use error::{ErrorCode, ErrorObject};
 pub use extensions::{fact, Extensions, Facts};
 pub use frame::{Frame, PeerAddr};
 pub use id::Id;
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub use json::fuzzing as json_fuzzing;
 pub use json::JsonCodec;
 pub use limits::DecodeLimits;
 pub use message::{Encoded, Entry, Message, Reply, Request, Response};

@@ -10,6 +10,9 @@ use serde_json::{json, Value};
 
 const SPEC: &str = include_str!("../../examples/tests/conformance/spec.rpc");
 
+// The frames of JsonCodec's fast-path tests: `ANSWERED` and `OTHERS`.
+include!("../../codec/src/json/scan_frames.rs");
+
 fn main() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("seeds");
     let (json_texts, values) = spec_cases();
@@ -29,6 +32,11 @@ fn main() {
     write(&root.join("decode_json"), &json);
     write(&root.join("decode_simd_json"), &json);
     write(&root.join("differential_json"), &json);
+    let fast_path = ANSWERED.iter().chain(OTHERS).map(|text| text.as_bytes().to_vec());
+    write(
+        &root.join("json_fast_path"),
+        &[fast_path.collect(), json.clone()].concat(),
+    );
     write(&root.join("decode_cbor"), &cbor);
     write(&root.join("decode_msgpack"), &msgpack);
 

@@ -22,6 +22,7 @@ use crate::{
     Serializable, ValueError, Visit,
 };
 
+mod scan;
 mod write;
 
 pub(crate) use write::write_value;
@@ -164,22 +165,33 @@ fn write_response(response: &Response, out: &mut Vec<u8>) {
     out.push(b'}');
 }
 
+/// Decodes a frame: the checks every frame gets, then [`scan`]'s reader
+/// for the common request shapes, and serde_json for the frames it gives
+/// up on (which it decodes from scratch).
 fn decode(frame: &Bytes, limits: &DecodeLimits) -> Message {
-    let text = match std::str::from_utf8(frame) {
-        Ok(text) => text,
-        Err(err) => {
-            return Message::error(ErrorObject::parse_error(format_args!(
-                "invalid UTF-8 at byte {}",
-                err.valid_up_to()
-            )))
-        }
-    };
+    match checked_text(frame, limits) {
+        Ok(text) => scan::decode(frame, text, limits)
+            .unwrap_or_else(|| decode_with_serde(frame, text, limits)),
+        Err(error) => Message::error(error),
+    }
+}
+
+/// The frame as text, if it is UTF-8 and nests no deeper than the limit.
+fn checked_text<'f>(frame: &'f Bytes, limits: &DecodeLimits) -> Result<&'f str, ErrorObject> {
+    let text = std::str::from_utf8(frame).map_err(|err| {
+        ErrorObject::parse_error(format_args!("invalid UTF-8 at byte {}", err.valid_up_to()))
+    })?;
     if nesting_exceeds(text.as_bytes(), limits.depth()) {
-        return Message::error(ErrorObject::parse_error(format_args!(
+        return Err(ErrorObject::parse_error(format_args!(
             "nesting deeper than {}",
             limits.depth()
         )));
     }
+    Ok(text)
+}
+
+/// Decodes `text` (the frame, checked) through serde_json: any frame.
+fn decode_with_serde(frame: &Bytes, text: &str, limits: &DecodeLimits) -> Message {
     let mut deserializer = serde_json::Deserializer::from_str(text);
     let message = match text.bytes().find(|b| !b.is_ascii_whitespace()) {
         Some(b'[') => deserializer
@@ -197,6 +209,30 @@ fn decode(frame: &Bytes, limits: &DecodeLimits) -> Message {
     match message.and_then(|message| deserializer.end().map(|()| message)) {
         Ok(message) => message,
         Err(err) => Message::error(ErrorObject::parse_error(err)),
+    }
+}
+
+/// The two decode paths of [`JsonCodec`] apart, for the `json_fast_path`
+/// fuzz target in `fuzz/`, which checks that the fast one answers exactly
+/// as serde_json does whenever it answers. Not a stable API.
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing {
+    use super::*;
+
+    /// The message [`scan`]'s reader decodes, or `None` where it gives up
+    /// (also for a frame the checks before both paths reject).
+    pub fn decode_fast(frame: &Bytes, limits: &DecodeLimits) -> Option<Message> {
+        let text = checked_text(frame, limits).ok()?;
+        scan::decode(frame, text, limits)
+    }
+
+    /// The message serde_json decodes, the fast path never tried.
+    pub fn decode_serde(frame: &Bytes, limits: &DecodeLimits) -> Message {
+        match checked_text(frame, limits) {
+            Ok(text) => decode_with_serde(frame, text, limits),
+            Err(error) => Message::error(error),
+        }
     }
 }
 
