@@ -1,6 +1,6 @@
-//! One connection: the optional TLS handshake, hyper's HTTP/1 or HTTP/2
-//! (see [`protocol`](super::protocol)), the idle timeout, and the shutdown
-//! phases.
+//! One connection: the optional TLS handshake, HTTP/1 (the fast
+//! connection, or hyper's) or HTTP/2 (see [`protocol`](super::protocol)),
+//! the idle timeout, and the shutdown phases.
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -11,7 +11,6 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use hyper::body::Incoming;
 use hyper::rt::{Read, Write};
 use hyper::server::conn::http1;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
@@ -121,7 +120,9 @@ impl Serving {
                 };
                 match handshake {
                     Some(Ok(stream)) => {
-                        serving.drive(TokioIo::new(stream), true, peer, phase).await;
+                        let io = TokioIo::new(stream);
+                        let auto = |service| Http::auto(&serving.auto, io, service);
+                        serving.drive(auto, true, peer, phase).await;
                     }
                     Some(Err(err)) => tracing::debug!(%peer, error = %err, "TLS handshake failed"),
                     None => tracing::debug!(%peer, "TLS handshake timed out"),
@@ -138,10 +139,15 @@ impl Serving {
                 () = stopping(&mut phase) => return,
             };
             match first {
-                Some(Ok(Some(may_be_http2))) => {
-                    serving
-                        .drive(TokioIo::new(stream), may_be_http2, peer, phase)
-                        .await;
+                Some(Ok(Some(true))) => {
+                    let io = TokioIo::new(stream);
+                    let auto = |service| Http::auto(&serving.auto, io, service);
+                    serving.drive(auto, true, peer, phase).await;
+                }
+                Some(Ok(Some(false))) => {
+                    let fast =
+                        |service| Http::<TokioIo<TcpStream>>::fast(&serving.http1, stream, service);
+                    serving.drive(fast, false, peer, phase).await;
                 }
                 Some(Ok(None)) => {}
                 Some(Err(err)) => tracing::debug!(%peer, error = %err, "connection failed"),
@@ -151,12 +157,12 @@ impl Serving {
         });
     }
 
-    /// Runs hyper on `io` (auto-detecting HTTP/2 if `may_be_http2`),
-    /// closing the connection when it has been idle too long or the server
-    /// stops.
+    /// Runs the connection `connect` makes with the connection's service
+    /// (auto-detecting HTTP/2 if `may_be_http2`), closing it when it has
+    /// been idle too long or the server stops.
     async fn drive<I>(
         &self,
-        io: I,
+        connect: impl FnOnce(ConnService) -> Http<I>,
         may_be_http2: bool,
         peer: SocketAddr,
         mut phase: watch::Receiver<Phase>,
@@ -164,30 +170,11 @@ impl Serving {
         I: Read + Write + Unpin + Send + 'static,
     {
         let activity = Arc::new(Activity::new());
-        let service = {
-            let shared = Arc::clone(&self.shared);
-            let activity = Arc::clone(&activity);
-            hyper::service::service_fn(move |request: hyper::Request<Incoming>| {
-                let span = tracing::debug_span!(
-                    "request",
-                    method = %request.method(),
-                    path = %request.uri().path(),
-                    %peer,
-                );
-                let http1 = request.version() < http::Version::HTTP_2;
-                let busy = activity.begin(http1);
-                Tracked {
-                    answer: dispatch::serve(&shared, Some(peer), request, span),
-                    busy: Some(busy),
-                    http1,
-                }
-            })
-        };
-        let connection = if may_be_http2 {
-            Http::auto(&self.auto, io, service)
-        } else {
-            Http::http1(&self.http1, io, service)
-        };
+        let connection = connect(ConnService {
+            shared: Arc::clone(&self.shared),
+            activity: Arc::clone(&activity),
+            peer,
+        });
         let mut connection = std::pin::pin!(connection);
         let idle = tokio::time::sleep(self.head_timeout.unwrap_or(Duration::MAX));
         let mut idle = std::pin::pin!(idle);
@@ -416,11 +403,48 @@ impl Activity {
     }
 }
 
+/// The service of one connection, for hyper's requests and the fast
+/// connection's alike: each request is counted in flight on the
+/// connection until answered, and answered by [`dispatch::serve`] in its
+/// span.
+#[derive(Clone, Debug)]
+pub(super) struct ConnService {
+    shared: Arc<Shared>,
+    activity: Arc<Activity>,
+    peer: SocketAddr,
+}
+
+impl<B> hyper::service::Service<http::Request<B>> for ConnService
+where
+    B: http_body::Body<Data = bytes::Bytes> + Send + 'static,
+    B::Error: Into<crate::BoxError>,
+{
+    type Response = http::Response<Body>;
+    type Error = Infallible;
+    type Future = Tracked;
+
+    fn call(&self, request: http::Request<B>) -> Tracked {
+        let span = tracing::debug_span!(
+            "request",
+            method = %request.method(),
+            path = %request.uri().path(),
+            peer = %self.peer,
+        );
+        let http1 = request.version() < http::Version::HTTP_2;
+        let busy = self.activity.begin(http1);
+        Tracked {
+            answer: dispatch::serve(&self.shared, Some(self.peer), request, span),
+            busy: Some(busy),
+            http1,
+        }
+    }
+}
+
 /// A request's answer on one of the server's connections: the request
 /// counts as in flight until it is answered, and when the server lingers
 /// after a hand-over its answer closes an HTTP/1 connection (hyper closes
 /// it once the answer is written).
-struct Tracked {
+pub(super) struct Tracked {
     answer: BoxedAnswer,
     busy: Option<Busy>,
     http1: bool,

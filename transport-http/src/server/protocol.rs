@@ -1,27 +1,29 @@
-//! Which hyper connection serves a socket: plain HTTP/1, or hyper-util's
-//! auto-detecting one when the client may speak HTTP/2.
+//! Which connection serves a socket: the fast HTTP/1 one, hyper's HTTP/1,
+//! or hyper-util's auto-detecting one when the client may speak HTTP/2.
 //!
 //! Most connections are HTTP/1, and most of those sit idle between calls.
 //! hyper-util's auto connection keeps room for HTTP/2's state and a buffer
 //! for the preface in every connection, HTTP/1 or not: about 8 KiB per idle
 //! connection. So a plain-TCP connection whose first bytes cannot begin
 //! HTTP/2's preface (`PRI * HTTP/2.0…`; an HTTP/1 request starts with its
-//! method, `POST`, `GET`, …) gets hyper's HTTP/1 connection alone, and only
-//! the rest (and TLS, where ALPN decides) the auto-detecting one, boxed.
+//! method, `POST`, `GET`, …) gets the [fast HTTP/1 connection](h1), which
+//! hands it to hyper's HTTP/1 connection when a request needs hyper, and
+//! only the rest (and TLS, where ALPN decides) the auto-detecting one,
+//! boxed.
 
 use std::future::Future;
 use std::io;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use hyper::body::Incoming;
 use hyper::rt::{Read, Write};
 use hyper::server::conn::http1;
-use hyper::service::{HttpService, Service};
-use hyper::{Request, Response};
 use hyper_util::rt::TokioExecutor;
 use hyper_util::server::conn::auto;
 use tokio::net::TcpStream;
+
+use super::connection::ConnService;
+use super::h1;
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -38,34 +40,31 @@ pub(super) async fn may_be_http2(stream: &TcpStream) -> io::Result<Option<bool>>
 }
 
 pin_project_lite::pin_project! {
-    /// hyper's future for one connection, of the kind [`may_be_http2`] chose.
+    /// The future of one connection, of the kind [`may_be_http2`] chose:
+    /// plain TCP that is HTTP/1 gets the [fast connection](h1), the rest
+    /// (and TLS) hyper-util's auto-detecting one, boxed.
     #[project = HttpProj]
-    pub(super) enum Http<I, S>
-    where
-        S: HttpService<Incoming>,
-    {
-        H1 { #[pin] connection: http1::Connection<I, S> },
-        Auto { connection: Pin<Box<auto::Connection<'static, I, S, TokioExecutor>>> },
+    pub(super) enum Http<I> {
+        Fast { connection: h1::Connection },
+        Auto { connection: Pin<Box<auto::Connection<'static, I, ConnService, TokioExecutor>>> },
     }
 }
 
-impl<I, S, B> Http<I, S>
+impl<I> Http<I>
 where
-    S: Service<Request<Incoming>, Response = Response<B>> + Send + 'static,
-    S::Error: Into<BoxError>,
-    S::Future: Send + 'static,
     I: Read + Write + Unpin + Send + 'static,
-    B: hyper::body::Body + Send + 'static,
-    B::Data: Send,
-    B::Error: Into<BoxError>,
 {
-    pub(super) fn http1(builder: &http1::Builder, io: I, service: S) -> Self {
-        Http::H1 {
-            connection: builder.serve_connection(io, service),
+    pub(super) fn fast(builder: &http1::Builder, stream: TcpStream, service: ConnService) -> Self {
+        Http::Fast {
+            connection: h1::Connection::new(stream, service, builder),
         }
     }
 
-    pub(super) fn auto(builder: &auto::Builder<TokioExecutor>, io: I, service: S) -> Self {
+    pub(super) fn auto(
+        builder: &auto::Builder<TokioExecutor>,
+        io: I,
+        service: ConnService,
+    ) -> Self {
         Http::Auto {
             connection: Box::pin(builder.serve_connection(io, service).into_owned()),
         }
@@ -74,27 +73,21 @@ where
     /// Finishes the requests in flight, then closes.
     pub(super) fn graceful_shutdown(self: Pin<&mut Self>) {
         match self.project() {
-            HttpProj::H1 { connection } => connection.graceful_shutdown(),
+            HttpProj::Fast { connection } => connection.graceful_shutdown(),
             HttpProj::Auto { connection } => connection.as_mut().graceful_shutdown(),
         }
     }
 }
 
-impl<I, S, B> Future for Http<I, S>
+impl<I> Future for Http<I>
 where
-    S: Service<Request<Incoming>, Response = Response<B>> + Send + 'static,
-    S::Error: Into<BoxError>,
-    S::Future: Send + 'static,
     I: Read + Write + Unpin + Send + 'static,
-    B: hyper::body::Body + Send + 'static,
-    B::Data: Send,
-    B::Error: Into<BoxError>,
 {
     type Output = Result<(), BoxError>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         match self.project() {
-            HttpProj::H1 { connection } => connection.poll(cx).map_err(Into::into),
+            HttpProj::Fast { connection } => Pin::new(connection).poll(cx),
             HttpProj::Auto { connection } => connection.as_mut().poll(cx),
         }
     }

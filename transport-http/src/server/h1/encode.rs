@@ -1,0 +1,244 @@
+//! Writing a response head: the status line, the response's headers, and
+//! the framing the fast connection chooses (`Content-Length` when the body's
+//! length is known, else chunked, or for `HTTP/1.0` the end of the
+//! connection), with a `Date` as hyper adds it.
+
+use std::cell::RefCell;
+use std::io::Write as _;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use http::header::{CONNECTION, CONTENT_LENGTH, DATE, TRANSFER_ENCODING};
+use http::{response, StatusCode, Version};
+
+/// How the body follows the head.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Framing {
+    /// No body may follow (`1xx`, `204`, `304`).
+    None,
+    Length(u64),
+    Chunked,
+    /// The body ends with the connection (`HTTP/1.0`, length unknown).
+    UntilClose,
+}
+
+impl Framing {
+    /// The framing of a body of `length` (if known) in a response with
+    /// `status` to a request of `version`.
+    pub(super) fn of(status: StatusCode, version: Version, length: Option<u64>) -> Framing {
+        if status.is_informational()
+            || status == StatusCode::NO_CONTENT
+            || status == StatusCode::NOT_MODIFIED
+        {
+            return Framing::None;
+        }
+        match length {
+            Some(length) => Framing::Length(length),
+            None if version == Version::HTTP_11 => Framing::Chunked,
+            None => Framing::UntilClose,
+        }
+    }
+}
+
+/// Whether the response asks for the connection to close.
+pub(super) fn asks_to_close(head: &response::Parts) -> bool {
+    head.headers
+        .get_all(CONNECTION)
+        .iter()
+        .flat_map(|value| value.as_bytes().split(|&byte| byte == b','))
+        .any(|option| option.trim_ascii().eq_ignore_ascii_case(b"close"))
+}
+
+/// Appends the head of a response to `out`. `keep_alive` is what the
+/// connection does after it: an `HTTP/1.0` client that asked for
+/// keep-alive is told it is kept, and one that is closed early is told so.
+///
+/// The response's own `Content-Length` and `Transfer-Encoding` are left
+/// out: the body's framing is the connection's to say.
+pub(super) fn head(
+    out: &mut Vec<u8>,
+    head: &response::Parts,
+    version: Version,
+    framing: Framing,
+    keep_alive: bool,
+) {
+    out.extend_from_slice(match version {
+        Version::HTTP_10 => b"HTTP/1.0 ",
+        _ => b"HTTP/1.1 ",
+    });
+    out.extend_from_slice(head.status.as_str().as_bytes());
+    out.push(b' ');
+    out.extend_from_slice(head.status.canonical_reason().unwrap_or("").as_bytes());
+    out.extend_from_slice(b"\r\n");
+    let mut has_connection = false;
+    for (name, value) in &head.headers {
+        if name == CONTENT_LENGTH || name == TRANSFER_ENCODING {
+            continue;
+        }
+        has_connection |= name == CONNECTION;
+        out.extend_from_slice(name.as_str().as_bytes());
+        out.extend_from_slice(b": ");
+        out.extend_from_slice(value.as_bytes());
+        out.extend_from_slice(b"\r\n");
+    }
+    match framing {
+        Framing::None | Framing::UntilClose => {}
+        Framing::Length(length) => {
+            out.extend_from_slice(b"content-length: ");
+            out.extend_from_slice(itoa(length, &mut [0; 20]));
+            out.extend_from_slice(b"\r\n");
+        }
+        Framing::Chunked => out.extend_from_slice(b"transfer-encoding: chunked\r\n"),
+    }
+    if !has_connection {
+        if !keep_alive && version == Version::HTTP_11 {
+            out.extend_from_slice(b"connection: close\r\n");
+        } else if keep_alive && version == Version::HTTP_10 {
+            out.extend_from_slice(b"connection: keep-alive\r\n");
+        }
+    }
+    if !head.headers.contains_key(DATE) {
+        out.extend_from_slice(b"date: ");
+        out.extend_from_slice(&now());
+        out.extend_from_slice(b"\r\n");
+    }
+    out.extend_from_slice(b"\r\n");
+}
+
+/// The decimal digits of `n`, written into `buf`.
+fn itoa(mut n: u64, buf: &mut [u8; 20]) -> &[u8] {
+    let mut at = buf.len();
+    loop {
+        at -= 1;
+        buf[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            return &buf[at..];
+        }
+    }
+}
+
+/// The length of an IMF-fixdate, `Sun, 06 Nov 1994 08:49:37 GMT`.
+const DATE_LEN: usize = 29;
+
+thread_local! {
+    /// The date of the current second, written once a second per thread.
+    static DATE_NOW: RefCell<(u64, [u8; DATE_LEN])> = const { RefCell::new((u64::MAX, [0; DATE_LEN])) };
+}
+
+/// The current time as an HTTP date.
+fn now() -> [u8; DATE_LEN] {
+    let now = SystemTime::now();
+    let second = now
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |since| since.as_secs());
+    DATE_NOW.with_borrow_mut(|(cached, text)| {
+        if *cached != second {
+            let mut cursor = &mut text[..];
+            // An IMF-fixdate is always 29 bytes long.
+            let _ = write!(cursor, "{}", httpdate::HttpDate::from(now));
+            *cached = second;
+        }
+        *text
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http::HeaderValue;
+
+    fn parts(status: StatusCode, headers: &[(&'static str, &'static str)]) -> response::Parts {
+        let mut response = http::Response::new(());
+        *response.status_mut() = status;
+        for (name, value) in headers {
+            response
+                .headers_mut()
+                .append(*name, HeaderValue::from_static(value));
+        }
+        response.into_parts().0
+    }
+
+    fn text(
+        parts: &response::Parts,
+        version: Version,
+        framing: Framing,
+        keep_alive: bool,
+    ) -> String {
+        let mut out = Vec::new();
+        head(&mut out, parts, version, framing, keep_alive);
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn a_head_has_its_status_headers_length_and_date() {
+        let ok = parts(
+            StatusCode::OK,
+            &[
+                ("content-type", "application/json"),
+                ("content-length", "999"),
+            ],
+        );
+        let written = text(&ok, Version::HTTP_11, Framing::Length(41), true);
+        let (start, date) = written.split_once("date: ").unwrap();
+        assert_eq!(
+            start,
+            "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 41\r\n"
+        );
+        let date = date.strip_suffix("\r\n\r\n").unwrap();
+        assert!(httpdate::parse_http_date(date).is_ok(), "{date:?}");
+        let elapsed = SystemTime::now()
+            .duration_since(httpdate::parse_http_date(date).unwrap())
+            .unwrap();
+        assert!(elapsed.as_secs() < 5);
+    }
+
+    #[test]
+    fn the_connection_header_says_what_the_connection_does() {
+        let ok = parts(StatusCode::OK, &[("date", "x")]);
+        assert_eq!(
+            text(&ok, Version::HTTP_11, Framing::Length(0), false),
+            "HTTP/1.1 200 OK\r\ndate: x\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
+        );
+        assert_eq!(
+            text(&ok, Version::HTTP_10, Framing::Length(0), true),
+            "HTTP/1.0 200 OK\r\ndate: x\r\ncontent-length: 0\r\nconnection: keep-alive\r\n\r\n"
+        );
+        assert_eq!(
+            text(&ok, Version::HTTP_10, Framing::UntilClose, false),
+            "HTTP/1.0 200 OK\r\ndate: x\r\n\r\n"
+        );
+        let closing = parts(StatusCode::OK, &[("date", "x"), ("connection", "close")]);
+        assert!(asks_to_close(&closing));
+        assert!(!asks_to_close(&ok));
+        assert_eq!(
+            text(&closing, Version::HTTP_11, Framing::Chunked, false),
+            "HTTP/1.1 200 OK\r\ndate: x\r\nconnection: close\r\ntransfer-encoding: chunked\r\n\r\n"
+        );
+    }
+
+    #[test]
+    fn bodies_without_a_length_are_chunked_or_end_the_connection() {
+        assert_eq!(
+            Framing::of(StatusCode::OK, Version::HTTP_11, None),
+            Framing::Chunked
+        );
+        assert_eq!(
+            Framing::of(StatusCode::OK, Version::HTTP_10, None),
+            Framing::UntilClose
+        );
+        assert_eq!(
+            Framing::of(StatusCode::OK, Version::HTTP_11, Some(3)),
+            Framing::Length(3)
+        );
+        assert_eq!(
+            Framing::of(StatusCode::NO_CONTENT, Version::HTTP_11, Some(0)),
+            Framing::None
+        );
+        assert_eq!(
+            Framing::of(StatusCode::NOT_MODIFIED, Version::HTTP_11, None),
+            Framing::None
+        );
+        assert_eq!(itoa(0, &mut [0; 20]), b"0");
+        assert_eq!(itoa(u64::MAX, &mut [0; 20]), b"18446744073709551615");
+    }
+}
