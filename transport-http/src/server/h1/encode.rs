@@ -8,7 +8,7 @@ use std::io::Write as _;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use http::header::{CONNECTION, CONTENT_LENGTH, DATE, TRANSFER_ENCODING};
-use http::{response, StatusCode, Version};
+use http::{response, HeaderValue, StatusCode, Version};
 
 /// How the body follows the head.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -39,28 +39,24 @@ impl Framing {
     }
 }
 
-/// Whether the response asks for the connection to close.
-pub(super) fn asks_to_close(head: &response::Parts) -> bool {
-    head.headers
-        .get_all(CONNECTION)
-        .iter()
-        .flat_map(|value| value.as_bytes().split(|&byte| byte == b','))
-        .any(|option| option.trim_ascii().eq_ignore_ascii_case(b"close"))
-}
-
-/// Appends the head of a response to `out`. `keep_alive` is what the
-/// connection does after it: an `HTTP/1.0` client that asked for
-/// keep-alive is told it is kept, and one that is closed early is told so.
+/// Appends the head of a response to `out`, and says whether the
+/// connection stays open after it: `keep_alive` (what the request and the
+/// server allow), unless the body's end is the connection's or the
+/// response has a `Connection: close` of its own. An `HTTP/1.0` client that
+/// asked for keep-alive is told it is kept, an `HTTP/1.1` one that is
+/// closed is told so.
 ///
 /// The response's own `Content-Length` and `Transfer-Encoding` are left
 /// out: the body's framing is the connection's to say.
+#[must_use = "the connection must close when the head says so"]
 pub(super) fn head(
     out: &mut Vec<u8>,
     head: &response::Parts,
     version: Version,
     framing: Framing,
     keep_alive: bool,
-) {
+) -> bool {
+    let mut keep_alive = keep_alive && framing != Framing::UntilClose;
     out.extend_from_slice(match version {
         Version::HTTP_10 => b"HTTP/1.0 ",
         _ => b"HTTP/1.1 ",
@@ -74,7 +70,10 @@ pub(super) fn head(
         if name == CONTENT_LENGTH || name == TRANSFER_ENCODING {
             continue;
         }
-        has_connection |= name == CONNECTION;
+        if name == CONNECTION {
+            has_connection = true;
+            keep_alive &= !lists_close(value);
+        }
         out.extend_from_slice(name.as_str().as_bytes());
         out.extend_from_slice(b": ");
         out.extend_from_slice(value.as_bytes());
@@ -102,6 +101,15 @@ pub(super) fn head(
         out.extend_from_slice(b"\r\n");
     }
     out.extend_from_slice(b"\r\n");
+    keep_alive
+}
+
+/// Whether a `Connection` value holds `close`.
+fn lists_close(value: &HeaderValue) -> bool {
+    value
+        .as_bytes()
+        .split(|&byte| byte == b',')
+        .any(|option| option.trim_ascii().eq_ignore_ascii_case(b"close"))
 }
 
 /// The decimal digits of `n`, written into `buf`.
@@ -164,9 +172,19 @@ mod tests {
         framing: Framing,
         keep_alive: bool,
     ) -> String {
+        written(parts, version, framing, keep_alive).0
+    }
+
+    /// The head, and whether the connection stays open.
+    fn written(
+        parts: &response::Parts,
+        version: Version,
+        framing: Framing,
+        keep_alive: bool,
+    ) -> (String, bool) {
         let mut out = Vec::new();
-        head(&mut out, parts, version, framing, keep_alive);
-        String::from_utf8(out).unwrap()
+        let open = head(&mut out, parts, version, framing, keep_alive);
+        (String::from_utf8(out).unwrap(), open)
     }
 
     #[test]
@@ -207,12 +225,22 @@ mod tests {
             text(&ok, Version::HTTP_10, Framing::UntilClose, false),
             "HTTP/1.0 200 OK\r\ndate: x\r\n\r\n"
         );
-        let closing = parts(StatusCode::OK, &[("date", "x"), ("connection", "close")]);
-        assert!(asks_to_close(&closing));
-        assert!(!asks_to_close(&ok));
+        assert!(written(&ok, Version::HTTP_11, Framing::Length(0), true).1);
+        assert!(!written(&ok, Version::HTTP_11, Framing::Length(0), false).1);
+        // A body that ends with the connection closes it.
+        assert!(!written(&ok, Version::HTTP_10, Framing::UntilClose, true).1);
+        // So does a response that asks to.
+        let closing = parts(
+            StatusCode::OK,
+            &[("date", "x"), ("connection", "keep-alive, Close")],
+        );
         assert_eq!(
-            text(&closing, Version::HTTP_11, Framing::Chunked, false),
-            "HTTP/1.1 200 OK\r\ndate: x\r\nconnection: close\r\ntransfer-encoding: chunked\r\n\r\n"
+            written(&closing, Version::HTTP_11, Framing::Chunked, true),
+            (
+                "HTTP/1.1 200 OK\r\ndate: x\r\nconnection: keep-alive, Close\r\ntransfer-encoding: chunked\r\n\r\n"
+                    .to_owned(),
+                false
+            )
         );
     }
 

@@ -64,6 +64,10 @@ pub(super) struct Request {
 
 /// Reads the head at the start of `buf`.
 pub(super) fn parse(buf: &[u8]) -> Head {
+    // Between requests, the usual case: nothing to ask httparse.
+    if buf.is_empty() {
+        return Head::Partial;
+    }
     let mut slots = [const { MaybeUninit::<httparse::Header<'_>>::uninit() }; MAX_HEADERS];
     let mut request = httparse::Request::new(&mut []);
     let head_len = match httparse::ParserConfig::default().parse_request_with_uninit_headers(
