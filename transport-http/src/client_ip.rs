@@ -9,7 +9,8 @@
 use std::net::{IpAddr, SocketAddr};
 
 use http::header::HeaderName;
-use http::HeaderMap;
+
+use crate::RequestHeaders;
 
 /// The address of the client that sent a request: the TCP peer's IP, or,
 /// when the peer is a trusted proxy, the client address the proxy forwarded.
@@ -40,7 +41,7 @@ impl TrustedProxies {
     }
 
     /// The client address of a request from `peer` carrying `headers`.
-    pub(crate) fn client_ip(&self, peer: IpAddr, headers: &HeaderMap) -> ClientIp {
+    pub(crate) fn client_ip(&self, peer: IpAddr, headers: &RequestHeaders) -> ClientIp {
         let peer = peer.to_canonical();
         if !self.contains(peer) {
             return ClientIp(peer);
@@ -93,12 +94,12 @@ mod tests {
     const INNER: IpAddr = IpAddr::V4(std::net::Ipv4Addr::new(10, 0, 0, 2));
     const STRANGER: IpAddr = IpAddr::V4(std::net::Ipv4Addr::new(192, 0, 2, 7));
 
-    fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
-        let mut map = HeaderMap::new();
+    fn headers(pairs: &[(&'static str, &'static str)]) -> RequestHeaders {
+        let mut map = http::HeaderMap::new();
         for (name, value) in pairs {
             map.append(*name, HeaderValue::from_static(value));
         }
-        map
+        RequestHeaders::new(map)
     }
 
     fn ip(text: &str) -> IpAddr {
@@ -148,7 +149,10 @@ mod tests {
         assert_eq!(trusted.client_ip(PROXY, &map), ClientIp(INNER));
         let map = headers(&[("x-forwarded-for", "")]);
         assert_eq!(trusted.client_ip(PROXY, &map), ClientIp(PROXY));
-        assert_eq!(trusted.client_ip(PROXY, &HeaderMap::new()), ClientIp(PROXY));
+        assert_eq!(
+            trusted.client_ip(PROXY, &RequestHeaders::default()),
+            ClientIp(PROXY)
+        );
     }
 
     #[test]

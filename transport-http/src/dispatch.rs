@@ -23,7 +23,7 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::Bytes;
-use http::{header, HeaderValue, Method, Request, Response};
+use http::{header, HeaderValue, Method, Request, Response, Uri, Version};
 use http_body_util::Full;
 use rpckit_codec::PeerAddr;
 use tracing::{Instrument, Span};
@@ -33,7 +33,7 @@ use crate::compression::{Compression, Offload};
 use crate::cors::{self, CorsPolicy};
 use crate::error::Rejection;
 use crate::fallback::Fallback;
-use crate::{jsonp, post, Body, BoxError, Jsonp, ResponseHandle, Route};
+use crate::{jsonp, post, Body, BoxError, Jsonp, RequestHeaders, ResponseHandle, Route};
 
 /// What every request of a server reads: set once by the builder.
 #[derive(Debug)]
@@ -137,13 +137,52 @@ where
     B: http_body::Body<Data = Bytes> + Send + 'static,
     B::Error: Into<BoxError>,
 {
-    let (mut parts, body) = request.into_parts();
-    // Out of the parts, so that the target can borrow the path while the
-    // parts move on.
-    let uri = std::mem::take(&mut parts.uri);
+    let (parts, body) = request.into_parts();
+    let head = RequestHead {
+        method: parts.method,
+        uri: parts.uri,
+        version: parts.version,
+        headers: RequestHeaders::new(parts.headers),
+        extensions: parts.extensions,
+    };
+    serve_head(shared, peer, head, body, span)
+}
+
+/// A request's head, its headers as [`RequestHeaders`]: a map, or the
+/// fields as the fast HTTP/1 connection read them.
+#[derive(Debug)]
+pub(crate) struct RequestHead {
+    pub(crate) method: Method,
+    pub(crate) uri: Uri,
+    pub(crate) version: Version,
+    pub(crate) headers: RequestHeaders,
+    pub(crate) extensions: http::Extensions,
+}
+
+/// [`serve`], for a request already in its parts.
+pub(crate) fn serve_head<B>(
+    shared: &Arc<Shared>,
+    peer: Peer,
+    head: RequestHead,
+    body: B,
+    span: Span,
+) -> BoxedAnswer
+where
+    B: http_body::Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<BoxError>,
+{
+    let RequestHead {
+        method,
+        uri,
+        version,
+        headers,
+        extensions,
+    } = head;
     let finish = Finish {
         origin: match shared.cors {
-            Some(_) => parts.headers.get(header::ORIGIN).cloned(),
+            Some(_) => headers
+                .first(&header::ORIGIN)
+                .and_then(|origin| HeaderValue::from_bytes(origin).ok()),
             None => None,
         },
         handle: ResponseHandle::new(),
@@ -152,9 +191,9 @@ where
         allow: shared.allow,
     };
     let handle = &finish.handle;
-    let started = match (&parts.method, shared.target(uri.path(), &parts.method)) {
+    let started = match (&method, shared.target(uri.path(), &method)) {
         (&Method::POST, Some(Target::Route(route))) => {
-            post::Exchange::start(shared, route, peer, parts.headers, body, handle)
+            post::Exchange::start(shared, route, peer, headers, body, handle)
                 .map(|exchange| Started::Post(exchange.run()))
         }
         (&Method::GET, Some(Target::Route(_))) if shared.jsonp.is_enabled() => {
@@ -162,22 +201,35 @@ where
         }
         (&Method::GET, Some(Target::Method(route, name))) => {
             let query = uri.query().unwrap_or("");
-            jsonp::Exchange::start(shared, route, name, peer, query, parts.headers, handle)
+            jsonp::Exchange::start(shared, route, name, peer, query, headers, handle)
                 .map(|exchange| Started::Jsonp(exchange.run()))
         }
         (&Method::OPTIONS, Some(_)) => match &shared.cors {
             // A preflight has its CORS headers already.
             Some(cors) => {
-                let response = cors.options(&parts.headers, allow_value(shared.allow));
+                let response = cors.options(&headers, allow_value(shared.allow));
                 return boxed(ready(response.map(Body::full)), span);
             }
             None => Err(not_allowed),
         },
         (_, Some(_)) => Err(not_allowed),
         (_, None) => match shared.services.get(uri.path()).or(shared.fallback.as_ref()) {
+            // The fallback gets what the transport knows about the client
+            // in its extensions (`PeerAddr`, `ClientIp`), its body type
+            // erased.
             Some(service) => {
-                parts.uri = uri;
-                let request = fallback_request(shared, peer, Request::from_parts(parts, body));
+                let client_ip =
+                    peer.map(|peer| (peer, shared.trusted_proxies.client_ip(peer.ip(), &headers)));
+                let mut request = Request::new(Body::new(body));
+                *request.method_mut() = method;
+                *request.uri_mut() = uri;
+                *request.version_mut() = version;
+                *request.headers_mut() = headers.into_map();
+                *request.extensions_mut() = extensions;
+                if let Some((peer, client_ip)) = client_ip {
+                    request.extensions_mut().insert(PeerAddr(peer));
+                    request.extensions_mut().insert(client_ip);
+                }
                 return boxed(service.clone().call(request), span);
             }
             None => Err(Rejection::NotFound),
@@ -325,23 +377,6 @@ where
         let timer = this.timer.as_pin_mut().expect("the timer was just set");
         timer.poll(cx).map(|()| Err(Rejection::Timeout { limit }))
     }
-}
-
-/// The request as the fallback gets it: what the transport knows about the
-/// client in its extensions ([`PeerAddr`], [`ClientIp`](crate::ClientIp)),
-/// its body type erased.
-fn fallback_request<B>(shared: &Shared, peer: Peer, request: Request<B>) -> Request<Body>
-where
-    B: http_body::Body<Data = Bytes> + Send + 'static,
-    B::Error: Into<BoxError>,
-{
-    let (mut parts, body) = request.into_parts();
-    if let Some(peer) = peer {
-        let client_ip = shared.trusted_proxies.client_ip(peer.ip(), &parts.headers);
-        parts.extensions.insert(PeerAddr(peer));
-        parts.extensions.insert(client_ip);
-    }
-    Request::from_parts(parts, Body::new(body))
 }
 
 fn allow_value(methods: &[Method]) -> HeaderValue {

@@ -159,5 +159,10 @@ pub use rpckit_codec::handover;
 pub use rpckit_codec::handover::{notify_ready, Successor};
 #[cfg(unix)]
 pub use server::LISTENER_NAME;
+
+/// The fast HTTP/1 connection's head reader, for the fuzz targets.
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub use server::h1::fuzzing as http1_fuzzing;
 #[cfg(feature = "tls")]
 pub use tls::{TlsConfig, TlsError, TlsErrorKind};

@@ -15,7 +15,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use http::response::Parts;
-use http::{header, HeaderMap, HeaderValue, Response, StatusCode};
+use http::{header, HeaderValue, Response, StatusCode};
 use http_body::Body;
 use http_body_util::Full;
 use rpckit_codec::{Codec, Extensions, Frame, StatsSink};
@@ -57,7 +57,7 @@ where
         shared: &Arc<Shared>,
         route: &Route,
         peer: Peer,
-        headers: HeaderMap,
+        headers: RequestHeaders,
         body: B,
         response_handle: &ResponseHandle,
     ) -> Result<Self, Rejection> {
@@ -65,9 +65,9 @@ where
         // still lets the 415 say what was sent. Checked as UTF-8 first,
         // which is what `from_utf8_lossy` finds for every header a client
         // really sends, at a fifth of its cost.
-        let content_type = headers.get(header::CONTENT_TYPE).map(|value| {
-            std::str::from_utf8(value.as_bytes())
-                .map_or_else(|_| String::from_utf8_lossy(value.as_bytes()), Cow::Borrowed)
+        let content_type = headers.first(&header::CONTENT_TYPE).map(|value| {
+            std::str::from_utf8(value)
+                .map_or_else(|_| String::from_utf8_lossy(value), Cow::Borrowed)
         });
         let codec = route
             .codecs
@@ -75,15 +75,8 @@ where
             .map_err(Rejection::UnsupportedMediaType)?
             .clone();
         let coding = compression::request_coding(&headers)?;
-        let request_headers = RequestHeaders::new(headers);
-        let extensions = request_extensions(
-            shared,
-            route,
-            peer,
-            request_headers.clone(),
-            response_handle,
-            None,
-        );
+        let extensions =
+            request_extensions(shared, route, peer, headers.clone(), response_handle, None);
         Ok(Exchange {
             shared: Arc::clone(shared),
             body,
@@ -92,7 +85,7 @@ where
             extensions,
             service: route.service.clone(),
             sink: route.sink.clone(),
-            request_headers,
+            request_headers: headers,
             response_handle: response_handle.clone(),
         })
     }

@@ -4,7 +4,7 @@
 mod accept;
 mod connection;
 mod gate;
-mod h1;
+pub(crate) mod h1;
 mod handle;
 mod inherit;
 mod open_files;

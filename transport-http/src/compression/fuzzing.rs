@@ -30,7 +30,7 @@ pub fn decompress(content_encoding: &str, body: &[u8], limit: usize, step: usize
         return Outcome::Unsupported;
     };
     headers.insert(http::header::CONTENT_ENCODING, value);
-    let algorithm = match request_coding(&headers) {
+    let algorithm = match request_coding(&crate::RequestHeaders::new(headers)) {
         Ok(Some(algorithm)) => algorithm,
         Ok(None) => return Outcome::Decoded(Bytes::copy_from_slice(body)),
         Err(_) => return Outcome::Unsupported,

@@ -24,7 +24,7 @@ use std::future::Future;
 use std::sync::{Arc, LazyLock};
 
 use bytes::{BufMut, Bytes, BytesMut};
-use http::{header, HeaderMap, HeaderValue, Response, StatusCode};
+use http::{header, HeaderValue, Response, StatusCode};
 use http_body_util::Full;
 use rpckit_codec::{Codec, Frame};
 
@@ -173,7 +173,7 @@ impl Exchange {
         method: &str,
         peer: Peer,
         query: &str,
-        headers: HeaderMap,
+        headers: RequestHeaders,
         response_handle: &ResponseHandle,
     ) -> Result<Self, Rejection> {
         // The codec decodes the method again; checking it here makes a bad
@@ -186,7 +186,7 @@ impl Exchange {
             shared,
             route,
             peer,
-            RequestHeaders::new(headers),
+            headers,
             response_handle,
             Some(JsonpRequest {
                 callback: callback.clone(),

@@ -23,7 +23,10 @@ use super::accept::{Open, Phase};
 use super::gate::Gate;
 use super::protocol::{self, Http};
 use super::Config;
-use crate::dispatch::{self, BoxedAnswer, Shared};
+use bytes::Bytes;
+use http_body_util::Full;
+
+use crate::dispatch::{self, BoxedAnswer, RequestHead, Shared};
 use crate::Body;
 
 /// What every connection of one server run shares.
@@ -31,7 +34,8 @@ use crate::Body;
 pub(super) struct Serving {
     /// For connections that may speak HTTP/2 (and TLS ones: ALPN decides).
     auto: auto::Builder<TokioExecutor>,
-    /// For the others: HTTP/1 alone takes less memory per connection.
+    /// For the others, once the fast HTTP/1 connection hands them over
+    /// (HTTP/1 alone takes less memory per connection).
     http1: http1::Builder,
     shared: Arc<Shared>,
     idle_timeout: Option<Duration>,
@@ -436,6 +440,25 @@ where
             answer: dispatch::serve(&self.shared, Some(self.peer), request, span),
             busy: Some(busy),
             http1,
+        }
+    }
+}
+
+impl ConnService {
+    /// Answers a request of the fast HTTP/1 connection, read into its
+    /// parts (its headers as read, not yet a map).
+    pub(super) fn call_head(&self, head: RequestHead, body: Full<Bytes>) -> Tracked {
+        let span = tracing::debug_span!(
+            "request",
+            method = %head.method,
+            path = %head.uri.path(),
+            peer = %self.peer,
+        );
+        let busy = self.activity.begin(true);
+        Tracked {
+            answer: dispatch::serve_head(&self.shared, Some(self.peer), head, body, span),
+            busy: Some(busy),
+            http1: true,
         }
     }
 }

@@ -15,12 +15,15 @@ use std::mem::MaybeUninit;
 use std::ops::Range;
 
 use bytes::Bytes;
-use http::header::{HeaderName, HeaderValue};
-use http::{HeaderMap, Method, Uri, Version};
+use http::{Method, Uri, Version};
+
+use crate::dispatch::RequestHead;
+use crate::headers::{Fields, RawHeaders};
+use crate::RequestHeaders;
 
 /// The most headers a request the fast connection serves may have; more
 /// go to hyper (which takes up to 100).
-pub(super) const MAX_HEADERS: usize = 32;
+pub(super) const MAX_HEADERS: usize = crate::headers::MAX_FIELDS;
 
 /// The largest body the fast connection reads whole before answering;
 /// larger ones go to hyper, whose body streams under the server's limits
@@ -31,8 +34,14 @@ pub(super) const MAX_BODY: usize = 64 * 1024;
 /// cookie, say) goes to hyper, whose own limit is far higher.
 pub(super) const MAX_HEAD: usize = 16 * 1024;
 
+const _: () = assert!(MAX_HEAD <= crate::headers::MAX_HEAD);
+
 /// What the start of the buffer holds.
 #[derive(Debug)]
+#[expect(
+    clippy::large_enum_variant,
+    reason = "one lives on the stack at a time; a box would be an allocation a request"
+)]
 pub(super) enum Head {
     /// Not a whole head yet.
     Partial,
@@ -43,16 +52,15 @@ pub(super) enum Head {
 }
 
 /// A parsed head, by position in the buffer: the buffer is frozen into
-/// [`Bytes`] only once the head is taken, and the URI and header values are
-/// then slices of it, not copies.
+/// [`Bytes`] only once the head is taken, and the URI and the headers are
+/// then read off it, not copied (the headers' map is made only if asked
+/// for: see [`RequestHeaders`]).
 #[derive(Debug)]
 pub(super) struct Request {
     method: Method,
     pub(super) version: Version,
     path: Range<usize>,
-    /// Each header's name and value, as [`Span`]s.
-    headers: [(Span, Span); MAX_HEADERS],
-    header_count: usize,
+    headers: Fields,
     /// Where the head ends (its blank line included).
     pub(super) head_len: usize,
     /// The body's length, from `Content-Length` (0 without).
@@ -104,8 +112,7 @@ pub(super) fn parse(buf: &[u8]) -> Head {
         method,
         version,
         path: range_in(buf, path.as_bytes()),
-        headers: [(Span::default(), Span::default()); MAX_HEADERS],
-        header_count: request.headers.len(),
+        headers: Fields::new(),
         head_len,
         body_len: 0,
         keep_alive: false,
@@ -113,7 +120,7 @@ pub(super) fn parse(buf: &[u8]) -> Head {
     let mut length = None;
     // `close` wins over `keep-alive`, whatever their order.
     let (mut close, mut keep_alive) = (false, false);
-    for (slot, header) in parsed.headers.iter_mut().zip(request.headers.iter()) {
+    for header in request.headers.iter() {
         let name = header.name.as_bytes();
         if name.eq_ignore_ascii_case(b"content-length") {
             // A second length, even an equal one, is hyper's to judge.
@@ -138,7 +145,9 @@ pub(super) fn parse(buf: &[u8]) -> Head {
                 }
             }
         }
-        *slot = (Span::of(buf, name), Span::of(buf, header.value));
+        parsed
+            .headers
+            .push(range_in(buf, name), range_in(buf, header.value));
     }
     parsed.keep_alive = !close && (version == Version::HTTP_11 || keep_alive);
     match length {
@@ -166,59 +175,26 @@ fn range_in(buf: &[u8], part: &[u8]) -> Range<usize> {
     start..start + part.len()
 }
 
-/// Where a part of a head lies in it: compact (a head is at most
-/// [`MAX_HEAD`] long), since a request is moved about with room for
-/// [`MAX_HEADERS`] of them.
-#[derive(Debug, Clone, Copy, Default)]
-struct Span {
-    start: u16,
-    end: u16,
-}
-
-const _: () = assert!(MAX_HEAD <= u16::MAX as usize);
-
-impl Span {
-    fn of(buf: &[u8], part: &[u8]) -> Span {
-        let range = range_in(buf, part);
-        // A head is at most MAX_HEAD long.
-        let offset = |at: usize| u16::try_from(at).unwrap_or(u16::MAX);
-        Span {
-            start: offset(range.start),
-            end: offset(range.end),
-        }
-    }
-
-    fn range(self) -> Range<usize> {
-        usize::from(self.start)..usize::from(self.end)
-    }
-}
-
 /// A head that is still malformed once read: nothing the fast connection
 /// can answer but `400`.
 #[derive(Debug)]
 pub(super) struct Malformed;
 
 impl Request {
-    /// The request's parts, their URI and header values slices of `head`
-    /// (the buffer's first [`head_len`](Self::head_len) bytes, frozen).
+    /// The request's head, its URI and headers read off `head` (the
+    /// buffer's first [`head_len`](Self::head_len) bytes, frozen).
     ///
     /// httparse checks less than [`Uri`] does, so a path can still be
     /// refused here, after the head was taken from the buffer.
-    pub(super) fn into_parts(self, head: &Bytes) -> Result<http::request::Parts, Malformed> {
+    pub(super) fn into_head(self, head: Bytes) -> Result<RequestHead, Malformed> {
         let uri = Uri::from_maybe_shared(head.slice(self.path)).map_err(|_| Malformed)?;
-        let mut headers = HeaderMap::with_capacity(self.header_count);
-        for &(name, value) in &self.headers[..self.header_count] {
-            let name = HeaderName::from_bytes(&head[name.range()]).map_err(|_| Malformed)?;
-            let value =
-                HeaderValue::from_maybe_shared(head.slice(value.range())).map_err(|_| Malformed)?;
-            headers.append(name, value);
-        }
-        let (mut parts, ()) = http::Request::new(()).into_parts();
-        parts.method = self.method;
-        parts.uri = uri;
-        parts.version = self.version;
-        parts.headers = headers;
-        Ok(parts)
+        Ok(RequestHead {
+            method: self.method,
+            uri,
+            version: self.version,
+            headers: RequestHeaders::raw(RawHeaders::new(head, self.headers)),
+            extensions: http::Extensions::new(),
+        })
     }
 }
 
@@ -245,12 +221,12 @@ mod tests {
         assert_eq!(parsed.body_len, 12);
         assert!(parsed.keep_alive);
         let head = Bytes::copy_from_slice(text.as_bytes());
-        let parts = parsed.into_parts(&head).unwrap();
-        assert_eq!(parts.method, Method::POST);
-        assert_eq!(parts.uri, "/api?x=1");
-        assert_eq!(parts.version, Version::HTTP_11);
-        assert_eq!(parts.headers["host"], "a");
-        let twos: Vec<_> = parts.headers.get_all("x-two").iter().collect();
+        let head = parsed.into_head(head).unwrap();
+        assert_eq!(head.method, Method::POST);
+        assert_eq!(head.uri, "/api?x=1");
+        assert_eq!(head.version, Version::HTTP_11);
+        assert_eq!(head.headers["host"], "a");
+        let twos: Vec<_> = head.headers.get_all("x-two").iter().collect();
         assert_eq!(twos, ["1", "2"]);
     }
 

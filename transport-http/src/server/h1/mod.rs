@@ -26,10 +26,11 @@
 //! flight (see [`Connection::graceful_shutdown`]).
 
 mod encode;
+#[cfg(feature = "fuzzing")]
+pub mod fuzzing;
 mod head;
 mod rewind;
 
-use std::convert::Infallible;
 use std::future::Future;
 use std::io;
 use std::pin::Pin;
@@ -38,11 +39,10 @@ use std::sync::Arc;
 use std::task::{ready, Context, Poll};
 
 use bytes::{Bytes, BytesMut};
-use http::{Request, Response, StatusCode, Version};
+use http::{Response, StatusCode, Version};
 use http_body::Body as _;
 use http_body_util::{BodyExt, Full};
 use hyper::server::conn::http1;
-use hyper::service::Service;
 use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -172,10 +172,11 @@ impl Future for Connection {
 
 /// Serves the plain requests of `stream` until it closes or a request is
 /// not plain.
-async fn serve<S>(mut stream: TcpStream, service: S, control: Arc<Control>) -> io::Result<Ending>
-where
-    S: Service<Request<Full<Bytes>>, Response = Response<Body>, Error = Infallible>,
-{
+async fn serve(
+    mut stream: TcpStream,
+    service: ConnService,
+    control: Arc<Control>,
+) -> io::Result<Ending> {
     let mut read = BytesMut::new();
     let mut out = Vec::new();
     loop {
@@ -218,14 +219,12 @@ where
         let (version, keep_alive) = (request.version, request.keep_alive);
         let head = read.split_to(request.head_len).freeze();
         let body = read.split_to(request.body_len).freeze();
-        let Ok(parts) = request.into_parts(&head) else {
+        let Ok(head) = request.into_head(head) else {
             write_bad_request(&mut out, version);
             flush(&mut stream, &mut out).await?;
             return Ok(Ending::Closed);
         };
-        let Ok(response) = service
-            .call(Request::from_parts(parts, Full::new(body)))
-            .await;
+        let Ok(response) = service.call_head(head, Full::new(body)).await;
         let keep_alive = keep_alive && !control.closing();
         let keep_alive =
             write_response(&mut stream, &mut out, response, version, keep_alive).await?;
