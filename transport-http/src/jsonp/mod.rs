@@ -180,7 +180,6 @@ impl Exchange {
         // one a 400 like a bad query.
         query::decode(method.as_bytes(), Plus::Literal, 0).map_err(Rejection::InvalidMethodName)?;
         let (frame_bytes, callback) = split_callback(&shared.jsonp, method, query.as_bytes())?;
-        let callback: Option<Arc<str>> = callback.map(Into::into);
         let mut frame = Frame::new(frame_bytes, CODEC.clone());
         frame.extensions = crate::facts::request_extensions(
             shared,
@@ -243,7 +242,7 @@ fn split_callback(
     jsonp: &Jsonp,
     method: &str,
     query: &[u8],
-) -> Result<(Bytes, Option<String>), Rejection> {
+) -> Result<(Bytes, Option<Arc<str>>), Rejection> {
     let mut frame = BytesMut::with_capacity(method.len() + 1 + query.len());
     frame.put_slice(method.as_bytes());
     let mut separator = b'?';
@@ -251,7 +250,7 @@ fn split_callback(
     for pair in raw_pairs(query) {
         let (key, value) = pair.decode().map_err(Rejection::InvalidQuery)?;
         if jsonp.is_callback_param(&key) {
-            if callback.replace(value.into_owned()).is_some() {
+            if callback.replace(Arc::<str>::from(value)).is_some() {
                 return Err(Rejection::TwoCallbacks);
             }
             continue;

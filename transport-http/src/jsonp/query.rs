@@ -142,6 +142,17 @@ pub(crate) fn raw_pairs(query: &[u8]) -> impl Iterator<Item = RawPair<'_>> {
     })
 }
 
+/// Checks that every pair of `query` decodes, without keeping them; whether
+/// there is any.
+pub(crate) fn check(query: &[u8]) -> Result<bool, QueryError> {
+    let mut any = false;
+    for pair in raw_pairs(query) {
+        pair.decode()?;
+        any = true;
+    }
+    Ok(any)
+}
+
 /// A query's decoded pairs, in order.
 pub(crate) type Pairs<'a> = Vec<(Cow<'a, str>, Cow<'a, str>)>;
 
@@ -183,6 +194,14 @@ mod tests {
         );
         assert_eq!(decoded("k=a=b").unwrap(), owned(&[("k", "a=b")]));
         assert!(decoded("").unwrap().is_empty());
+    }
+
+    #[test]
+    fn check_agrees_with_pairs() {
+        for query in ["", "&&", "a=1", "a=1&&b", "a=%ZZ", "ok=1&b=%FF", "x=%C3%A9"] {
+            let pairs = pairs(query.as_bytes()).map(|pairs| !pairs.is_empty());
+            assert_eq!(check(query.as_bytes()), pairs, "{query:?}");
+        }
     }
 
     #[test]

@@ -121,10 +121,10 @@ fn decode(frame: Bytes) -> Result<Request, ErrorObject> {
     let params = match params {
         // Checked now, so that a bad query is a parse error like any other
         // malformed frame, not an error of whichever handler reads it.
-        Some(params) => match query::pairs(&params) {
+        Some(params) => match query::check(&params) {
             Err(err) => return Err(ErrorObject::parse_error(format_args!("query: {err}"))),
-            Ok(pairs) if pairs.is_empty() => None,
-            Ok(_) => Some(RawParams::from_bytes(params)),
+            Ok(false) => None,
+            Ok(true) => Some(RawParams::from_bytes(params)),
         },
         None => None,
     };
