@@ -84,6 +84,16 @@
 //! ([`ServerHandle::restart`]). Several servers in one process can share a
 //! [`Route`] (it is `Clone`; clones share the service's state).
 //!
+//! A plain-TCP connection speaks HTTP/1.1 or HTTP/2 with prior knowledge
+//! (told apart by its first bytes); TLS ones say which through ALPN. HTTP/1
+//! requests of the usual kind, a head with a `Content-Length` body of at
+//! most 64 KiB that has arrived whole, are read by rpckit's own connection
+//! (with `httparse`, their headers made into a map only if someone asks)
+//! and answered with one write; the first request of any other kind
+//! (chunked, `Expect`, `Upgrade`, `HEAD`, a larger or late body, a
+//! malformed head) hands the connection over to hyper, which serves it from
+//! then on. HTTP/2 and TLS are hyper's throughout.
+//!
 //! A new process can take the server over without refusing a connection
 //! (on Unix): [`ServerHandle::hand_over`] starts it with the listening
 //! sockets (`LISTEN_FDS`, systemd's convention), it serves on them with
