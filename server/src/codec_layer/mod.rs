@@ -1,8 +1,8 @@
 //! Frames in, frames out: decoding and encoding around the rpc semantics.
 
+mod future;
+
 use std::fmt;
-use std::future::Future;
-use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use rpckit_codec::{DecodeLimits, Frame, Reply};
@@ -10,6 +10,8 @@ use tower::{Layer, Service};
 
 use crate::stats::{Stage, Stats};
 use crate::Incoming;
+pub use future::CodecFuture;
+use future::Encoder;
 
 /// Decodes each [`Frame`] with its codec into an [`Incoming`] message and
 /// encodes the inner service's [`Reply`] back into a frame.
@@ -72,7 +74,7 @@ where
 {
     type Response = Option<Frame>;
     type Error = S::Error;
-    type Future = Pin<Box<dyn Future<Output = Result<Option<Frame>, S::Error>> + Send>>;
+    type Future = CodecFuture<S::Future, S::Error>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
         self.inner.poll_ready(cx)
@@ -86,7 +88,13 @@ where
                 let clone = self.inner.clone();
                 let ready = std::mem::replace(&mut self.inner, clone);
                 let stats = self.stats.clone();
-                return Box::pin(offload(runtime, ready, frame, self.limits, stats));
+                return CodecFuture::offloaded(Box::pin(offload(
+                    runtime,
+                    ready,
+                    frame,
+                    self.limits,
+                    stats,
+                )));
             }
         }
         let Frame {
@@ -102,25 +110,14 @@ where
             codec: codec.clone(),
             extensions,
         });
-        let stats = self.stats.clone();
-        let offload_above = self.offload_above;
-        Box::pin(async move {
-            let Some(reply) = reply.await? else {
-                return Ok(None);
-            };
-            if results_len(&reply) <= offload_above {
-                return Ok(Some(encode(stats.as_ref(), codec, &reply)));
-            }
-            // A small request with a large answer (a handler that built
-            // megabytes, on a background executor or not): copying it into
-            // its reply, and freeing it, also takes milliseconds.
-            let job =
-                rpckit_codec::background::spawn(move || encode(stats.as_ref(), codec, &reply));
-            Ok(Some(
-                job.await
-                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
-            ))
-        })
+        CodecFuture::serving(
+            reply,
+            Encoder {
+                codec,
+                stats: self.stats.clone(),
+                offload_above: self.offload_above,
+            },
+        )
     }
 }
 
