@@ -100,18 +100,19 @@ where
                 let Some(reply) = reply? else {
                     return Poll::Ready(Ok(None));
                 };
-                if results_len(&reply) > offload_above {
+                let results = results_len(&reply);
+                if results > offload_above {
                     // A small request with a large answer (a handler that
                     // built megabytes, on a background executor or not):
                     // copying it into its reply, and freeing it, also takes
                     // milliseconds.
                     let job = rpckit_codec::background::spawn(move || {
-                        encode(stats.as_ref(), codec, &reply)
+                        encode(stats.as_ref(), codec, &reply, results)
                     });
                     state.set(State::Encoding { job });
                     return poll_encoding(state, cx);
                 }
-                encode(stats.as_ref(), codec, &reply)
+                encode(stats.as_ref(), codec, &reply, results)
             }
             StateProj::Encoding { .. } => return poll_encoding(state, cx),
             StateProj::Offloaded { job } => {

@@ -2,10 +2,13 @@
 
 mod future;
 
+use std::cell::Cell;
 use std::fmt;
 use std::task::{Context, Poll};
 
-use rpckit_codec::{DecodeLimits, Frame, Reply};
+use bytes::Bytes;
+
+use rpckit_codec::{Codec, DecodeLimits, Frame, Reply};
 use tower::{Layer, Service};
 
 use crate::stats::{Stage, Stats};
@@ -167,24 +170,62 @@ where
                 extensions,
             }),
         )?;
-        Ok(reply.map(|reply| encode(stats.as_ref(), codec, &reply)))
+        Ok(reply.map(|reply| {
+            let results = results_len(&reply);
+            encode(stats.as_ref(), codec, &reply, results)
+        }))
     });
     job.await
         .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
 }
 
-/// Encodes `reply` into a frame, timed as [`Stage::Encode`].
+/// Encodes `reply`, whose results take `results` bytes
+/// ([`results_len`]), into a frame, timed as [`Stage::Encode`].
 fn encode(
     stats: Option<&Stats>,
     codec: std::sync::Arc<dyn rpckit_codec::Codec>,
     reply: &Reply,
+    results: usize,
 ) -> Frame {
-    let out = timed(stats, Stage::Encode, || {
-        let mut out = Vec::with_capacity(128);
-        codec.encode_reply(reply, &mut out);
-        out
+    let bytes = timed(stats, Stage::Encode, || {
+        if results > SMALL_REPLY / 2 {
+            let mut out = Vec::with_capacity(128);
+            codec.encode_reply(reply, &mut out);
+            return Bytes::from(out);
+        }
+        encode_small(&*codec, reply)
     });
-    Frame::new(out, codec)
+    Frame::new(bytes, codec)
+}
+
+/// Replies up to this many bytes are copied out of [`REPLY_BUFFER`].
+const SMALL_REPLY: usize = 1024;
+
+thread_local! {
+    /// Where this thread writes small replies.
+    static REPLY_BUFFER: Cell<Vec<u8>> = const { Cell::new(Vec::new()) };
+}
+
+/// Writes a reply with small results into a buffer the thread reuses and
+/// copies it out at its size: one allocation. A written `Vec` handed over
+/// as it is would cost two, as a `Vec` with spare capacity (a reply is
+/// sized before it is written, but not exactly) becomes `Bytes` through a
+/// shared header of its own, and its release an atomic decrement. The same
+/// trade as [`rpckit_codec::encode_value`] makes for results.
+fn encode_small(codec: &dyn Codec, reply: &Reply) -> Bytes {
+    // Empty when a reply is being encoded inside another one's.
+    let mut out = REPLY_BUFFER.with(Cell::take);
+    codec.encode_reply(reply, &mut out);
+    if out.len() > SMALL_REPLY {
+        // Larger than it looked (long ids or error data): handed over.
+        return Bytes::from(out);
+    }
+    let bytes = Bytes::copy_from_slice(&out);
+    if out.capacity() <= 2 * SMALL_REPLY {
+        out.clear();
+        REPLY_BUFFER.with(|buffer| buffer.set(out));
+    }
+    bytes
 }
 
 /// Runs `work`, recording how long it took as `stage` when there are
