@@ -26,7 +26,7 @@ use std::sync::Arc;
 use std::task::{ready, Context, Poll};
 
 use futures_util::stream::{FuturesUnordered, StreamExt};
-use rpckit_codec::{Codec, Entry, Extensions, Id, Reply, Response};
+use rpckit_codec::{Codec, Entry, Extensions, Id, Reply, Request, Response};
 use tracing::Span;
 
 use super::{answered, call_span, valid};
@@ -83,7 +83,7 @@ impl Future for Single {
             else {
                 unreachable!("matched above")
             };
-            match start(&router.batch(), entry, &codec, &extensions, cx) {
+            match start(&router.batch(), entry, (codec, extensions), cx) {
                 Started::Done(response) => return Poll::Ready(response.map(Reply::Single)),
                 Started::Running(call) => this.0 = State::Running(call),
             }
@@ -130,7 +130,7 @@ pub(super) async fn serve_batch(
             };
         };
         let index = slots.len();
-        match start(&batch, entry, &codec, &extensions, cx) {
+        match start(&batch, entry, (&codec, &extensions), cx) {
             Started::Done(response) => slots.push(response),
             Started::Running(call) => {
                 slots.push(None);
@@ -152,20 +152,14 @@ enum Started {
 }
 
 /// Validates `entry`, makes its call and polls it once, in its span.
-fn start(
-    batch: &Batch<'_>,
-    entry: Entry,
-    codec: &Arc<dyn Codec>,
-    extensions: &Extensions,
-    cx: &mut Context<'_>,
-) -> Started {
+fn start(batch: &Batch<'_>, entry: Entry, parts: impl Parts, cx: &mut Context<'_>) -> Started {
     let request = match valid(entry) {
         Ok(request) => request,
         Err(response) => return Started::Done(Some(response)),
     };
-    let span = call_span(&request, codec, extensions);
+    let span = call_span(&request, parts.codec(), parts.extensions());
     let id = request.id.clone();
-    let call = Call::new(request, codec.clone(), extensions.clone());
+    let call = parts.into_call(request);
     let answer = if span.is_disabled() {
         first_poll(batch, call, cx)
     } else {
@@ -174,6 +168,44 @@ fn start(
     match answer {
         Answer::Ready(outcome) => Started::Done(answered(&span, id, outcome)),
         Answer::Running(answer) => Started::Running(Running { id, span, answer }),
+    }
+}
+
+/// The codec and extensions a call is made with: a single request's,
+/// moved into its call, or a batch's, which each call clones (two
+/// reference counts that every worker thread shares, so a single request
+/// does not touch them).
+trait Parts {
+    fn codec(&self) -> &Arc<dyn Codec>;
+    fn extensions(&self) -> &Extensions;
+    fn into_call(self, request: Request) -> Call;
+}
+
+impl Parts for (Arc<dyn Codec>, Extensions) {
+    fn codec(&self) -> &Arc<dyn Codec> {
+        &self.0
+    }
+
+    fn extensions(&self) -> &Extensions {
+        &self.1
+    }
+
+    fn into_call(self, request: Request) -> Call {
+        Call::new(request, self.0, self.1)
+    }
+}
+
+impl Parts for (&Arc<dyn Codec>, &Extensions) {
+    fn codec(&self) -> &Arc<dyn Codec> {
+        self.0
+    }
+
+    fn extensions(&self) -> &Extensions {
+        self.1
+    }
+
+    fn into_call(self, request: Request) -> Call {
+        Call::new(request, self.0.clone(), self.1.clone())
     }
 }
 
