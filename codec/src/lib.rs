@@ -49,8 +49,11 @@ mod msgpack;
 #[doc(hidden)]
 pub mod name_hash;
 mod params;
+// Shared by rpckit's crates (results, replies); not a stable API.
 #[cfg(feature = "simd-json")]
 mod simd;
+#[doc(hidden)]
+pub mod small_bytes;
 mod stats_sink;
 #[cfg(any(feature = "cbor", feature = "msgpack"))]
 mod walk;

@@ -163,8 +163,9 @@ pub fn parse_params<T: DeserializeOwned>(
 /// Serialises a handler's result with `codec`.
 ///
 /// A small result is written into a buffer the thread reuses and copied
-/// out into the thread's [`RESULT_ARENA`], a block that the small results
-/// share: no allocation of its own, and its release an atomic decrement.
+/// out into a block that the thread's small results share
+/// ([`small_bytes`](crate::small_bytes)): no allocation of its own, and its
+/// release an atomic decrement.
 /// (A `Bytes` of its own was one allocation and one `free` per result; the
 /// written `Vec` handed over, with its spare capacity, two.) A large result
 /// (the last one of the thread was over [`SMALL_RESULT`]) is written into
@@ -186,7 +187,7 @@ pub fn encode_value<T: Serialize + ?Sized>(
         encoded?;
         return Ok(Encoded(Bytes::from(out)));
     }
-    let result = encoded.map(|()| Encoded(in_arena(&out)));
+    let result = encoded.map(|()| Encoded(crate::small_bytes::copy(&out)));
     if out.capacity() <= 2 * SMALL_RESULT {
         out.clear();
         RESULT_BUFFER.with(|buffer| buffer.set(out));
@@ -197,32 +198,7 @@ pub fn encode_value<T: Serialize + ?Sized>(
 /// Results up to this many bytes are copied out of [`RESULT_BUFFER`].
 const SMALL_RESULT: usize = 4096;
 
-/// The size of the blocks of [`RESULT_ARENA`]: a hundred small results
-/// each, and room for the largest [`SMALL_RESULT`]. A result keeps its
-/// whole block alive until it is dropped; results served by the codec
-/// layer live only until their reply is encoded (the reply is a copy), but
-/// one kept for long (a cache of `Encoded`) holds its block.
-const ARENA_BLOCK: usize = SMALL_RESULT;
-
-/// `result` copied into this thread's [`RESULT_ARENA`].
-fn in_arena(result: &[u8]) -> Bytes {
-    RESULT_ARENA.with(|arena| {
-        // Borrowed only here, around no code but `BytesMut`'s own.
-        let mut arena = arena.borrow_mut();
-        if arena.capacity() - arena.len() < result.len() {
-            // A new block, or the old one again once every result in it
-            // is gone (`BytesMut` takes it back then, with no allocation).
-            arena.reserve(ARENA_BLOCK);
-        }
-        arena.extend_from_slice(result);
-        arena.split().freeze()
-    })
-}
-
 thread_local! {
-    /// Where this thread keeps small results once written: `Bytes` that
-    /// share a block (see [`in_arena`]).
-    static RESULT_ARENA: std::cell::RefCell<bytes::BytesMut> = std::cell::RefCell::new(bytes::BytesMut::new());
     /// The length of the last result this thread encoded.
     static LAST_RESULT_LEN: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
     /// Where this thread writes small results.
@@ -490,6 +466,7 @@ mod tests {
 
     #[test]
     fn small_results_share_a_block_taken_back_once_they_are_gone() {
+        use crate::small_bytes::BLOCK;
         let codec = crate::JsonCodec::default();
         let first = encode_value(&codec, &"a").unwrap();
         let second = encode_value(&codec, &"b").unwrap();
@@ -505,17 +482,16 @@ mod tests {
         // Many blocks' worth, each result dropped before the next: one
         // block serves them all.
         let first = encode_value(&codec, &"c").unwrap();
-        let block =
-            first.0.as_ptr() as usize - ARENA_BLOCK..first.0.as_ptr() as usize + ARENA_BLOCK;
+        let block = first.0.as_ptr() as usize - BLOCK..first.0.as_ptr() as usize + BLOCK;
         drop(first);
-        for _ in 0..10 * ARENA_BLOCK / 3 {
+        for _ in 0..10 * BLOCK / 3 {
             let result = encode_value(&codec, &"c").unwrap();
             assert!(block.contains(&(result.0.as_ptr() as usize)));
         }
         // A result still held keeps its block: the next ones go elsewhere
         // once it is full, and never over it.
         let kept = encode_value(&codec, &"k").unwrap();
-        for _ in 0..ARENA_BLOCK {
+        for _ in 0..BLOCK {
             assert_eq!(&encode_value(&codec, &"d").unwrap().0[..], br#""d""#);
         }
         assert_eq!(&kept.0[..], br#""k""#);

@@ -207,11 +207,11 @@ thread_local! {
 }
 
 /// Writes a reply with small results into a buffer the thread reuses and
-/// copies it out at its size: one allocation. A written `Vec` handed over
-/// as it is would cost two, as a `Vec` with spare capacity (a reply is
-/// sized before it is written, but not exactly) becomes `Bytes` through a
-/// shared header of its own, and its release an atomic decrement. The same
-/// trade as [`rpckit_codec::encode_value`] makes for results.
+/// copies it out into a block the thread's small replies and results share
+/// ([`rpckit_codec::small_bytes`]): no allocation of its own. A written
+/// `Vec` handed over as it is would cost two, as a `Vec` with spare
+/// capacity (a reply is sized before it is written, but not exactly)
+/// becomes `Bytes` through a shared header of its own.
 fn encode_small(codec: &dyn Codec, reply: &Reply) -> Bytes {
     // Empty when a reply is being encoded inside another one's.
     let mut out = REPLY_BUFFER.with(Cell::take);
@@ -220,7 +220,7 @@ fn encode_small(codec: &dyn Codec, reply: &Reply) -> Bytes {
         // Larger than it looked (long ids or error data): handed over.
         return Bytes::from(out);
     }
-    let bytes = Bytes::copy_from_slice(&out);
+    let bytes = rpckit_codec::small_bytes::copy(&out);
     if out.capacity() <= 2 * SMALL_REPLY {
         out.clear();
         REPLY_BUFFER.with(|buffer| buffer.set(out));
