@@ -42,6 +42,7 @@ mod id;
 mod json;
 mod limits;
 mod message;
+mod method_name;
 #[cfg(feature = "msgpack")]
 mod msgpack;
 // Shared by rpckit's crates (the router's methods, the HTTP routes); not a

@@ -433,7 +433,7 @@ fn request_of(frame: &Bytes, [jsonrpc, method, params, id]: [Option<&RawValue>; 
         None => return Err(ErrorObject::invalid_request("missing member `jsonrpc`")),
     }
     let method = match method.map(string_of) {
-        Some(Some(method)) => method.into(),
+        Some(Some(method)) => crate::method_name::intern(&method),
         Some(None) => return Err(ErrorObject::invalid_request("`method` must be a string")),
         None => return Err(ErrorObject::invalid_request("missing member `method`")),
     };

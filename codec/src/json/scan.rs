@@ -160,7 +160,7 @@ impl Members<'_> {
     fn into_request(self, frame: &Bytes) -> Option<Request> {
         self.jsonrpc?;
         Some(Request {
-            method: self.method?.into(),
+            method: crate::method_name::intern(self.method?),
             params: self
                 .params
                 .map(|range| RawParams::from_bytes(frame.slice(range))),
