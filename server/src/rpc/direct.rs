@@ -139,7 +139,10 @@ pub(super) async fn serve_batch(
         }
     })
     .await;
-    let responses: Vec<Response> = slots.into_iter().flatten().collect();
+    // Sized at once: collected from `flatten`, which knows no lower
+    // bound, a hundred responses grew through seven allocations.
+    let mut responses = Vec::with_capacity(slots.len());
+    responses.extend(slots.into_iter().flatten());
     (!responses.is_empty()).then_some(Reply::Batch(responses))
 }
 
