@@ -42,6 +42,7 @@ mod id;
 mod json;
 mod limits;
 mod message;
+mod method_name;
 #[cfg(feature = "msgpack")]
 mod msgpack;
 // Shared by rpckit's crates (the router's methods, the HTTP routes); not a
@@ -49,8 +50,11 @@ mod msgpack;
 #[doc(hidden)]
 pub mod name_hash;
 mod params;
+// Shared by rpckit's crates (results, replies); not a stable API.
 #[cfg(feature = "simd-json")]
 mod simd;
+#[doc(hidden)]
+pub mod small_bytes;
 mod stats_sink;
 #[cfg(any(feature = "cbor", feature = "msgpack"))]
 mod walk;

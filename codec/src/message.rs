@@ -1,5 +1,7 @@
 //! Decoded messages and the replies written for them.
 
+use std::sync::Arc;
+
 use bytes::Bytes;
 
 use crate::{ErrorObject, Id, RawParams};
@@ -10,8 +12,10 @@ use crate::{ErrorObject, Id, RawParams};
 /// see [`RawParams`] and [`crate::parse_params`].
 #[derive(Clone, Debug)]
 pub struct Request {
-    /// The method name.
-    pub method: Box<str>,
+    /// The method name. Shared: the JSON codecs hand out the same string
+    /// for a name met again on the thread, instead of allocating one per
+    /// request.
+    pub method: Arc<str>,
     /// The params as sent, not yet decoded. `None` when the member was absent.
     pub params: Option<RawParams>,
     /// The id; `None` makes this a notification, which is never answered.

@@ -163,12 +163,13 @@ pub fn parse_params<T: DeserializeOwned>(
 /// Serialises a handler's result with `codec`.
 ///
 /// A small result is written into a buffer the thread reuses and copied
-/// out at its exact size: one allocation. Handing over the written `Vec`
-/// instead would cost two, as a `Vec` with spare capacity becomes `Bytes`
-/// through a shared header of its own, and its release an atomic
-/// decrement. A large result (the last one of the thread was over
-/// [`SMALL_RESULT`]) is written into a buffer of its own and handed over,
-/// as copying it would cost more than the header.
+/// out into a block that the thread's small results share
+/// ([`small_bytes`](crate::small_bytes)): no allocation of its own, and its
+/// release an atomic decrement.
+/// (A `Bytes` of its own was one allocation and one `free` per result; the
+/// written `Vec` handed over, with its spare capacity, two.) A large result
+/// (the last one of the thread was over [`SMALL_RESULT`]) is written into
+/// a buffer of its own and handed over, as copying it would cost more.
 pub fn encode_value<T: Serialize + ?Sized>(
     codec: &dyn Codec,
     value: &T,
@@ -186,7 +187,7 @@ pub fn encode_value<T: Serialize + ?Sized>(
         encoded?;
         return Ok(Encoded(Bytes::from(out)));
     }
-    let result = encoded.map(|()| Encoded(Bytes::copy_from_slice(&out)));
+    let result = encoded.map(|()| Encoded(crate::small_bytes::copy(&out)));
     if out.capacity() <= 2 * SMALL_RESULT {
         out.clear();
         RESULT_BUFFER.with(|buffer| buffer.set(out));
@@ -461,6 +462,39 @@ mod tests {
             buffer.set(kept);
             empty
         }));
+    }
+
+    #[test]
+    fn small_results_share_a_block_taken_back_once_they_are_gone() {
+        use crate::small_bytes::BLOCK;
+        let codec = crate::JsonCodec::default();
+        let first = encode_value(&codec, &"a").unwrap();
+        let second = encode_value(&codec, &"b").unwrap();
+        assert_eq!(&first.0[..], br#""a""#);
+        assert_eq!(&second.0[..], br#""b""#);
+        assert_eq!(
+            second.0.as_ptr() as usize,
+            first.0.as_ptr() as usize + first.0.len()
+        );
+        let largest = encode_value(&codec, &"x".repeat(SMALL_RESULT - 2)).unwrap();
+        assert_eq!(largest.0.len(), SMALL_RESULT);
+        drop((first, second, largest));
+        // Many blocks' worth, each result dropped before the next: one
+        // block serves them all.
+        let first = encode_value(&codec, &"c").unwrap();
+        let block = first.0.as_ptr() as usize - BLOCK..first.0.as_ptr() as usize + BLOCK;
+        drop(first);
+        for _ in 0..10 * BLOCK / 3 {
+            let result = encode_value(&codec, &"c").unwrap();
+            assert!(block.contains(&(result.0.as_ptr() as usize)));
+        }
+        // A result still held keeps its block: the next ones go elsewhere
+        // once it is full, and never over it.
+        let kept = encode_value(&codec, &"k").unwrap();
+        for _ in 0..BLOCK {
+            assert_eq!(&encode_value(&codec, &"d").unwrap().0[..], br#""d""#);
+        }
+        assert_eq!(&kept.0[..], br#""k""#);
     }
 
     fn vec_key() -> std::collections::BTreeMap<Vec<u8>, u8> {

@@ -333,7 +333,7 @@ impl<'t> Envelope<'t> {
 
     fn into_request(self, params: Option<RawParams>) -> Request {
         Request {
-            method: self.method.into(),
+            method: crate::method_name::intern(self.method),
             params,
             id: self.id,
         }
@@ -1122,7 +1122,7 @@ mod tests {
     enum Outcome {
         Error(ErrorCode),
         Request {
-            method: Box<str>,
+            method: std::sync::Arc<str>,
             id: Option<Id>,
             params: Option<Result<serde_json::Value, String>>,
         },

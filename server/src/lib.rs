@@ -81,13 +81,13 @@ pub mod stats;
 pub mod worker;
 
 pub use call::{Call, Outcome};
-pub use codec_layer::{CodecLayer, CodecService, DEFAULT_OFFLOAD_ABOVE};
+pub use codec_layer::{CodecFuture, CodecLayer, CodecService, DEFAULT_OFFLOAD_ABOVE};
 pub use endpoint::{Endpoint, EndpointService};
 pub use router::{
     ApiHandle, MethodNames, MethodSet, MethodSettings, OnTimeout, ReloadError, ReloadOptions,
     Reloaded, ResponseFuture, Router, CALL_TIMED_OUT, LOCK_TIMED_OUT,
 };
-pub use rpc::{Incoming, RpcLayer, RpcService};
+pub use rpc::{Incoming, RpcFuture, RpcLayer, RpcService};
 pub use rpckit_codec::{ErrorCode, ErrorObject, Id};
 
 /// The wire model and the codecs (the `rpckit-codec` crate).

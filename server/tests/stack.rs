@@ -260,6 +260,10 @@ fn public_types_are_send_and_sync() {
     assert_send_sync::<rpckit::EndpointService>();
     assert_send_sync::<Call>();
     assert_send_sync::<ErrorObject>();
+    // The futures the transports box and poll from any worker.
+    fn assert_send<T: Send>() {}
+    assert_send::<rpckit::RpcFuture>();
+    assert_send::<<rpckit::EndpointService as tower::Service<rpckit::codec::Frame>>::Future>();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 1)]

@@ -168,26 +168,49 @@ fn write_response(response: &Response, out: &mut Vec<u8>) {
 /// Decodes a frame: the checks every frame gets, then [`scan`]'s reader
 /// for the common request shapes, and serde_json for the frames it gives
 /// up on (which it decodes from scratch).
+///
+/// The checks are UTF-8 and the nesting limit, as [`checked_text`] makes
+/// them; the reader measures the nesting as it reads, so a frame it
+/// answers is checked against the limit without a pass of its own.
 fn decode(frame: &Bytes, limits: &DecodeLimits) -> Message {
-    match checked_text(frame, limits) {
-        Ok(text) => scan::decode(frame, text, limits)
-            .unwrap_or_else(|| decode_with_serde(frame, text, limits)),
-        Err(error) => Message::error(error),
+    let text = match utf8_text(frame) {
+        Ok(text) => text,
+        Err(error) => return Message::error(error),
+    };
+    if let Some(scanned) = scan::decode(frame, text, limits) {
+        return if scanned.depth > limits.depth() {
+            Message::error(too_deep(limits))
+        } else {
+            scanned.message
+        };
     }
+    if nesting_exceeds(text.as_bytes(), limits.depth()) {
+        return Message::error(too_deep(limits));
+    }
+    decode_with_serde(frame, text, limits)
 }
 
-/// The frame as text, if it is UTF-8 and nests no deeper than the limit.
+/// The frame as text, if it is UTF-8 and nests no deeper than the limit:
+/// the checks before both paths, for the fuzz target and the tests.
+#[cfg(any(test, feature = "fuzzing"))]
 fn checked_text<'f>(frame: &'f Bytes, limits: &DecodeLimits) -> Result<&'f str, ErrorObject> {
-    let text = std::str::from_utf8(frame).map_err(|err| {
-        ErrorObject::parse_error(format_args!("invalid UTF-8 at byte {}", err.valid_up_to()))
-    })?;
+    let text = utf8_text(frame)?;
     if nesting_exceeds(text.as_bytes(), limits.depth()) {
-        return Err(ErrorObject::parse_error(format_args!(
-            "nesting deeper than {}",
-            limits.depth()
-        )));
+        return Err(too_deep(limits));
     }
     Ok(text)
+}
+
+/// The frame as text, if it is UTF-8.
+fn utf8_text(frame: &Bytes) -> Result<&str, ErrorObject> {
+    std::str::from_utf8(frame).map_err(|err| {
+        ErrorObject::parse_error(format_args!("invalid UTF-8 at byte {}", err.valid_up_to()))
+    })
+}
+
+/// The answer to a frame that nests deeper than the limit.
+fn too_deep(limits: &DecodeLimits) -> ErrorObject {
+    ErrorObject::parse_error(format_args!("nesting deeper than {}", limits.depth()))
 }
 
 /// Decodes `text` (the frame, checked) through serde_json: any frame.
@@ -224,7 +247,7 @@ pub mod fuzzing {
     /// (also for a frame the checks before both paths reject).
     pub fn decode_fast(frame: &Bytes, limits: &DecodeLimits) -> Option<Message> {
         let text = checked_text(frame, limits).ok()?;
-        scan::decode(frame, text, limits)
+        scan::decode(frame, text, limits).map(|scanned| scanned.message)
     }
 
     /// The message serde_json decodes, the fast path never tried.
@@ -410,7 +433,7 @@ fn request_of(frame: &Bytes, [jsonrpc, method, params, id]: [Option<&RawValue>; 
         None => return Err(ErrorObject::invalid_request("missing member `jsonrpc`")),
     }
     let method = match method.map(string_of) {
-        Some(Some(method)) => method.into(),
+        Some(Some(method)) => crate::method_name::intern(&method),
         Some(None) => return Err(ErrorObject::invalid_request("`method` must be a string")),
         None => return Err(ErrorObject::invalid_request("missing member `method`")),
     };
@@ -689,6 +712,40 @@ mod tests {
         assert_eq!(single_error(&deep), ErrorCode::ParseError);
         let deep = "[".repeat(100_000);
         assert_eq!(single_error(&deep), ErrorCode::ParseError);
+        // Frames of the shapes the fast reader answers are held to the
+        // limit by the depth it measured (empty containers count).
+        let limits = DecodeLimits::default().max_depth(3);
+        for (frame, within) in [
+            (
+                r#"{"jsonrpc":"2.0","method":"a","params":[[1]],"id":1}"#,
+                true,
+            ),
+            (
+                r#"{"jsonrpc":"2.0","method":"a","params":[{"b":[]}],"id":1}"#,
+                false,
+            ),
+            (
+                r#"{"jsonrpc":"2.0","method":"a","params":[[[]]],"id":1}"#,
+                false,
+            ),
+            (
+                r#"[{"jsonrpc":"2.0","method":"a","params":[1],"id":1}]"#,
+                true,
+            ),
+            (
+                r#"[{"jsonrpc":"2.0","method":"a","params":[{}],"id":1}]"#,
+                false,
+            ),
+        ] {
+            match JsonCodec::default().decode(frame.into(), &limits) {
+                Message::Single(Err(err)) if !within => {
+                    assert_eq!(err.code(), ErrorCode::ParseError);
+                    assert_eq!(err.message(), "Parse error: nesting deeper than 3");
+                }
+                Message::Single(Ok(_)) | Message::Batch(_) if within => {}
+                other => panic!("{frame}: {other:?}"),
+            }
+        }
     }
 
     #[test]

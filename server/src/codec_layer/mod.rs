@@ -1,15 +1,20 @@
 //! Frames in, frames out: decoding and encoding around the rpc semantics.
 
+mod future;
+
+use std::cell::Cell;
 use std::fmt;
-use std::future::Future;
-use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use rpckit_codec::{DecodeLimits, Frame, Reply};
+use bytes::Bytes;
+
+use rpckit_codec::{Codec, DecodeLimits, Frame, Reply};
 use tower::{Layer, Service};
 
 use crate::stats::{Stage, Stats};
 use crate::Incoming;
+pub use future::CodecFuture;
+use future::Encoder;
 
 /// Decodes each [`Frame`] with its codec into an [`Incoming`] message and
 /// encodes the inner service's [`Reply`] back into a frame.
@@ -72,7 +77,7 @@ where
 {
     type Response = Option<Frame>;
     type Error = S::Error;
-    type Future = Pin<Box<dyn Future<Output = Result<Option<Frame>, S::Error>> + Send>>;
+    type Future = CodecFuture<S::Future, S::Error>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
         self.inner.poll_ready(cx)
@@ -86,7 +91,13 @@ where
                 let clone = self.inner.clone();
                 let ready = std::mem::replace(&mut self.inner, clone);
                 let stats = self.stats.clone();
-                return Box::pin(offload(runtime, ready, frame, self.limits, stats));
+                return CodecFuture::offloaded(Box::pin(offload(
+                    runtime,
+                    ready,
+                    frame,
+                    self.limits,
+                    stats,
+                )));
             }
         }
         let Frame {
@@ -102,25 +113,14 @@ where
             codec: codec.clone(),
             extensions,
         });
-        let stats = self.stats.clone();
-        let offload_above = self.offload_above;
-        Box::pin(async move {
-            let Some(reply) = reply.await? else {
-                return Ok(None);
-            };
-            if results_len(&reply) <= offload_above {
-                return Ok(Some(encode(stats.as_ref(), codec, &reply)));
-            }
-            // A small request with a large answer (a handler that built
-            // megabytes, on a background executor or not): copying it into
-            // its reply, and freeing it, also takes milliseconds.
-            let job =
-                rpckit_codec::background::spawn(move || encode(stats.as_ref(), codec, &reply));
-            Ok(Some(
-                job.await
-                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
-            ))
-        })
+        CodecFuture::serving(
+            reply,
+            Encoder {
+                codec,
+                stats: self.stats.clone(),
+                offload_above: self.offload_above,
+            },
+        )
     }
 }
 
@@ -170,24 +170,62 @@ where
                 extensions,
             }),
         )?;
-        Ok(reply.map(|reply| encode(stats.as_ref(), codec, &reply)))
+        Ok(reply.map(|reply| {
+            let results = results_len(&reply);
+            encode(stats.as_ref(), codec, &reply, results)
+        }))
     });
     job.await
         .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
 }
 
-/// Encodes `reply` into a frame, timed as [`Stage::Encode`].
+/// Encodes `reply`, whose results take `results` bytes
+/// ([`results_len`]), into a frame, timed as [`Stage::Encode`].
 fn encode(
     stats: Option<&Stats>,
     codec: std::sync::Arc<dyn rpckit_codec::Codec>,
     reply: &Reply,
+    results: usize,
 ) -> Frame {
-    let out = timed(stats, Stage::Encode, || {
-        let mut out = Vec::with_capacity(128);
-        codec.encode_reply(reply, &mut out);
-        out
+    let bytes = timed(stats, Stage::Encode, || {
+        if results > SMALL_REPLY / 2 {
+            let mut out = Vec::with_capacity(128);
+            codec.encode_reply(reply, &mut out);
+            return Bytes::from(out);
+        }
+        encode_small(&*codec, reply)
     });
-    Frame::new(out, codec)
+    Frame::new(bytes, codec)
+}
+
+/// Replies up to this many bytes are copied out of [`REPLY_BUFFER`].
+const SMALL_REPLY: usize = 1024;
+
+thread_local! {
+    /// Where this thread writes small replies.
+    static REPLY_BUFFER: Cell<Vec<u8>> = const { Cell::new(Vec::new()) };
+}
+
+/// Writes a reply with small results into a buffer the thread reuses and
+/// copies it out into a block the thread's small replies and results share
+/// ([`rpckit_codec::small_bytes`]): no allocation of its own. A written
+/// `Vec` handed over as it is would cost two, as a `Vec` with spare
+/// capacity (a reply is sized before it is written, but not exactly)
+/// becomes `Bytes` through a shared header of its own.
+fn encode_small(codec: &dyn Codec, reply: &Reply) -> Bytes {
+    // Empty when a reply is being encoded inside another one's.
+    let mut out = REPLY_BUFFER.with(Cell::take);
+    codec.encode_reply(reply, &mut out);
+    if out.len() > SMALL_REPLY {
+        // Larger than it looked (long ids or error data): handed over.
+        return Bytes::from(out);
+    }
+    let bytes = rpckit_codec::small_bytes::copy(&out);
+    if out.capacity() <= 2 * SMALL_REPLY {
+        out.clear();
+        REPLY_BUFFER.with(|buffer| buffer.set(out));
+    }
+    bytes
 }
 
 /// Runs `work`, recording how long it took as `stage` when there are

@@ -78,7 +78,7 @@ pub struct MethodName(pub Box<str>);
 
 impl FromCall for MethodName {
     fn from_call(call: &Call) -> Result<Self, ErrorObject> {
-        Ok(MethodName(call.request.method.clone()))
+        Ok(MethodName(call.request.method.as_ref().into()))
     }
 }
 

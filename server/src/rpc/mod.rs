@@ -7,7 +7,9 @@ mod layer;
 use std::any::Any;
 use std::convert::Infallible;
 use std::fmt;
+use std::future::Future;
 use std::panic::AssertUnwindSafe;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
@@ -83,14 +85,14 @@ where
 {
     type Response = Option<Reply>;
     type Error = Infallible;
-    type Future = BoxFuture<'static, Result<Option<Reply>, Infallible>>;
+    type Future = RpcFuture;
 
     fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
         // Readiness is asked of the inner service per call, by `oneshot`.
         Poll::Ready(Ok(()))
     }
 
-    fn call(&mut self, incoming: Incoming) -> Self::Future {
+    fn call(&mut self, incoming: Incoming) -> RpcFuture {
         let Incoming {
             message,
             codec,
@@ -99,21 +101,28 @@ where
         // The endpoint's own stack: the router's direct path.
         if let Some(router) = (&self.inner as &dyn Any).downcast_ref::<Router>() {
             let router = router.clone();
-            let limit = self.batch_concurrency;
-            return Box::pin(async move {
-                Ok(direct::serve(&router, message, codec, extensions, limit).await)
-            });
+            return match message {
+                Message::Single(entry) => RpcFuture(Serving::Single(direct::Single::new(
+                    router, entry, codec, extensions,
+                ))),
+                Message::Batch(entries) => {
+                    let limit = self.batch_concurrency;
+                    RpcFuture(Serving::Boxed(Box::pin(async move {
+                        direct::serve_batch(&router, entries, codec, extensions, limit).await
+                    })))
+                }
+            };
         }
         let inner = self.inner.clone();
         match message {
-            Message::Single(entry) => Box::pin(async move {
-                Ok(run_entry(inner, entry, codec, extensions)
+            Message::Single(entry) => RpcFuture(Serving::Boxed(Box::pin(async move {
+                run_entry(inner, entry, codec, extensions)
                     .await
-                    .map(Reply::Single))
-            }),
+                    .map(Reply::Single)
+            }))),
             Message::Batch(entries) => {
                 let limit = self.batch_concurrency;
-                Box::pin(async move {
+                RpcFuture(Serving::Boxed(Box::pin(async move {
                     let responses: Vec<Response> = futures_util::stream::iter(entries)
                         .map(move |entry| {
                             run_entry(inner.clone(), entry, codec.clone(), extensions.clone())
@@ -122,10 +131,42 @@ where
                         .filter_map(std::future::ready)
                         .collect()
                         .await;
-                    Ok((!responses.is_empty()).then_some(Reply::Batch(responses)))
-                })
+                    (!responses.is_empty()).then_some(Reply::Batch(responses))
+                })))
             }
         }
+    }
+}
+
+/// The future of an [`RpcService`]: the reply to one message, if any.
+///
+/// A single call on a [`Router`] (an endpoint's stack) is served by a
+/// future of its own, not a boxed `async` block: the codec layer's future
+/// holds it in place, and a small call allocates nothing for the rpc layer.
+/// Batches, and calls through other services, are boxed.
+pub struct RpcFuture(Serving);
+
+enum Serving {
+    /// One call straight on a router.
+    Single(direct::Single),
+    /// A batch, or a call through another service.
+    Boxed(BoxFuture<'static, Option<Reply>>),
+}
+
+impl Future for RpcFuture {
+    type Output = Result<Option<Reply>, Infallible>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match &mut self.get_mut().0 {
+            Serving::Single(single) => Pin::new(single).poll(cx).map(Ok),
+            Serving::Boxed(boxed) => boxed.as_mut().poll(cx).map(Ok),
+        }
+    }
+}
+
+impl fmt::Debug for RpcFuture {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("RpcFuture")
     }
 }
 
@@ -186,6 +227,7 @@ fn call_span(request: &Request, codec: &Arc<dyn Codec>, extensions: &Extensions)
 
 /// The response to a call that ended with `outcome` (none for a
 /// notification), its failure logged in its span.
+#[inline]
 fn answered(span: &Span, id: Option<Id>, outcome: Outcome) -> Option<Response> {
     if let Err(error) = &outcome {
         span.in_scope(|| {
