@@ -7,8 +7,9 @@
 //! `scenarios.rs` against each, one after another with the same settings:
 //! the server pinned to core 1 with one tokio worker thread, the load
 //! generator (wrk, installed with apt-get when missing) pinned to core 0,
-//! everything on 127.0.0.1. Runs are interleaved (rpckit, jsonrpsee, hyper,
-//! rpckit, ...) and repeated for `--rounds`; every run gets a fresh server
+//! everything on 127.0.0.1. Runs are interleaved (rpckit, jsonrpsee, hyper;
+//! then jsonrpsee, hyper, rpckit; ...: each round starts with the next
+//! server) and repeated for `--rounds`; every run gets a fresh server
 //! and a warm-up. It prints req/s, p50 and p99 (or memory per connection)
 //! per server and scenario as medians over the rounds, the ratios
 //! rpckit/jsonrpsee and rpckit/hyper, and PASS/MISS for the issue's
@@ -235,7 +236,13 @@ fn main() -> anyhow::Result<()> {
     let mut results = report::Results::default();
     for round in 1..=options.rounds {
         for (index, scenario) in scenarios.iter().enumerate() {
-            for server in servers_for(scenario) {
+            // Each round starts with the next server, so that no server
+            // always runs right after the same one (the box's state after
+            // a run, the page cache, sockets in TIME_WAIT, is not neutral).
+            let mut servers = servers_for(scenario);
+            let turn = (round - 1) % servers.len().max(1);
+            servers.rotate_left(turn);
+            for server in servers {
                 print!(
                     "[round {round}/{}] {:<18} {:<9} ",
                     options.rounds, scenario.key, server.name
