@@ -19,7 +19,11 @@
 #     target/release/bench_server 20 120
 #
 # (the answer must then be a 200 with a JSON-RPC `result`, or contain
-# EXPECT). KEEP=DIR keeps the callgrind files there, for
+# EXPECT). GET=1 sends GETs of PATH_ instead, e.g. the JSONP call:
+#
+#   GET=1 PATH_='/api/echo?data=hello&jsonp=cb' bash examples/bench/callgrind.sh \
+#     target/release/bench_server
+# KEEP=DIR keeps the callgrind files there, for
 # `callgrind_annotate --inclusive=yes DIR/cg.PID.2`.
 set -euo pipefail
 BIN=$1

@@ -2,6 +2,9 @@
 keep-alive HTTP/1.1 connection and checks each answer; the load of
 callgrind.sh. Usage: keepalive_client.py HOST PORT PATH N
 
+GET=1 sends `GET PATH` with no body instead (PATH with its query, e.g.
+the JSONP call `/api/echo?data=hello&jsonp=cb`).
+
 BODY=FILE sends the bytes of FILE instead (e.g. a load benchmark body from
 `loadbench __body struct_128k_simd`); its answers must then be a 200 with a
 JSON-RPC `result` (or contain EXPECT, when set). Without BODY, answers must
@@ -22,10 +25,14 @@ else:
     call = {"jsonrpc": "2.0", "method": "echo", "params": ["hello"], "id": 1}
     body = json.dumps([dict(call, id=i) for i in range(batch)] if batch else call).encode()
     expect = os.environ.get("EXPECT", "hello").encode()
-request = (
-    f"POST {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n"
-    f"Content-Length: {len(body)}\r\n\r\n"
-).encode() + body
+if os.environ.get("GET"):
+    # A GET of PATH as given (the JSONP call: /api/echo?data=hello&jsonp=cb).
+    request = f"GET {path} HTTP/1.1\r\nHost: {host}\r\n\r\n".encode()
+else:
+    request = (
+        f"POST {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(body)}\r\n\r\n"
+    ).encode() + body
 with socket.create_connection((host, port)) as conn:
     answers = conn.makefile("rb")
     for _ in range(count):
