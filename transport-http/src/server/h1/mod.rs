@@ -80,7 +80,9 @@ enum State {
 }
 
 /// What the connection's owner asked, and where it stands: read by
-/// [`Connection::poll`] to close between requests.
+/// [`Connection::poll`] to close between requests. Shared by the
+/// connection and its serving future, which run in one task (so relaxed
+/// atomics are enough).
 #[derive(Debug, Default)]
 struct Control {
     /// Close once no request is in flight.
@@ -188,6 +190,11 @@ async fn serve(
             Head::Partial => {
                 flush(&mut stream, &mut out).await?;
                 control.idle.store(true, Ordering::Relaxed);
+                // Told to close while an answer was being written: nothing
+                // else wakes this future to see it.
+                if control.closing() {
+                    return Ok(Ending::Closed);
+                }
                 if read.capacity() - read.len() < READ_SIZE / 8 {
                     read.reserve(READ_SIZE);
                 }
