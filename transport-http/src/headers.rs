@@ -100,10 +100,18 @@ impl RawHeaders {
     }
 
     fn first(&self, name: &HeaderName) -> Option<&[u8]> {
+        // A `HeaderName` is lowercase already; most fields are told apart
+        // by their length alone, without a look at their bytes.
         let wanted = name.as_str().as_bytes();
-        self.fields()
-            .find(|(field, _)| field.eq_ignore_ascii_case(wanted))
-            .map(|(_, value)| &self.head[value])
+        let field = self.fields.list[..self.fields.count].iter().find(|field| {
+            let (start, end) = (usize::from(field.name.0), usize::from(field.name.1));
+            end - start == wanted.len()
+                && self.head[start..end]
+                    .iter()
+                    .zip(wanted)
+                    .all(|(byte, lower)| byte.to_ascii_lowercase() == *lower)
+        })?;
+        Some(&self.head[usize::from(field.value.0)..usize::from(field.value.1)])
     }
 
     /// The map of the fields. A field `http` would refuse is left out; as
