@@ -23,9 +23,12 @@
 //! pipelining (requests already read are answered in order, their answers
 //! written together), `Content-Length`, chunked or close-delimited answer
 //! bodies, `Date`, and a graceful close that waits for the request in
-//! flight (see [`Connection::graceful_shutdown`]).
+//! flight (see [`Connection::graceful_shutdown`]). Large answers, its own
+//! and hyper's once handed over, are written a slice at a time with the
+//! worker given back between slices ([`fair`]).
 
 mod encode;
+mod fair;
 #[cfg(feature = "fuzzing")]
 pub mod fuzzing;
 mod head;
@@ -48,8 +51,9 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use self::encode::Framing;
+use self::fair::FairWrites;
 use self::head::Head;
-pub(super) use self::rewind::Rewind;
+use self::rewind::Rewind;
 use super::connection::ConnService;
 use crate::Body;
 
@@ -76,8 +80,12 @@ enum State {
         service: ConnService,
         builder: http1::Builder,
     },
-    Hyper(Pin<Box<http1::Connection<TokioIo<Rewind<TcpStream>>, ConnService>>>),
+    Hyper(Pin<Box<http1::Connection<HandedOver, ConnService>>>),
 }
+
+/// The socket as hyper gets it: what was read put back in front, and its
+/// large writes sliced.
+type HandedOver = TokioIo<FairWrites<Rewind<TcpStream>>>;
 
 /// What the connection's owner asked, and where it stands: read by
 /// [`Connection::poll`] to close between requests. Shared by the
@@ -157,7 +165,7 @@ impl Future for Connection {
                         Ok(Ending::HandOver { stream, read }) => (stream, read),
                         Err(err) => return Poll::Ready(Err(err.into())),
                     };
-                    let io = TokioIo::new(Rewind::new(read, stream));
+                    let io = TokioIo::new(FairWrites::new(Rewind::new(read, stream)));
                     let mut connection = Box::pin(builder.serve_connection(io, service.clone()));
                     if this.control.closing() {
                         connection.as_mut().graceful_shutdown();
@@ -283,7 +291,7 @@ async fn write_response(
             out.extend_from_slice(&data);
         } else {
             flush(stream, out).await?;
-            stream.write_all(&data).await?;
+            fair::write_all(stream, &data).await?;
         }
         if framing == Framing::Chunked {
             out.extend_from_slice(b"\r\n");
