@@ -65,11 +65,12 @@ pub(super) fn head(
     out.push(b' ');
     out.extend_from_slice(head.status.canonical_reason().unwrap_or("").as_bytes());
     out.extend_from_slice(b"\r\n");
-    let mut has_connection = false;
+    let (mut has_connection, mut has_date) = (false, false);
     for (name, value) in &head.headers {
         if name == CONTENT_LENGTH || name == TRANSFER_ENCODING {
             continue;
         }
+        has_date |= name == DATE;
         if name == CONNECTION {
             has_connection = true;
             keep_alive &= !lists_close(value);
@@ -95,7 +96,7 @@ pub(super) fn head(
             out.extend_from_slice(b"connection: keep-alive\r\n");
         }
     }
-    if !head.headers.contains_key(DATE) {
+    if !has_date {
         out.extend_from_slice(b"date: ");
         out.extend_from_slice(&now());
         out.extend_from_slice(b"\r\n");

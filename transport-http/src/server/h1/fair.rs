@@ -1,4 +1,6 @@
-//! Large writes in slices, with the worker given back between them.
+//! Large writes in slices, with the worker given back between them; and
+//! the socket as hyper gets it on a hand-over ([`HandedOver`]), which also
+//! puts the bytes read before back in front of its reads.
 //!
 //! A socket write copies as much as the kernel takes in one system call:
 //! on loopback, with the send buffer grown to megabytes, a 4 MiB answer
@@ -13,6 +15,7 @@ use std::io;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
+use bytes::{Buf, Bytes};
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
 
 /// The most written at once before the task yields.
@@ -33,19 +36,24 @@ pub(super) async fn write_all<W: AsyncWrite + Unpin>(
     Ok(())
 }
 
-/// `inner`, whose writes move at most [`SLICE`] bytes between two yields
-/// of the task (for hyper's connections, which write what they have at
-/// once).
+/// A socket handed to hyper: read from `prefix` (what the fast connection
+/// read but did not serve) first, and written at most [`SLICE`] bytes
+/// between two yields of the task (hyper writes what it has at once).
 #[derive(Debug)]
-pub(in crate::server) struct FairWrites<T> {
+pub(in crate::server) struct HandedOver<T> {
+    prefix: Bytes,
     inner: T,
     /// Bytes written since the task last yielded.
     written: usize,
 }
 
-impl<T> FairWrites<T> {
-    pub(in crate::server) fn new(inner: T) -> Self {
-        FairWrites { inner, written: 0 }
+impl<T> HandedOver<T> {
+    pub(in crate::server) fn new(prefix: Bytes, inner: T) -> Self {
+        HandedOver {
+            prefix,
+            inner,
+            written: 0,
+        }
     }
 
     /// Yields once a slice has been written: the task is woken at once
@@ -60,17 +68,23 @@ impl<T> FairWrites<T> {
     }
 }
 
-impl<T: AsyncRead + Unpin> AsyncRead for FairWrites<T> {
+impl<T: AsyncRead + Unpin> AsyncRead for HandedOver<T> {
     fn poll_read(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.inner).poll_read(cx, buf)
+        if self.prefix.is_empty() {
+            return Pin::new(&mut self.inner).poll_read(cx, buf);
+        }
+        let len = self.prefix.len().min(buf.remaining());
+        buf.put_slice(&self.prefix[..len]);
+        self.prefix.advance(len);
+        Poll::Ready(Ok(()))
     }
 }
 
-impl<T: AsyncWrite + Unpin> AsyncWrite for FairWrites<T> {
+impl<T: AsyncWrite + Unpin> AsyncWrite for HandedOver<T> {
     fn poll_write(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -130,7 +144,7 @@ mod tests {
     #[tokio::test]
     async fn a_large_write_goes_out_a_slice_at_a_time_with_a_yield_between() {
         let (near, mut far) = tokio::io::duplex(4 * SLICE);
-        let mut fair = FairWrites::new(near);
+        let mut fair = HandedOver::new(Bytes::new(), near);
         let data = vec![7u8; 3 * SLICE];
         // One call moves at most a slice.
         let first = fair.write(&data).await.unwrap();
@@ -217,7 +231,7 @@ mod tests {
 
     #[tokio::test]
     async fn small_vectored_writes_stay_vectored() {
-        let mut fair = FairWrites::new(Recorder::default());
+        let mut fair = HandedOver::new(Bytes::new(), Recorder::default());
         assert!(fair.is_write_vectored());
         let parts = [io::IoSlice::new(b"head "), io::IoSlice::new(b"body")];
         let written = poll_fn(|cx| Pin::new(&mut fair).poll_write_vectored(cx, &parts))
@@ -228,6 +242,23 @@ mod tests {
             (fair.inner.vectored, &fair.inner.data[..]),
             (1, &b"head body"[..])
         );
+    }
+
+    #[tokio::test]
+    async fn the_prefix_is_read_before_the_rest_and_writes_go_through() {
+        let (near, mut far) = tokio::io::duplex(64);
+        far.write_all(b" world").await.unwrap();
+        let mut socket = HandedOver::new(Bytes::from_static(b"hello"), near);
+        let mut first = [0; 3];
+        socket.read_exact(&mut first).await.unwrap();
+        assert_eq!(&first, b"hel");
+        let mut rest = [0; 8];
+        socket.read_exact(&mut rest).await.unwrap();
+        assert_eq!(&rest, b"lo world");
+        socket.write_all(b"back").await.unwrap();
+        let mut back = [0; 4];
+        far.read_exact(&mut back).await.unwrap();
+        assert_eq!(&back, b"back");
     }
 
     #[tokio::test]

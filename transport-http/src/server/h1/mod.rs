@@ -16,7 +16,7 @@
 //! upgrades, `HEAD`, anything malformed; and a body not yet all there)
 //! goes to a hyper HTTP/1 connection
 //! made then, with the bytes read so far put back in front of the socket
-//! ([`Rewind`]), and hyper serves the connection from there on. So the
+//! ([`HandedOver`]), and hyper serves the connection from there on. So the
 //! rules of HTTP/1 that are not implemented here are not approximated here.
 //!
 //! What it does implement: keep-alive by version and `Connection`,
@@ -32,7 +32,6 @@ mod fair;
 #[cfg(feature = "fuzzing")]
 pub mod fuzzing;
 mod head;
-mod rewind;
 
 use std::future::Future;
 use std::io;
@@ -51,9 +50,8 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use self::encode::Framing;
-use self::fair::FairWrites;
+use self::fair::HandedOver;
 use self::head::Head;
-use self::rewind::Rewind;
 use super::connection::ConnService;
 use crate::Body;
 
@@ -80,12 +78,8 @@ enum State {
         service: ConnService,
         builder: http1::Builder,
     },
-    Hyper(Pin<Box<http1::Connection<HandedOver, ConnService>>>),
+    Hyper(Pin<Box<http1::Connection<TokioIo<HandedOver<TcpStream>>, ConnService>>>),
 }
-
-/// The socket as hyper gets it: what was read put back in front, and its
-/// large writes sliced.
-type HandedOver = TokioIo<FairWrites<Rewind<TcpStream>>>;
 
 /// What the connection's owner asked, and where it stands: read by
 /// [`Connection::poll`] to close between requests. Shared by the
@@ -165,7 +159,7 @@ impl Future for Connection {
                         Ok(Ending::HandOver { stream, read }) => (stream, read),
                         Err(err) => return Poll::Ready(Err(err.into())),
                     };
-                    let io = TokioIo::new(FairWrites::new(Rewind::new(read, stream)));
+                    let io = TokioIo::new(HandedOver::new(read, stream));
                     let mut connection = Box::pin(builder.serve_connection(io, service.clone()));
                     if this.control.closing() {
                         connection.as_mut().graceful_shutdown();
