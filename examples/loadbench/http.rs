@@ -39,14 +39,14 @@ fn raw_request(
 }
 
 /// A response head: status, head length, declared body length.
-struct Head {
-    status: u16,
-    len: usize,
-    content_length: usize,
+pub(crate) struct Head {
+    pub(crate) status: u16,
+    pub(crate) len: usize,
+    pub(crate) content_length: usize,
 }
 
 /// Parses the head once `buf` holds all of it.
-fn parse_head(buf: &[u8]) -> anyhow::Result<Option<Head>> {
+pub(crate) fn parse_head(buf: &[u8]) -> anyhow::Result<Option<Head>> {
     let Some(end) = buf.windows(4).position(|window| window == b"\r\n\r\n") else {
         return Ok(None);
     };

@@ -28,6 +28,7 @@ mod shared;
 
 mod http;
 mod lines;
+mod paced;
 mod report;
 mod scenarios;
 mod wrk;
@@ -197,6 +198,9 @@ fn main() -> anyhow::Result<()> {
     }
     if args.first().map(String::as_str) == Some("__pipeline") {
         return lines::pipeline(&args[1..]);
+    }
+    if args.first().map(String::as_str) == Some("__paced") {
+        return paced::paced(&args[1..]);
     }
     if args.first().map(String::as_str) == Some("__body") {
         return print_body(&args[1..]);

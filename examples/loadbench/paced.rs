@@ -1,0 +1,143 @@
+//! The latency probe of the contended scenarios: `loadbench __paced`, run
+//! on core 0 as its own process.
+//!
+//! wrk keeps its connections busy: each sends its next request the moment
+//! the last is answered, so the server is saturated and a request's
+//! latency is mostly the time it queues behind the others. Its p99 then
+//! measures that queue, and on this box also whenever a softirq thread
+//! takes the core for a few milliseconds: the same server's idle p99 ranged
+//! from 0.6 to 3.7 ms between runs. The probe here is open-loop instead:
+//! each connection sends at fixed times (together `rate` requests a
+//! second, staggered), so the server is far from saturated and a
+//! request's latency is how long the server took to answer it. A request
+//! whose time came while its connection still waited for the previous
+//! answer is sent at once, and its latency counts from its due time, not
+//! from when it could go (no coordinated omission: a server that stalls
+//! is charged for every request the stall held back).
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context};
+
+use crate::http::parse_head;
+
+/// What one probe run measured.
+#[derive(Debug)]
+pub(crate) struct Outcome {
+    pub(crate) answered: u64,
+    pub(crate) p50_us: f64,
+    pub(crate) p99_us: f64,
+    pub(crate) max_us: f64,
+}
+
+/// `loadbench __paced ADDR RATE CONNECTIONS SECONDS REQUEST_FILE`: sends the
+/// request in REQUEST_FILE (a whole HTTP/1.1 request, keep-alive) RATE
+/// times a second over CONNECTIONS connections for SECONDS; prints
+/// `LOADBENCH ANSWERED P50_US P99_US MAX_US`. Every answer must be a 200.
+pub(crate) fn paced(args: &[String]) -> anyhow::Result<()> {
+    let [addr, rate, connections, seconds, request_file] = args else {
+        bail!("usage: loadbench __paced ADDR RATE CONNECTIONS SECONDS REQUEST_FILE");
+    };
+    let addr: SocketAddr = addr.parse()?;
+    let rate: f64 = rate.parse()?;
+    let connections: usize = connections.parse()?;
+    let duration = Duration::from_secs_f64(seconds.parse()?);
+    let request = std::fs::read(request_file)?;
+    // Every connection sends once per `period`; connection i starts i/rate
+    // after the first, so that together they send evenly.
+    let period = Duration::from_secs_f64(connections as f64 / rate);
+    let start = Instant::now() + Duration::from_millis(50);
+    let latencies = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..connections)
+            .map(|index| {
+                let first = start + Duration::from_secs_f64(index as f64 / rate);
+                let request = &request;
+                scope.spawn(move || connection(addr, request, first, period, start + duration))
+            })
+            .collect();
+        workers
+            .into_iter()
+            .map(|worker| worker.join().expect("a probe connection panicked"))
+            .collect::<anyhow::Result<Vec<_>>>()
+    })?;
+    let mut latencies: Vec<Duration> = latencies.into_iter().flatten().collect();
+    if latencies.is_empty() {
+        bail!("no request was answered");
+    }
+    latencies.sort_unstable();
+    let at = |quantile: f64| {
+        let index = ((latencies.len() as f64 * quantile).ceil() as usize).clamp(1, latencies.len());
+        latencies[index - 1].as_secs_f64() * 1e6
+    };
+    let outcome = Outcome {
+        answered: latencies.len() as u64,
+        p50_us: at(0.50),
+        p99_us: at(0.99),
+        max_us: at(1.0),
+    };
+    println!(
+        "LOADBENCH {} {:.1} {:.1} {:.1}",
+        outcome.answered, outcome.p50_us, outcome.p99_us, outcome.max_us
+    );
+    Ok(())
+}
+
+/// One connection's requests, due at `first`, `first + period`, ... until
+/// `end`: the latency of each.
+fn connection(
+    addr: SocketAddr,
+    request: &[u8],
+    first: Instant,
+    period: Duration,
+    end: Instant,
+) -> anyhow::Result<Vec<Duration>> {
+    let mut stream = TcpStream::connect(addr).context("could not connect")?;
+    stream.set_nodelay(true)?;
+    stream.set_read_timeout(Some(Duration::from_secs(30)))?;
+    let mut latencies = Vec::new();
+    let mut buf = Vec::with_capacity(4096);
+    let mut due = first;
+    while due < end {
+        let now = Instant::now();
+        // Sent on time: timed from the send, so that the sleep's own
+        // lateness (timer slack, tens of microseconds) is not counted.
+        // Held back by the last answer: timed from when it was due.
+        let from = if due > now {
+            std::thread::sleep(due - now);
+            Instant::now()
+        } else {
+            due
+        };
+        stream.write_all(request)?;
+        let status = read_response(&mut stream, &mut buf)?;
+        latencies.push(from.elapsed());
+        if status != 200 {
+            bail!("HTTP {status}");
+        }
+        due += period;
+    }
+    Ok(latencies)
+}
+
+/// Reads one keep-alive response through `buf`; returns its status.
+fn read_response(stream: &mut TcpStream, buf: &mut Vec<u8>) -> anyhow::Result<u16> {
+    buf.clear();
+    let mut chunk = [0; 4096];
+    loop {
+        if let Some(head) = parse_head(buf)? {
+            if buf.len() >= head.len + head.content_length {
+                if buf.len() > head.len + head.content_length {
+                    bail!("more bytes than one response: the probe does not pipeline");
+                }
+                return Ok(head.status);
+            }
+        }
+        let n = stream.read(&mut chunk)?;
+        if n == 0 {
+            bail!("connection closed mid-response");
+        }
+        buf.extend_from_slice(&chunk[..n]);
+    }
+}
