@@ -33,6 +33,7 @@ use crate::compression::{Compression, Offload};
 use crate::cors::{self, CorsPolicy};
 use crate::error::Rejection;
 use crate::fallback::Fallback;
+use crate::plain_headers::PlainHeaders;
 use crate::{jsonp, post, Body, BoxError, Jsonp, RequestHeaders, ResponseHandle, Route};
 
 /// What every request of a server reads: set once by the builder.
@@ -49,6 +50,8 @@ pub(crate) struct Shared {
     /// The methods a route answers, for `Allow`.
     pub(crate) allow: &'static [Method],
     pub(crate) compression: Compression,
+    /// The headers of an answer no handler changed.
+    pub(crate) plain_headers: PlainHeaders,
     pub(crate) offload: Offload,
     /// How long one request may take; `None` for no limit.
     pub(crate) request_timeout: Option<std::time::Duration>,

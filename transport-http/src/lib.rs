@@ -131,6 +131,7 @@ mod fallback;
 mod headers;
 mod http_error;
 mod jsonp;
+mod plain_headers;
 mod post;
 mod response;
 mod route;

@@ -15,7 +15,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use http::response::Parts;
-use http::{header, HeaderValue, Response, StatusCode};
+use http::{header, Response, StatusCode};
 use http_body::Body;
 use http_body_util::Full;
 use rpckit_codec::{Codec, Extensions, Frame, StatsSink};
@@ -24,6 +24,7 @@ use crate::compression::{self, Algorithm};
 use crate::dispatch::{Peer, Shared};
 use crate::error::Rejection;
 use crate::facts::request_extensions;
+use crate::plain_headers::{content_type, PlainHeaders};
 use crate::route::FrameService;
 use crate::{body, BoxError, RequestHeaders, ResponseHandle, Route};
 
@@ -121,10 +122,16 @@ where
                 .map_err(Rejection::service)?;
 
             let allowed = self.response_handle.compression_allowed();
-            let (mut parts, body) = response(answer, &self.response_handle);
-            let body = if parts.status == StatusCode::OK
-                && !parts.headers.contains_key(header::CONTENT_ENCODING)
-            {
+            let (mut parts, body, plain) =
+                response(answer, &self.response_handle, &shared.plain_headers);
+            // Plain headers have their `Vary` and no `Content-Encoding`.
+            let compress = plain
+                || parts.status == StatusCode::OK
+                    && !parts.headers.contains_key(header::CONTENT_ENCODING);
+            let body = if compress {
+                if !plain {
+                    shared.compression.add_vary(&mut parts.headers);
+                }
                 shared
                     .compression
                     .respond(
@@ -154,14 +161,26 @@ fn frame(bytes: Bytes, codec: Arc<dyn Codec>, extensions: Extensions) -> Frame {
 /// bytes in its codec's media type (or `204` for none), then the handler's
 /// status, headers and cookies, so that compression sees them (it extends
 /// a handler's `Vary`, drops a stale length, and leaves alone a body the
-/// handler encoded itself).
-fn response(answer: Option<Frame>, handle: &ResponseHandle) -> (Parts, Bytes) {
+/// handler encoded itself). And whether it is a `200` with the server's
+/// [`PlainHeaders`] (no handler changed anything).
+fn response(
+    answer: Option<Frame>,
+    handle: &ResponseHandle,
+    plain: &PlainHeaders,
+) -> (Parts, Bytes, bool) {
     let mut response = match answer {
+        Some(frame) if handle.is_untouched() => {
+            let mut response = Response::new(frame.bytes);
+            *response.headers_mut() = plain.of(&*frame.codec);
+            let (parts, body) = response.into_parts();
+            return (parts, body, true);
+        }
         Some(frame) => {
             let mut response = Response::new(frame.bytes);
+            let media_type = frame.codec.media_types().first().copied();
             response
                 .headers_mut()
-                .insert(header::CONTENT_TYPE, content_type_of(&frame.codec));
+                .insert(header::CONTENT_TYPE, content_type(media_type));
             response
         }
         None => {
@@ -171,15 +190,6 @@ fn response(answer: Option<Frame>, handle: &ResponseHandle) -> (Parts, Bytes) {
         }
     };
     handle.apply(&mut response);
-    response.into_parts()
-}
-
-/// The codec's first media type, without copying it; a custom codec that
-/// names none (or an invalid one) gets the generic binary type.
-fn content_type_of(codec: &Arc<dyn Codec>) -> HeaderValue {
-    codec
-        .media_types()
-        .first()
-        .and_then(|media| HeaderValue::from_maybe_shared(Bytes::from_static(media.as_bytes())).ok())
-        .unwrap_or_else(|| HeaderValue::from_static("application/octet-stream"))
+    let (parts, body) = response.into_parts();
+    (parts, body, false)
 }

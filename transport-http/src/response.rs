@@ -54,6 +54,13 @@ struct Changes {
     compression: Option<bool>,
 }
 
+impl Changes {
+    /// Nothing [`ResponseHandle::apply`] would do.
+    fn leave_the_response_alone(&self) -> bool {
+        self.status.is_none() && self.headers.is_empty() && self.cookies.is_empty()
+    }
+}
+
 #[derive(Clone, Copy, Debug)]
 enum Mode {
     Insert,
@@ -136,6 +143,12 @@ impl ResponseHandle {
         Ok(())
     }
 
+    /// Whether [`apply`](Self::apply) would leave a response as it is: no
+    /// status, header or cookie was set.
+    pub(crate) fn is_untouched(&self) -> bool {
+        self.changes().leave_the_response_alone()
+    }
+
     /// The callback a handler chose, if any.
     pub(crate) fn jsonp_callback(&self) -> Option<Box<str>> {
         self.changes().jsonp_callback.clone()
@@ -178,7 +191,14 @@ impl ResponseHandle {
 
     /// Writes the changes into `response`, leaving the handle empty.
     pub(crate) fn apply<B>(&self, response: &mut Response<B>) {
-        let changes = std::mem::take(&mut *self.changes());
+        let changes = {
+            let mut changes = self.changes();
+            // Most handlers change nothing: no need to move the changes out.
+            if changes.leave_the_response_alone() {
+                return;
+            }
+            std::mem::take(&mut *changes)
+        };
         if let Some(status) = changes.status {
             *response.status_mut() = status;
         }

@@ -23,6 +23,7 @@ use crate::compression::{Compression, Offload};
 use crate::cors::CorsPolicy;
 use crate::dispatch::{self, Shared};
 use crate::fallback::Fallback;
+use crate::plain_headers::PlainHeaders;
 use crate::{Body, BoxError, Cors, HttpService, Jsonp, Route};
 
 #[cfg(unix)]
@@ -641,6 +642,10 @@ impl ServerBuilder {
                 sinks.push(Arc::clone(sink));
             }
         }
+        let plain_headers = PlainHeaders::new(
+            self.routes.values().flat_map(|route| route.codecs.iter()),
+            self.compression.varies(),
+        );
         Arc::new(Config {
             sinks: sinks.into(),
             shared: Arc::new(Shared {
@@ -651,6 +656,7 @@ impl ServerBuilder {
                 cors: self.cors.map(|cors| CorsPolicy::new(cors, allow)),
                 jsonp: self.jsonp,
                 allow,
+                plain_headers,
                 compression: self.compression,
                 offload: self.offload,
                 fallback: self.fallback,

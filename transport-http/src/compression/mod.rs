@@ -158,8 +158,23 @@ impl Compression {
         self
     }
 
+    /// Whether answers vary with the client's `Accept-Encoding`: whether
+    /// any algorithm is offered.
+    pub(crate) fn varies(&self) -> bool {
+        !self.algorithms.is_empty()
+    }
+
+    /// Adds `accept-encoding` to `Vary` when answers vary with it (see
+    /// [`Compression::varies`]), unless `Vary` has it (or `*`) already.
+    pub(crate) fn add_vary(&self, headers: &mut HeaderMap) {
+        if self.varies() {
+            add_vary(headers);
+        }
+    }
+
     /// Compresses `body` for the client that sent `request` if the rules
-    /// say so, updating `headers`; returns the body to send.
+    /// say so, updating `headers`; returns the body to send. `headers`
+    /// have their `Vary` already ([`Compression::add_vary`]).
     ///
     /// `allowed` is what the calls said ([`ResponseHandle`]'s merged
     /// preference).
@@ -177,7 +192,6 @@ impl Compression {
         if self.algorithms.is_empty() {
             return body;
         }
-        add_vary(headers);
         if !allowed.unwrap_or(self.enabled_by_default)
             || body.len() < self.min_size
             || headers.contains_key(header::CONTENT_ENCODING)

@@ -253,7 +253,10 @@ async fn a_small_call_completes_while_a_large_response_is_compressed() {
     assert_eq!(answer.body, small);
 
     release.send(()).unwrap();
-    let answer = tokio::time::timeout(EVENTUALLY, large).await.unwrap().unwrap();
+    let answer = tokio::time::timeout(EVENTUALLY, large)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(answer.status, 200);
     assert_eq!(answer.headers["content-encoding"], "gzip");
     assert_eq!(
@@ -291,7 +294,10 @@ async fn a_small_call_completes_while_a_large_request_is_decompressed() {
     assert_eq!(answer.body, "[1,2,3]");
 
     release.send(()).unwrap();
-    let answer = tokio::time::timeout(EVENTUALLY, large).await.unwrap().unwrap();
+    let answer = tokio::time::timeout(EVENTUALLY, large)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(answer.status, 200);
     assert_eq!(answer.body, big);
     server.shutdown().await;
