@@ -28,6 +28,9 @@ use crate::plain_headers::{content_type, PlainHeaders};
 use crate::route::FrameService;
 use crate::{body, BoxError, RequestHeaders, ResponseHandle, Route};
 
+/// The media type nearly every `POST` names.
+const JSON: &str = "application/json";
+
 /// A `POST` whose head is read: what reading its body and answering it
 /// still needs.
 pub(crate) struct Exchange<B> {
@@ -65,8 +68,13 @@ where
         // A header that isn't visible ASCII names no codec; lossy text
         // still lets the 415 say what was sent. Checked as UTF-8 first,
         // which is what `from_utf8_lossy` finds for every header a client
-        // really sends, at a fifth of its cost.
+        // really sends, at a fifth of its cost; and the usual value is
+        // recognised as it is, which costs less again (a UTF-8 check of
+        // even 16 bytes is some 110 instructions).
         let content_type = headers.first(&header::CONTENT_TYPE).map(|value| {
+            if value == JSON.as_bytes() {
+                return Cow::Borrowed(JSON);
+            }
             std::str::from_utf8(value)
                 .map_or_else(|_| String::from_utf8_lossy(value), Cow::Borrowed)
         });
