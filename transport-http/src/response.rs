@@ -189,7 +189,8 @@ impl ResponseHandle {
         self.changes().compression
     }
 
-    /// Writes the changes into `response`, leaving the handle empty.
+    /// Writes the status, headers and cookies set into `response`, and
+    /// forgets them.
     pub(crate) fn apply<B>(&self, response: &mut Response<B>) {
         let changes = {
             let mut changes = self.changes();
