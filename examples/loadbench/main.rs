@@ -304,8 +304,8 @@ fn print_body(args: &[String]) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The scenarios named by `--scenarios` (all without it), plus the
-/// baselines they compare with.
+/// The scenarios named by `--scenarios` (all without it), plus those
+/// their targets compare with.
 fn select(all: Vec<Scenario>, keys: Option<&[String]>) -> anyhow::Result<Vec<Scenario>> {
     let Some(keys) = keys else {
         return Ok(all);
@@ -544,7 +544,6 @@ impl Bench<'_> {
                 probe,
                 background,
                 background_connections,
-                ..
             } => {
                 let (background_script, background_body) = prepared
                     .background
@@ -552,15 +551,6 @@ impl Bench<'_> {
                     .context("background not prepared")?;
                 server.check(probe, &prepared.body)?;
                 server.check(background, background_body)?;
-                // The background runs through the probe's warm-up and run.
-                let background_run = wrk::spawn(
-                    background_script,
-                    server.addr,
-                    background.path,
-                    *background_connections,
-                    options.warmup + options.duration + 1,
-                )?;
-                let background_run = KillOnDrop(Some(background_run));
                 let probe_run = |seconds| {
                     wrk::run(
                         &prepared.script,
@@ -571,9 +561,22 @@ impl Bench<'_> {
                     )
                 };
                 probe_run(options.warmup)?;
+                let idle = probe_run(options.duration)?;
+                // The background runs through the probe's warm-up and run.
+                let background_run = wrk::spawn(
+                    background_script,
+                    server.addr,
+                    background.path,
+                    *background_connections,
+                    options.warmup + options.duration + 1,
+                )?;
+                let background_run = KillOnDrop(Some(background_run));
+                probe_run(options.warmup)?;
                 let mut metrics = wrk_metrics(&probe_run(options.duration)?);
                 let background = wrk::finish(background_run.take())?;
                 metrics.insert(scenarios::BACKGROUND_REQ_S, background.req_per_s());
+                metrics.insert(scenarios::IDLE_P99, idle.p99_us);
+                metrics.insert(scenarios::P99_OVER_IDLE, idle_ratio(&metrics, idle.p99_us));
                 Ok(metrics)
             }
             Load::IdleConnections { count, request } => {
@@ -645,6 +648,11 @@ impl Bench<'_> {
             .context("the pipeline generator printed no result")?;
         lines::parse(line)
     }
+}
+
+/// The loaded p99 in `metrics` over `idle_p99`.
+fn idle_ratio(metrics: &Metrics, idle_p99: f64) -> f64 {
+    metrics.get(scenarios::P99).copied().unwrap_or(f64::NAN) / idle_p99
 }
 
 fn wrk_metrics(outcome: &wrk::Outcome) -> Metrics {
