@@ -162,6 +162,19 @@ pub(crate) struct RequestHead {
     pub(crate) extensions: http::Extensions,
 }
 
+/// Whether [`serve_head`] reads the whole body of `head` (of `body_len`
+/// bytes) before it answers: a `POST` to a route, in one of its codecs and
+/// a known coding, no longer than the server takes. Every other answer
+/// (404, 405, 413, 415, a fallback's) may come before the body does.
+pub(crate) fn reads_body_first(shared: &Shared, head: &RequestHead, body_len: usize) -> bool {
+    head.method == Method::POST
+        && body_len <= shared.max_body_size
+        && match shared.target(head.uri.path(), &head.method) {
+            Some(Target::Route(route)) => post::body_form(route, &head.headers).is_ok(),
+            _ => false,
+        }
+}
+
 /// [`serve`], for a request already in its parts.
 pub(crate) fn serve_head<B>(
     shared: &Arc<Shared>,

@@ -65,25 +65,7 @@ where
         body: B,
         response_handle: &ResponseHandle,
     ) -> Result<Self, Rejection> {
-        // A header that isn't visible ASCII names no codec; lossy text
-        // still lets the 415 say what was sent. Checked as UTF-8 first,
-        // which is what `from_utf8_lossy` finds for every header a client
-        // really sends, at a fifth of its cost; and the usual value is
-        // recognised as it is, which costs less again (a UTF-8 check of
-        // even 16 bytes is some 110 instructions).
-        let content_type = headers.first(&header::CONTENT_TYPE).map(|value| {
-            if value == JSON.as_bytes() {
-                return Cow::Borrowed(JSON);
-            }
-            std::str::from_utf8(value)
-                .map_or_else(|_| String::from_utf8_lossy(value), Cow::Borrowed)
-        });
-        let codec = route
-            .codecs
-            .negotiate(content_type.as_deref())
-            .map_err(Rejection::UnsupportedMediaType)?
-            .clone();
-        let coding = compression::request_coding(&headers)?;
+        let (codec, coding) = body_form(route, &headers)?;
         let extensions =
             request_extensions(shared, route, peer, headers.clone(), response_handle, None);
         Ok(Exchange {
@@ -157,6 +139,34 @@ where
             Ok(Response::from_parts(parts, Full::new(body)))
         }
     }
+}
+
+/// What a `POST`'s head says of its body, before a byte of it is read:
+/// the route's codec its `Content-Type` names (415 if none), and its
+/// coding (415 if unknown).
+pub(crate) fn body_form(
+    route: &Route,
+    headers: &RequestHeaders,
+) -> Result<(Arc<dyn Codec>, Option<Algorithm>), Rejection> {
+    // A header that isn't visible ASCII names no codec; lossy text still
+    // lets the 415 say what was sent. Checked as UTF-8 first, which is what
+    // `from_utf8_lossy` finds for every header a client really sends, at a
+    // fifth of its cost; and the usual value is recognised as it is, which
+    // costs less again (a UTF-8 check of even 16 bytes is some 110
+    // instructions).
+    let content_type = headers.first(&header::CONTENT_TYPE).map(|value| {
+        if value == JSON.as_bytes() {
+            return Cow::Borrowed(JSON);
+        }
+        std::str::from_utf8(value).map_or_else(|_| String::from_utf8_lossy(value), Cow::Borrowed)
+    });
+    let codec = route
+        .codecs
+        .negotiate(content_type.as_deref())
+        .map_err(Rejection::UnsupportedMediaType)?
+        .clone();
+    let coding = compression::request_coding(headers)?;
+    Ok((codec, coding))
 }
 
 fn frame(bytes: Bytes, codec: Arc<dyn Codec>, extensions: Extensions) -> Frame {

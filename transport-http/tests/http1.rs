@@ -185,6 +185,49 @@ async fn a_body_sent_after_its_head_is_answered() {
 }
 
 #[tokio::test]
+async fn a_body_in_pieces_is_waited_for_and_the_next_request_served() {
+    let server = start(Server::builder().route("/rpc", echo())).await;
+    let mut conn = connect(server.local_addr()).await;
+    let body = format!("[\"{}\"]", "x".repeat(100_000));
+    let request = post(&body, "");
+    let (head, rest) = request.split_at(request.len() - body.len() + 10);
+    conn.stream.write_all(head.as_bytes()).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    conn.stream.write_all(rest.as_bytes()).await.unwrap();
+    let answer = conn.answer().await;
+    assert_eq!(
+        (answer.status.as_u16(), answer.text()),
+        (200, body.as_str())
+    );
+    // The connection goes on serving.
+    conn.stream
+        .write_all(post("[4]", "").as_bytes())
+        .await
+        .unwrap();
+    let answer = conn.answer().await;
+    assert_eq!((answer.status.as_u16(), answer.text()), (200, "[4]"));
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_request_answered_before_its_body_does_not_wait_for_it() {
+    let server = start(Server::builder().route("/rpc", echo()).max_body_size(1000)).await;
+    // A path no route serves, a body too large, a media type the route
+    // does not speak: each answered with the body still to come.
+    let heads = [
+        ("POST /nowhere HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: 500\r\n\r\n", 404),
+        ("POST /rpc HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: 5000\r\n\r\n", 413),
+        ("POST /rpc HTTP/1.1\r\nHost: localhost\r\nContent-Type: text/plain\r\nContent-Length: 500\r\n\r\n", 415),
+    ];
+    for (head, status) in heads {
+        let mut conn = connect(server.local_addr()).await;
+        conn.stream.write_all(head.as_bytes()).await.unwrap();
+        assert_eq!(conn.head().await.status.as_u16(), status, "{head}");
+    }
+    server.shutdown().await;
+}
+
+#[tokio::test]
 async fn http_1_0_closes_unless_asked_to_keep_alive() {
     let server = start(Server::builder().route("/rpc", echo())).await;
     let request = |extra: &str| {

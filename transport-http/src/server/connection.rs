@@ -445,6 +445,12 @@ where
 }
 
 impl ConnService {
+    /// Whether the request of `head`, of `body_len` bytes, is answered only
+    /// once its body is read (see [`dispatch::reads_body_first`]).
+    pub(super) fn reads_body_first(&self, head: &RequestHead, body_len: usize) -> bool {
+        dispatch::reads_body_first(&self.shared, head, body_len)
+    }
+
     /// Answers a request of the fast HTTP/1 connection, read into its
     /// parts (its headers as read, not yet a map).
     pub(super) fn call_head(&self, head: RequestHead, body: Full<Bytes>) -> Tracked {

@@ -13,8 +13,8 @@
 //!
 //! Everything else is hyper's: the first request this connection does not
 //! take ([`head::Head::HandOver`]: chunked or large bodies, `Expect`,
-//! upgrades, `HEAD`, anything malformed; and a body not yet all there)
-//! goes to a hyper HTTP/1 connection
+//! upgrades, `HEAD`, anything malformed; and a body still on its way that
+//! the server's `max_body_size` refuses) goes to a hyper HTTP/1 connection
 //! made then, with the bytes read so far put back in front of the socket
 //! ([`HandedOver`]), and hyper serves the connection from there on. So the
 //! rules of HTTP/1 that are not implemented here are not approximated here.
@@ -213,26 +213,40 @@ async fn serve(
                 });
             }
         };
-        // The body must be here already (or readable without waiting):
-        // hyper answers a request whose body is still on its way as soon
-        // as its head is read (a 415 does not wait for the body), and its
-        // body then streams under the request's limits and timeout.
-        let whole = request.head_len + request.body_len;
-        if !read_now(&mut stream, &mut read, whole)? {
-            flush(&mut stream, &mut out).await?;
-            return Ok(Ending::HandOver {
-                stream,
-                read: read.freeze(),
-            });
-        }
         let (version, keep_alive) = (request.version, request.keep_alive);
-        let head = read.split_to(request.head_len).freeze();
-        let body = read.split_to(request.body_len).freeze();
-        let Ok(head) = request.into_head(head) else {
+        let whole = request.head_len + request.body_len;
+        let body_len = request.body_len;
+        let arrived = read_now(&mut stream, &mut read, whole)?;
+        let head_bytes = read.split_to(request.head_len).freeze();
+        // Kept only for a hand-over, which needs them back.
+        let kept = (!arrived).then(|| head_bytes.clone());
+        let Ok(head) = request.into_head(head_bytes) else {
             write_bad_request(&mut out, version);
             flush(&mut stream, &mut out).await?;
             return Ok(Ending::Closed);
         };
+        if let Some(head_bytes) = kept {
+            // The rest of the body is on its way. Waited for here, under the
+            // head's timer (and a graceful close's), as the rest of a head
+            // would be, when the answer needs it anyway; handed over, the
+            // connection would stay hyper's for good (a client sending
+            // 128 KiB bodies over a real network would have been hyper's
+            // after its first). A request that may be answered before its
+            // body (a 404, 413, 415) goes to hyper, which answers at once.
+            flush(&mut stream, &mut out).await?;
+            if !service.reads_body_first(&head, body_len) {
+                let mut unserved = BytesMut::from(&head_bytes[..]);
+                unserved.extend_from_slice(&read);
+                return Ok(Ending::HandOver {
+                    stream,
+                    read: unserved.freeze(),
+                });
+            }
+            if !read_until(&mut stream, &mut read, body_len).await? {
+                return Ok(Ending::Closed);
+            }
+        }
+        let body = read.split_to(body_len).freeze();
         let Ok(response) = service.call_head(head, Full::new(body)).await;
         let keep_alive = keep_alive && !control.closing();
         let keep_alive =
@@ -335,6 +349,19 @@ fn read_now(stream: &mut TcpStream, read: &mut BytesMut, len: usize) -> io::Resu
             Ok(_) => {}
             Err(err) if err.kind() == io::ErrorKind::WouldBlock => return Ok(false),
             Err(err) => return Err(err),
+        }
+    }
+    Ok(true)
+}
+
+/// Reads until `read` holds `len` bytes; whether it does (not if the
+/// client closed first: the request will never be whole, and hyper closes
+/// such a connection too).
+async fn read_until(stream: &mut TcpStream, read: &mut BytesMut, len: usize) -> io::Result<bool> {
+    read.reserve(len.saturating_sub(read.len()));
+    while read.len() < len {
+        if stream.read_buf(read).await? == 0 {
+            return Ok(false);
         }
     }
     Ok(true)
