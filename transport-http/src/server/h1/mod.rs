@@ -13,8 +13,9 @@
 //!
 //! Everything else is hyper's: the first request this connection does not
 //! take ([`head::Head::HandOver`]: chunked or large bodies, `Expect`,
-//! upgrades, `HEAD`, anything malformed; and a body still on its way that
-//! the server's `max_body_size` refuses) goes to a hyper HTTP/1 connection
+//! upgrades, `HEAD`, anything malformed; and a body still on its way whose
+//! request may be answered before it, with a 404, 413 or 415) goes to a
+//! hyper HTTP/1 connection
 //! made then, with the bytes read so far put back in front of the socket
 //! ([`HandedOver`]), and hyper serves the connection from there on. So the
 //! rules of HTTP/1 that are not implemented here are not approximated here.
