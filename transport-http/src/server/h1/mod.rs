@@ -244,6 +244,10 @@ async fn serve(
                 });
             }
             if !read_until(&mut stream, &mut read, body_len).await? {
+                // The client stopped sending with the body half sent: it
+                // may still read, and hyper tells it (400) too.
+                write_bad_request(&mut out, version);
+                flush(&mut stream, &mut out).await?;
                 return Ok(Ending::Closed);
             }
         }
@@ -325,7 +329,8 @@ async fn write_response(
     Ok(keep_alive)
 }
 
-/// The answer to a head that httparse took but `http` refuses.
+/// The answer to a head that httparse took but `http` refuses, and to a
+/// request whose client stopped sending before the end of its body.
 fn write_bad_request(out: &mut Vec<u8>, version: Version) {
     let (parts, ()) = Response::builder()
         .status(StatusCode::BAD_REQUEST)
@@ -356,8 +361,7 @@ fn read_now(stream: &mut TcpStream, read: &mut BytesMut, len: usize) -> io::Resu
 }
 
 /// Reads until `read` holds `len` bytes; whether it does (not if the
-/// client closed first: the request will never be whole, and hyper closes
-/// such a connection too).
+/// client stopped sending first: the request will never be whole).
 async fn read_until(stream: &mut TcpStream, read: &mut BytesMut, len: usize) -> io::Result<bool> {
     read.reserve(len.saturating_sub(read.len()));
     while read.len() < len {
