@@ -20,8 +20,14 @@
 # the box's share (the kernel moving megabytes over loopback on both cores),
 # which no server on it can beat.
 #
+# NEIGHBOUR=BIN2 does the same with BIN2 as the second server (jsonrpsee,
+# say): whoever does the big work next to it, the probed server's p99 is
+# the same few milliseconds.
+#
 #   PACED=4000 bash examples/bench/contended.sh target/release/bench_server 4m 2
 #   PACED=4000 FLOOR=1 bash examples/bench/contended.sh target/release/bench_server 4m 2
+#   PACED=4000 NEIGHBOUR=target/release/bench_jsonrpsee \
+#     bash examples/bench/contended.sh target/release/bench_server 4m 2
 set -euo pipefail
 BIN=$1
 LOAD=${2:-gzip}
@@ -60,7 +66,7 @@ LUA
   *) echo "load: gzip or 4m" >&2; exit 2 ;;
 esac
 start() {
-  taskset -c 1 "$BIN" --addr "127.0.0.1:$1" --threads 1 >/dev/null 2>&1 &
+  taskset -c 1 "${2:-$BIN}" --addr "127.0.0.1:$1" --threads 1 >/dev/null 2>&1 &
   SERVERS="${SERVERS:-} $!"
   for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && break; sleep 0.1; done
 }
@@ -68,8 +74,8 @@ trap 'kill $SERVERS 2>/dev/null; rm -rf "$WORK"' EXIT
 start "$PORT"
 url="http://127.0.0.1:$PORT/"
 background_url=$url
-if [[ ${FLOOR:-0} == 1 ]]; then
-  start $((PORT + 1))
+if [[ ${FLOOR:-0} == 1 || -n ${NEIGHBOUR:-} ]]; then
+  start $((PORT + 1)) "${NEIGHBOUR:-$BIN}"
   background_url="http://127.0.0.1:$((PORT + 1))/"
 fi
 if [[ -n ${PACED:-} ]]; then
