@@ -189,7 +189,15 @@ fn encode(
 ) -> Frame {
     let bytes = timed(stats, Stage::Encode, || {
         if results > SMALL_REPLY / 2 {
-            let mut out = Vec::with_capacity(128);
+            // Room for the results and their envelopes from the start, in a
+            // fresh allocation. Started small and grown, the buffer could
+            // be a small chunk that this thread's allocator cache holds but
+            // another thread's heap owns, and glibc grows a chunk in its
+            // owner's heap: a reply of megabytes encoded on a background
+            // thread landed in the runtime worker's heap, under the
+            // worker's lock, and the worker waited for that lock while the
+            // low-priority thread holding it waited for the core.
+            let mut out = Vec::with_capacity(results + ENVELOPE_ROOM);
             codec.encode_reply(reply, &mut out);
             return Bytes::from(out);
         }
@@ -200,6 +208,10 @@ fn encode(
 
 /// Replies up to this many bytes are copied out of [`REPLY_BUFFER`].
 const SMALL_REPLY: usize = 1024;
+
+/// Room for the envelopes around a large reply's results (`jsonrpc`, the
+/// id, a batch's brackets): a reply that needs more grows once.
+const ENVELOPE_ROOM: usize = 256;
 
 thread_local! {
     /// Where this thread writes small replies.
