@@ -332,3 +332,32 @@ async fn small_work_stays_inline() {
     assert_eq!(offloaded.load(std::sync::atomic::Ordering::SeqCst), 0);
     server.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_compression_that_panics_sends_the_answer_uncompressed() {
+    // The answer was handed to the background job; it comes back with the
+    // panic, and is sent as it is.
+    let server = Server::builder()
+        .route("/rpc", echo())
+        .compression(Compression::default().enabled_by_default(true))
+        .offload_hook(|| panic!("the coder broke"))
+        .bind("127.0.0.1:0")
+        .await
+        .unwrap()
+        .spawn();
+    let big = text(super::offload::INLINE_BYTES + 1);
+    let answer = tokio::time::timeout(
+        EVENTUALLY,
+        post(
+            server.local_addr(),
+            &[("accept-encoding", "gzip")],
+            big.clone(),
+        ),
+    )
+    .await
+    .expect("the answer came");
+    assert_eq!(answer.status, 200);
+    assert!(answer.headers.get("content-encoding").is_none());
+    assert_eq!(answer.body, big);
+    server.shutdown().await;
+}
