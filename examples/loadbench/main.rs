@@ -560,23 +560,34 @@ impl Bench<'_> {
                         seconds,
                     )
                 };
+                let paced_request = http::request_bytes(probe, server.addr, &prepared.body);
+                let paced_run =
+                    |seconds| paced::probe(self.work, server.addr, &paced_request, seconds);
                 probe_run(options.warmup)?;
                 let idle = probe_run(options.duration)?;
-                // The background runs through the probe's warm-up and run.
+                let paced_idle = paced_run(options.duration)?;
+                // The background runs through both probes' warm-up and runs.
                 let background_run = wrk::spawn(
                     background_script,
                     server.addr,
                     background.path,
                     *background_connections,
-                    options.warmup + options.duration + 1,
+                    options.warmup + 2 * options.duration + 1,
                 )?;
                 let background_run = KillOnDrop(Some(background_run));
                 probe_run(options.warmup)?;
                 let mut metrics = wrk_metrics(&probe_run(options.duration)?);
+                let paced = paced_run(options.duration)?;
                 let background = wrk::finish(background_run.take())?;
                 metrics.insert(scenarios::BACKGROUND_REQ_S, background.req_per_s());
                 metrics.insert(scenarios::IDLE_P99, idle.p99_us);
                 metrics.insert(scenarios::P99_OVER_IDLE, idle_ratio(&metrics, idle.p99_us));
+                metrics.insert(scenarios::PACED_IDLE_P99, paced_idle.p99_us);
+                metrics.insert(scenarios::PACED_P99, paced.p99_us);
+                metrics.insert(
+                    scenarios::PACED_P99_OVER_IDLE,
+                    paced.p99_us / paced_idle.p99_us,
+                );
                 Ok(metrics)
             }
             Load::IdleConnections { count, request } => {

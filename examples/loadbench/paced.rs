@@ -17,11 +17,71 @@
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
+use std::path::Path;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
 
 use crate::http::parse_head;
+
+/// The probe's rate in the contended scenarios: a small echo every 250 µs,
+/// a few percent of what the server answers saturated.
+pub(crate) const RATE: u32 = 4_000;
+
+/// Its connections: enough that a slow answer holds up few others.
+pub(crate) const CONNECTIONS: u32 = 8;
+
+/// Runs the probe as its own process on core 0 (`loadbench __paced`):
+/// `request` (a whole HTTP/1.1 request) [`RATE`] times a second to `addr`
+/// for `seconds`.
+pub(crate) fn probe(
+    work: &Path,
+    addr: SocketAddr,
+    request: &[u8],
+    seconds: u64,
+) -> anyhow::Result<Outcome> {
+    let file = work.join("paced.http");
+    std::fs::write(&file, request)?;
+    let output = Command::new("taskset")
+        .args(["-c", "0"])
+        .arg(std::env::current_exe()?)
+        .arg("__paced")
+        .arg(addr.to_string())
+        .arg(RATE.to_string())
+        .arg(CONNECTIONS.to_string())
+        .arg(seconds.to_string())
+        .arg(&file)
+        .stdin(Stdio::null())
+        .output()
+        .context("could not start the paced probe")?;
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    if !output.status.success() {
+        bail!(
+            "the paced probe failed ({}): {stdout}{}",
+            output.status,
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    let line = stdout
+        .lines()
+        .find_map(|line| line.strip_prefix("LOADBENCH "))
+        .with_context(|| format!("no LOADBENCH line in the paced probe's output: {stdout}"))?;
+    let numbers: Vec<f64> = line
+        .split_whitespace()
+        .map(str::parse)
+        .collect::<Result<_, _>>()
+        .with_context(|| format!("the paced probe said {line:?}"))?;
+    let [answered, p50_us, p99_us, max_us] = numbers[..] else {
+        bail!("the paced probe said {line:?}");
+    };
+    Ok(Outcome {
+        answered: answered as u64,
+        p50_us,
+        p99_us,
+        max_us,
+    })
+}
 
 /// What one probe run measured.
 #[derive(Debug)]

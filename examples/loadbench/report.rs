@@ -83,6 +83,17 @@ pub(crate) fn brief(load: &Load, metrics: &Metrics) -> String {
     if let Some(idle) = metrics.get(scenarios::IDLE_P99) {
         let _ = write!(line, "  (alone: p99 {} ms)", millis(*idle));
     }
+    if let (Some(idle), Some(loaded)) = (
+        metrics.get(scenarios::PACED_IDLE_P99),
+        metrics.get(scenarios::PACED_P99),
+    ) {
+        let _ = write!(
+            line,
+            "  (paced p99 {} ms, alone {} ms)",
+            millis(*loaded),
+            millis(*idle)
+        );
+    }
     if let Some(background) = metrics.get(scenarios::BACKGROUND_REQ_S) {
         let _ = write!(line, "  (background {background:.1} req/s)");
     }
@@ -120,6 +131,13 @@ fn columns(load: &Load) -> &'static [Column] {
             ("idle p99 ms", scenarios::IDLE_P99, millis),
             ("p99 ms", scenarios::P99, millis),
             ("p99/idle p99", scenarios::P99_OVER_IDLE, two_decimals_times),
+            ("paced idle p99", scenarios::PACED_IDLE_P99, millis),
+            ("paced p99", scenarios::PACED_P99, millis),
+            (
+                "paced/idle",
+                scenarios::PACED_P99_OVER_IDLE,
+                two_decimals_times,
+            ),
             ("bg req/s", scenarios::BACKGROUND_REQ_S, one_decimal),
         ],
         Load::Pipelined { .. } => &[
