@@ -10,7 +10,7 @@ use pin_project_lite::pin_project;
 use rpckit_codec::background::Background;
 use rpckit_codec::{Codec, Frame, Reply};
 
-use super::{encode, results_len};
+use super::{encode, results_len, Thread};
 use crate::stats::Stats;
 
 /// A frame served on a background thread altogether (see
@@ -107,12 +107,12 @@ where
                     // copying it into its reply, and freeing it, also takes
                     // milliseconds.
                     let job = rpckit_codec::background::spawn(move || {
-                        encode(stats.as_ref(), codec, &reply, results)
+                        encode(stats.as_ref(), codec, &reply, results, Thread::Background)
                     });
                     state.set(State::Encoding { job });
                     return poll_encoding(state, cx);
                 }
-                encode(stats.as_ref(), codec, &reply, results)
+                encode(stats.as_ref(), codec, &reply, results, Thread::Runtime)
             }
             StateProj::Encoding { .. } => return poll_encoding(state, cx),
             StateProj::Offloaded { job } => {

@@ -172,11 +172,20 @@ where
         )?;
         Ok(reply.map(|reply| {
             let results = results_len(&reply);
-            encode(stats.as_ref(), codec, &reply, results)
+            encode(stats.as_ref(), codec, &reply, results, Thread::Background)
         }))
     });
     job.await
         .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+}
+
+/// Where [`encode`] runs.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Thread {
+    Runtime,
+    /// On rpckit's background threads: a large reply's buffer is freed
+    /// on one of them too ([`rpckit_codec::background::bytes_freed_here`]).
+    Background,
 }
 
 /// Encodes `reply`, whose results take `results` bytes
@@ -186,6 +195,7 @@ fn encode(
     codec: std::sync::Arc<dyn rpckit_codec::Codec>,
     reply: &Reply,
     results: usize,
+    thread: Thread,
 ) -> Frame {
     let bytes = timed(stats, Stage::Encode, || {
         if results > SMALL_REPLY / 2 {
@@ -199,7 +209,10 @@ fn encode(
             // (12 times in 4 s under a gzip load; none since).
             let mut out = Vec::with_capacity(results + ENVELOPE_ROOM);
             codec.encode_reply(reply, &mut out);
-            return Bytes::from(out);
+            return match thread {
+                Thread::Background => rpckit_codec::background::bytes_freed_here(out),
+                Thread::Runtime => Bytes::from(out),
+            };
         }
         encode_small(&*codec, reply)
     });
