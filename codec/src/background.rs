@@ -101,11 +101,11 @@ where
 /// The bytes of `buffer`, which is freed on a background thread when the
 /// last of them goes, wherever that is.
 ///
-/// For a buffer of megabytes made here and sent by a runtime worker: freed
-/// on the worker, it had glibc hand the pages of the heap it came from
-/// back to the kernel there (`madvise`, about 1 ms for 12 MB, some 30
-/// times a second under two connections echoing 4 MiB), while every
-/// other connection of that worker waited.
+/// For a buffer of megabytes made on a background thread and sent, and so
+/// dropped, by a runtime worker: freed there, it had glibc hand the pages
+/// of the heap it came from back to the kernel on the worker (`madvise`,
+/// about 1 ms for 12 MB, some 30 times a second under two connections
+/// echoing 4 MiB), while every other connection of that worker waited.
 ///
 /// ```
 /// let bytes = rpckit_codec::background::bytes_freed_here(b"big".to_vec());

@@ -31,8 +31,6 @@ const ZSTD_WINDOW_LOG_MAX: u32 = 23;
 /// far.
 pub(crate) struct Coder {
     reader: Reader,
-    /// What the reader reads, for [`Coder::into_input`].
-    input: Bytes,
     output: Vec<u8>,
     /// The most output accepted; one byte more is an overflow.
     limit: usize,
@@ -94,15 +92,15 @@ pub(crate) enum CoderError {
 impl Coder {
     /// Compresses `input`; the output may not grow past `limit` bytes.
     pub(crate) fn encoder(algorithm: Algorithm, level: Level, input: Bytes, limit: usize) -> Coder {
-        let reading = Cursor::new(input.clone());
+        let input = Cursor::new(input);
         let quality = level.for_algorithm(algorithm);
         let reader: Pin<Box<dyn AsyncRead + Send>> = match algorithm {
-            Algorithm::Gzip => Box::pin(codecs::GzipEncoder::with_quality(reading, quality)),
-            Algorithm::Deflate => Box::pin(codecs::ZlibEncoder::with_quality(reading, quality)),
-            Algorithm::Brotli => Box::pin(codecs::BrotliEncoder::with_quality(reading, quality)),
-            Algorithm::Zstd => Box::pin(codecs::ZstdEncoder::with_quality(reading, quality)),
+            Algorithm::Gzip => Box::pin(codecs::GzipEncoder::with_quality(input, quality)),
+            Algorithm::Deflate => Box::pin(codecs::ZlibEncoder::with_quality(input, quality)),
+            Algorithm::Brotli => Box::pin(codecs::BrotliEncoder::with_quality(input, quality)),
+            Algorithm::Zstd => Box::pin(codecs::ZstdEncoder::with_quality(input, quality)),
         };
-        Coder::new(Reader::Encoder(reader), input, limit, 0)
+        Coder::new(Reader::Encoder(reader), limit, 0)
     }
 
     /// Decompresses `input`; the output may not grow past `limit` bytes.
@@ -111,31 +109,30 @@ impl Coder {
     /// as their formats allow; anything after the last one is an error.
     pub(crate) fn decoder(algorithm: Algorithm, input: Bytes, limit: usize) -> Coder {
         let hint = input.len().saturating_mul(4);
-        let reading = Cursor::new(input.clone());
+        let input = Cursor::new(input);
         let reader = match algorithm {
             Algorithm::Gzip => {
-                let mut decoder = codecs::GzipDecoder::new(reading);
+                let mut decoder = codecs::GzipDecoder::new(input);
                 decoder.multiple_members(true);
                 Reader::Gzip(Box::pin(decoder))
             }
-            Algorithm::Deflate => Reader::Zlib(Box::pin(codecs::ZlibDecoder::new(reading))),
-            Algorithm::Brotli => Reader::Brotli(Box::pin(codecs::BrotliDecoder::new(reading))),
+            Algorithm::Deflate => Reader::Zlib(Box::pin(codecs::ZlibDecoder::new(input))),
+            Algorithm::Brotli => Reader::Brotli(Box::pin(codecs::BrotliDecoder::new(input))),
             Algorithm::Zstd => {
                 let params = [async_compression::zstd::DParameter::window_log_max(
                     ZSTD_WINDOW_LOG_MAX,
                 )];
-                let mut decoder = codecs::ZstdDecoder::with_params(reading, &params);
+                let mut decoder = codecs::ZstdDecoder::with_params(input, &params);
                 decoder.multiple_members(true);
                 Reader::Zstd(Box::pin(decoder))
             }
         };
-        Coder::new(reader, input, limit, hint)
+        Coder::new(reader, limit, hint)
     }
 
-    fn new(reader: Reader, input: Bytes, limit: usize, hint: usize) -> Coder {
+    fn new(reader: Reader, limit: usize, hint: usize) -> Coder {
         Coder {
             reader,
-            input,
             output: Vec::with_capacity(hint.clamp(CHUNK, CHUNK.max(limit))),
             limit,
         }
@@ -185,15 +182,8 @@ impl Coder {
     }
 
     /// The output; complete once [`Coder::run`] returned [`Step::Done`].
-    /// The input is dropped here, on the thread that calls this.
     pub(crate) fn into_output(self) -> Bytes {
         Bytes::from(self.output)
-    }
-
-    /// The input, for a caller that has no use for the output (the coder
-    /// failed).
-    pub(crate) fn into_input(self) -> Bytes {
-        self.input
     }
 }
 

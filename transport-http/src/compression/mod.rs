@@ -202,14 +202,14 @@ impl Compression {
             return body;
         };
 
+        // Output as large as the input is no gain: stop there.
+        let limit = body.len().saturating_sub(1);
+        let coder = Coder::encoder(algorithm, self.level, body.clone(), limit);
         let inline = if body.len() <= offload::INLINE_BYTES {
             usize::MAX
         } else {
             0
         };
-        // Output as large as the input is no gain: stop there.
-        let limit = body.len().saturating_sub(1);
-        let coder = Coder::encoder(algorithm, self.level, body, limit);
         let start = stats.map(|_| tokio::time::Instant::now());
         let compressed = offload.run(coder, inline).await;
         if let (Some(stats), Some(start)) = (stats, start) {
@@ -223,8 +223,8 @@ impl Compression {
                 headers.remove(header::CONTENT_LENGTH);
                 compressed
             }
-            Err((offload::Failure::Coder(CoderError::TooLarge), body)) => body,
-            Err((err, body)) => {
+            Err(offload::Failure::Coder(CoderError::TooLarge)) => body,
+            Err(err) => {
                 tracing::error!(error = %err, %algorithm, "compression failed, sending uncompressed");
                 body
             }
@@ -377,14 +377,14 @@ pub(crate) async fn decode_request(
     offload
         .run(coder, offload::INLINE_BYTES)
         .await
-        .map_err(|(err, _body)| match err {
+        .map_err(|err| match err {
             offload::Failure::Coder(CoderError::TooLarge) => {
                 Rejection::DecompressedTooLarge { limit }
             }
             offload::Failure::Coder(CoderError::Invalid(source)) => {
                 Rejection::InvalidEncoding { algorithm, source }
             }
-            offload::Failure::Panicked => Rejection::Internal("the decompression panicked".into()),
+            offload::Failure::Lost => Rejection::Internal("the decompression job panicked".into()),
         })
 }
 

@@ -2,7 +2,6 @@
 //! background threads ([`rpckit_codec::background`]) once it is not.
 
 use std::fmt;
-use std::panic::{self, AssertUnwindSafe};
 
 use super::coder::{Coder, CoderError, Step};
 use bytes::Bytes;
@@ -26,53 +25,32 @@ pub(crate) struct Offload {
 #[derive(Debug)]
 pub(crate) enum Failure {
     Coder(CoderError),
-    /// The coder panicked.
-    Panicked,
+    /// The background job panicked.
+    Lost,
 }
 
 impl Offload {
     /// Runs `coder` to its end: up to `inline` bytes of output on this
-    /// task, the rest (if any) on a background thread. Without output (the
-    /// coder failed) the coder's input is given back with the failure, so
-    /// that the caller can still send it as it is.
-    ///
-    /// Otherwise the input is dropped where the work ended: on the
-    /// background thread for a large one. An answer of megabytes made on a
-    /// background thread and freed on the runtime's worker had glibc hand
-    /// its heap's pages back there (`madvise`, 0.4-0.6 ms each, about 20 a
-    /// second under four connections fetching 2 MB gzipped).
-    pub(crate) async fn run(
-        &self,
-        mut coder: Coder,
-        inline: usize,
-    ) -> Result<Bytes, (Failure, Bytes)> {
+    /// task, the rest (if any) on a background thread.
+    pub(crate) async fn run(&self, mut coder: Coder, inline: usize) -> Result<Bytes, Failure> {
         if inline > 0 {
-            match coder.run(inline) {
-                Ok(Step::Done) => return Ok(coder.into_output()),
-                Ok(Step::Paused) => {}
-                Err(err) => return Err((Failure::Coder(err), coder.into_input())),
+            if let Step::Done = coder.run(inline).map_err(Failure::Coder)? {
+                return Ok(coder.into_output());
             }
         }
         #[cfg(test)]
         let hook = self.hook.clone();
         let job = rpckit_codec::background::spawn(move || {
-            // Caught here rather than by the pool, so that the input comes
-            // back with the failure.
-            let ran = panic::catch_unwind(AssertUnwindSafe(|| {
-                #[cfg(test)]
-                if let Some(hook) = hook {
-                    hook();
-                }
-                coder.run(usize::MAX)
-            }));
-            match ran {
-                Ok(Ok(_)) => Ok(coder.into_output()),
-                Ok(Err(err)) => Err((Failure::Coder(err), coder.into_input())),
-                Err(_panic) => Err((Failure::Panicked, coder.into_input())),
+            #[cfg(test)]
+            if let Some(hook) = hook {
+                hook();
             }
+            coder.run(usize::MAX)?;
+            Ok(coder.into_output())
         });
         job.await
-            .unwrap_or_else(|panic| panic::resume_unwind(panic))
+            .map_err(|_panic| Failure::Lost)?
+            .map_err(Failure::Coder)
     }
 }
 
@@ -89,7 +67,7 @@ impl fmt::Display for Failure {
         match self {
             Failure::Coder(CoderError::TooLarge) => f.write_str("output over its limit"),
             Failure::Coder(CoderError::Invalid(err)) => err.fmt(f),
-            Failure::Panicked => f.write_str("the coder panicked"),
+            Failure::Lost => f.write_str("the background job panicked"),
         }
     }
 }
