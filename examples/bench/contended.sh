@@ -34,6 +34,8 @@ LOAD=${2:-gzip}
 CONNS=${3:-4}
 PORT=${PORT:-7418}
 WORK=$(mktemp -d)
+# shellcheck source=background_load.sh
+source "$(dirname "$0")/background_load.sh"
 trap 'rm -rf "$WORK"' EXIT
 cat >"$WORK/probe.lua" <<'LUA'
 wrk.method = "POST"
@@ -44,27 +46,7 @@ done = function(summary, latency)
     latency:percentile(99), latency:percentile(99.9), summary.requests / (summary.duration / 1e6)))
 end
 LUA
-case $LOAD in
-  gzip)
-    cat >"$WORK/background.lua" <<'LUA'
-wrk.method = "POST"
-wrk.body = '{"jsonrpc":"2.0","method":"big","id":1}'
-wrk.headers["Content-Type"] = "application/json"
-wrk.headers["Accept-Encoding"] = "gzip"
-LUA
-    ;;
-  4m)
-    python3 -c "
-text = ''.join(chr(97 + i % 26) for i in range(4 * 1024 * 1024))
-open('$WORK/echo4m.json', 'w').write('{\"jsonrpc\":\"2.0\",\"method\":\"echo\",\"params\":[\"' + text + '\"],\"id\":1}')"
-    cat >"$WORK/background.lua" <<LUA
-local f = io.open("$WORK/echo4m.json", "rb"); wrk.body = f:read("*a"); f:close()
-wrk.method = "POST"
-wrk.headers["Content-Type"] = "application/json"
-LUA
-    ;;
-  *) echo "load: gzip or 4m" >&2; exit 2 ;;
-esac
+background_load "$LOAD" "$WORK"
 start() {
   taskset -c 1 "${2:-$BIN}" --addr "127.0.0.1:$1" --threads 1 >/dev/null 2>&1 &
   SERVERS="${SERVERS:-} $!"

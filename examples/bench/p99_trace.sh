@@ -20,29 +20,11 @@ PORT=${PORT:-7419}
 LOADBENCH=${LOADBENCH:-$(dirname "$BIN")/loadbench}
 HERE=$(cd "$(dirname "$0")" && pwd)
 WORK=$(mktemp -d)
+# shellcheck source=background_load.sh
+source "$HERE/background_load.sh"
 SERVER=
 trap 'kill $SERVER 2>/dev/null; rm -rf "$WORK"' EXIT
-case $LOAD in
-  gzip)
-    cat >"$WORK/background.lua" <<'LUA'
-wrk.method = "POST"
-wrk.body = '{"jsonrpc":"2.0","method":"big","id":1}'
-wrk.headers["Content-Type"] = "application/json"
-wrk.headers["Accept-Encoding"] = "gzip"
-LUA
-    ;;
-  4m)
-    python3 -c "
-text = ''.join(chr(97 + i % 26) for i in range(4 * 1024 * 1024))
-open('$WORK/echo4m.json', 'w').write('{\"jsonrpc\":\"2.0\",\"method\":\"echo\",\"params\":[\"' + text + '\"],\"id\":1}')"
-    cat >"$WORK/background.lua" <<LUA
-local f = io.open("$WORK/echo4m.json", "rb"); wrk.body = f:read("*a"); f:close()
-wrk.method = "POST"
-wrk.headers["Content-Type"] = "application/json"
-LUA
-    ;;
-  *) echo "load: gzip or 4m" >&2; exit 2 ;;
-esac
+background_load "$LOAD" "$WORK"
 printf 'POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 59\r\n\r\n{"jsonrpc":"2.0","method":"echo","params":["hello"],"id":1}' >"$WORK/probe.http"
 taskset -c 1 "$BIN" --addr "127.0.0.1:$PORT" --threads 1 >/dev/null 2>&1 &
 SERVER=$!
