@@ -39,6 +39,9 @@ where
 {
     check_declared(&body, limit)?;
     let mut body = std::pin::pin!(body);
+    // The first frame, and the list of all of them once there is a second:
+    // a body of one frame (nearly every request) allocates nothing here.
+    let mut first: Option<Bytes> = None;
     let mut frames: Vec<Bytes> = Vec::new();
     // Small frames after the first, copied together until they make one.
     let mut small = BytesMut::new();
@@ -55,7 +58,12 @@ where
             return Err(Rejection::PayloadTooLarge { limit });
         }
         let data = data.copy_to_bytes(data.remaining());
-        if frames.is_empty() || data.len() >= KEPT_FRAME {
+        if first.is_none() && frames.is_empty() {
+            first = Some(data);
+            continue;
+        }
+        frames.extend(first.take());
+        if data.len() >= KEPT_FRAME {
             if !small.is_empty() {
                 frames.push(small.split().freeze());
             }
@@ -74,9 +82,10 @@ where
         frames.push(small.freeze());
     }
 
-    Ok(match frames.len() {
-        0 => Bytes::new(),
-        1 => frames.swap_remove(0),
+    Ok(match (first, frames.len()) {
+        (Some(only), _) => only,
+        (None, 0) => Bytes::new(),
+        (None, 1) => frames.swap_remove(0),
         _ if total <= JOIN_INLINE => join(&frames, total),
         _ => {
             // The frames come back to be dropped here: their memory is the
