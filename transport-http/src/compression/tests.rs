@@ -335,8 +335,8 @@ async fn small_work_stays_inline() {
 
 #[tokio::test]
 async fn a_compression_that_panics_sends_the_answer_uncompressed() {
-    // The answer was handed to the background job; it comes back with the
-    // panic, and is sent as it is.
+    // The background job panics (in the test hook, before the coder
+    // runs); the serving task still has the answer and sends it as it is.
     let server = Server::builder()
         .route("/rpc", echo())
         .compression(Compression::default().enabled_by_default(true))
