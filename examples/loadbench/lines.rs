@@ -115,13 +115,11 @@ async fn drive(
     Ok(())
 }
 
-/// Parses the generator's `LOADBENCH REPLIES SECONDS` line.
-pub(crate) fn parse(line: &str) -> anyhow::Result<Outcome> {
-    let mut words = line.split_whitespace();
-    let (Some("LOADBENCH"), Some(replies), Some(seconds)) =
-        (words.next(), words.next(), words.next())
-    else {
-        bail!("the pipeline generator said {line:?}");
+/// Parses the generator's result, `REPLIES SECONDS` (after `LOADBENCH`).
+pub(crate) fn parse(result: &str) -> anyhow::Result<Outcome> {
+    let mut words = result.split_whitespace();
+    let (Some(replies), Some(seconds), None) = (words.next(), words.next(), words.next()) else {
+        bail!("the pipeline generator said {result:?}");
     };
     Ok(Outcome {
         replies: replies.parse()?,

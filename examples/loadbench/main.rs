@@ -636,29 +636,42 @@ impl Bench<'_> {
         seconds: u64,
         line_file: &Path,
     ) -> anyhow::Result<lines::Outcome> {
-        let output = Command::new("taskset")
-            .args(["-c", "0"])
-            .arg(std::env::current_exe()?)
-            .arg("__pipeline")
-            .arg(addr.to_string())
-            .arg(connections.to_string())
-            .arg(depth.to_string())
-            .arg(seconds.to_string())
-            .arg(line_file)
-            .stdin(Stdio::null())
-            .stderr(Stdio::inherit())
-            .output()
-            .context("could not run the pipeline generator")?;
-        if !output.status.success() {
-            bail!("the pipeline generator failed ({})", output.status);
-        }
-        let text = String::from_utf8_lossy(&output.stdout);
-        let line = text
-            .lines()
-            .find(|line| line.starts_with("LOADBENCH"))
-            .context("the pipeline generator printed no result")?;
-        lines::parse(line)
+        let line = helper(
+            "__pipeline",
+            "the pipeline generator",
+            &[
+                addr.to_string(),
+                connections.to_string(),
+                depth.to_string(),
+                seconds.to_string(),
+                line_file.display().to_string(),
+            ],
+        )?;
+        lines::parse(&line)
     }
+}
+
+/// Runs this binary's helper `subcommand` (`__pipeline`, `__paced`) with
+/// `args` on core 0 to its end, and returns what follows `LOADBENCH ` in
+/// its output. `what` names it in errors.
+pub(crate) fn helper(subcommand: &str, what: &str, args: &[String]) -> anyhow::Result<String> {
+    let output = Command::new("taskset")
+        .args(["-c", "0"])
+        .arg(std::env::current_exe()?)
+        .arg(subcommand)
+        .args(args)
+        .stdin(Stdio::null())
+        .stderr(Stdio::inherit())
+        .output()
+        .with_context(|| format!("could not run {what}"))?;
+    let text = String::from_utf8_lossy(&output.stdout);
+    if !output.status.success() {
+        bail!("{what} failed ({}): {text}", output.status);
+    }
+    text.lines()
+        .find_map(|line| line.strip_prefix("LOADBENCH "))
+        .map(str::to_owned)
+        .with_context(|| format!("{what} printed no result: {text}"))
 }
 
 /// The loaded p99 in `metrics` over `idle_p99`.

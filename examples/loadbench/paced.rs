@@ -18,7 +18,6 @@
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::Path;
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
@@ -43,30 +42,17 @@ pub(crate) fn probe(
 ) -> anyhow::Result<Outcome> {
     let file = work.join("paced.http");
     std::fs::write(&file, request)?;
-    let output = Command::new("taskset")
-        .args(["-c", "0"])
-        .arg(std::env::current_exe()?)
-        .arg("__paced")
-        .arg(addr.to_string())
-        .arg(RATE.to_string())
-        .arg(CONNECTIONS.to_string())
-        .arg(seconds.to_string())
-        .arg(&file)
-        .stdin(Stdio::null())
-        .output()
-        .context("could not start the paced probe")?;
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    if !output.status.success() {
-        bail!(
-            "the paced probe failed ({}): {stdout}{}",
-            output.status,
-            String::from_utf8_lossy(&output.stderr)
-        );
-    }
-    let line = stdout
-        .lines()
-        .find_map(|line| line.strip_prefix("LOADBENCH "))
-        .with_context(|| format!("no LOADBENCH line in the paced probe's output: {stdout}"))?;
+    let line = crate::helper(
+        "__paced",
+        "the paced probe",
+        &[
+            addr.to_string(),
+            RATE.to_string(),
+            CONNECTIONS.to_string(),
+            seconds.to_string(),
+            file.display().to_string(),
+        ],
+    )?;
     let numbers: Vec<f64> = line
         .split_whitespace()
         .map(str::parse)
