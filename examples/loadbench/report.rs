@@ -56,6 +56,20 @@ impl Results {
     fn ratio(&self, scenario: &str, metric: &str, vs: &str) -> Option<f64> {
         Some(self.median(scenario, "rpckit", metric)? / self.median(scenario, vs, metric)?)
     }
+
+    /// rpckit's `metric` over `vs`'s in each round both finished: the two
+    /// ran back to back, so a round's ratio is free of the drift between
+    /// rounds (on a shared box the speed of the same binary moves by a
+    /// fifth from one run to the next), and their spread shows how far a
+    /// ratio of medians can be trusted.
+    fn round_ratios(&self, scenario: &str, metric: &str, vs: &str) -> Vec<f64> {
+        let value = |run: &Result<Metrics, String>| run.as_ref().ok()?.get(metric).copied();
+        self.runs(scenario, "rpckit")
+            .iter()
+            .zip(self.runs(scenario, vs))
+            .filter_map(|(ours, theirs)| Some(value(ours)? / value(theirs)?))
+            .collect()
+    }
 }
 
 /// One line of progress for a finished run.
@@ -218,7 +232,12 @@ impl Summary<'_> {
                 if ratios.iter().any(|(_, ratio)| ratio.is_some()) {
                     let _ = write!(out, "  ratios ({metric}):");
                     for (name, ratio) in ratios {
-                        let _ = write!(out, " rpckit/{name} {}  ", times(ratio));
+                        let _ = write!(out, " rpckit/{name} {}", times(ratio));
+                        let rounds = self.results.round_ratios(scenario.key, metric, name);
+                        if let Some(range) = spread(&rounds) {
+                            let _ = write!(out, " (rounds {range})");
+                        }
+                        out.push_str("  ");
                     }
                     out.truncate(out.trim_end().len());
                     out.push('\n');
@@ -243,17 +262,25 @@ impl Summary<'_> {
 
     /// `{"rpckit/OTHER": ratio}` for every other server of the scenario.
     fn ratios_json(&self, scenario: &Scenario, metric: &str) -> Value {
-        let ratios: serde_json::Map<String, Value> = servers_for(scenario)
+        self.by_other_server(scenario, |other| {
+            json!(self.results.ratio(scenario.key, metric, other))
+        })
+    }
+
+    /// `{"rpckit/OTHER": [ratio of each round]}`.
+    fn round_ratios_json(&self, scenario: &Scenario, metric: &str) -> Value {
+        self.by_other_server(scenario, |other| {
+            json!(self.results.round_ratios(scenario.key, metric, other))
+        })
+    }
+
+    fn by_other_server(&self, scenario: &Scenario, value: impl Fn(&str) -> Value) -> Value {
+        let entries: serde_json::Map<String, Value> = servers_for(scenario)
             .iter()
             .skip(1)
-            .map(|other| {
-                (
-                    format!("rpckit/{}", other.name),
-                    json!(self.results.ratio(scenario.key, metric, other.name)),
-                )
-            })
+            .map(|other| (format!("rpckit/{}", other.name), value(other.name)))
             .collect();
-        Value::Object(ratios)
+        Value::Object(entries)
     }
 
     /// The compared value and whether rpckit meets the target.
@@ -342,6 +369,7 @@ impl Summary<'_> {
                     "higher_is_better": higher_is_better,
                     "servers": servers,
                     "ratios": self.ratios_json(scenario, metric),
+                    "round_ratios": self.round_ratios_json(scenario, metric),
                     "cpu_per_req_ratios": self.ratios_json(scenario, scenarios::CPU_PER_REQ),
                     "targets": targets,
                 })
@@ -403,6 +431,51 @@ fn two_decimals_times(value: f64) -> String {
     times(Some(value))
 }
 
+/// `min–max` of two or more per-round ratios.
+fn spread(ratios: &[f64]) -> Option<String> {
+    if ratios.len() < 2 {
+        return None;
+    }
+    let min = ratios.iter().copied().fold(f64::INFINITY, f64::min);
+    let max = ratios.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    Some(format!("{min:.2}–{max:.2}"))
+}
+
 fn times(value: Option<f64>) -> String {
     value.map_or("n/a".into(), |value| format!("{value:.2}x"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scenarios::REQ_S;
+
+    fn run(req_per_s: f64) -> anyhow::Result<Metrics> {
+        Ok(Metrics::from([(REQ_S, req_per_s)]))
+    }
+
+    #[test]
+    fn round_ratios_pair_the_runs_of_one_round_and_skip_failed_ones() {
+        let mut results = Results::default();
+        for (ours, theirs) in [(90.0, 100.0), (120.0, 100.0), (50.0, 0.0), (80.0, 80.0)] {
+            results.record("small_echo", "rpckit", run(ours));
+            let theirs = if theirs == 0.0 {
+                Err(anyhow::anyhow!("wrk failed"))
+            } else {
+                run(theirs)
+            };
+            results.record("small_echo", "hyper", theirs);
+        }
+        let ratios = results.round_ratios("small_echo", REQ_S, "hyper");
+        assert_eq!(ratios, [0.9, 1.2, 1.0]);
+        assert_eq!(spread(&ratios).as_deref(), Some("0.90–1.20"));
+        // The ratio of medians is not the median of the ratios.
+        let median = results.ratio("small_echo", REQ_S, "hyper").unwrap();
+        assert!((median - 85.0 / 100.0).abs() < 1e-9, "{median}");
+    }
+
+    #[test]
+    fn one_round_has_no_spread() {
+        assert_eq!(spread(&[0.93]), None);
+    }
 }
