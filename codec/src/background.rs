@@ -430,7 +430,7 @@ fn lower_priority() {
         };
         // `SCHED_IDLE`: a waking runtime worker preempts this thread at
         // once. Under nice 19 alone a small call's p99 behind big work on
-        // the same core was 30-45% higher (README, Benchmarks).
+        // the same core was 30-45% higher (examples/bench/RESULTS.md, 2026-12-02 evening).
         let _ = set_thread_priority_and_policy(
             thread_native_id(),
             ThreadPriority::Min,
