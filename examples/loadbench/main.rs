@@ -19,7 +19,23 @@
 //! run (5), `--warmup SECS` (1), `--connections N` wrk connections (32),
 //! `--threads N` server worker threads (1), `--scenarios KEY,KEY` (all; keys
 //! in the report), `--out FILE` (`loadbench.json` next to the binary),
-//! `--no-build` (use the server binaries already built).
+//! `--no-build` (use the server binaries already built), `--baseline PATH`
+//! (see below).
+//!
+//! Before and after a change to the request path: build the `bench_server`
+//! of the commit before it somewhere else and pass it as `--baseline PATH`.
+//! It then runs as a fourth server, `baseline`, in every scenario rpckit
+//! runs in, interleaved with the others, and the table gains the ratio
+//! rpckit/baseline with the spread of its per-round ratios: the change's
+//! effect measured in one run, not as the difference of two runs that the
+//! box's drift between them can swamp.
+//!
+//! ```sh
+//! git worktree add /tmp/before HEAD~1
+//! (cd /tmp/before && cargo build --release -p rpckit-examples --bin bench_server)
+//! target/release/loadbench --baseline /tmp/before/target/release/bench_server \
+//!     --scenarios small_echo --rounds 10 --duration 2
+//! ```
 //!
 //! Measurement only: a MISS is a finding, not something to tune here.
 
@@ -38,7 +54,7 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
+use std::sync::{mpsc, OnceLock};
 use std::time::Duration;
 
 use anyhow::{bail, Context};
@@ -52,7 +68,10 @@ pub(crate) type Metrics = BTreeMap<&'static str, f64>;
 #[derive(Debug)]
 pub(crate) struct ServerKind {
     pub(crate) name: &'static str,
+    /// Its binary's name, which it prints when listening.
     bin: &'static str,
+    /// Where the binary is when not next to this one (`--baseline`).
+    path: Option<&'static str>,
     /// Whether its answers are real JSON-RPC (bare hyper's are a fixed
     /// body, bare LinesCodec's the request line).
     answers: bool,
@@ -74,18 +93,21 @@ pub(crate) static SERVERS: [ServerKind; 3] = [
     ServerKind {
         name: "rpckit",
         bin: "bench_server",
+        path: None,
         answers: true,
         port: Port::Http,
     },
     ServerKind {
         name: "jsonrpsee",
         bin: "bench_jsonrpsee",
+        path: None,
         answers: true,
         port: Port::Http,
     },
     ServerKind {
         name: "hyper",
         bin: "bench_hyper",
+        path: None,
         answers: false,
         port: Port::Http,
     },
@@ -99,34 +121,69 @@ pub(crate) static STREAM_SERVERS: [ServerKind; 3] = [
     ServerKind {
         name: "rpckit",
         bin: "bench_server",
+        path: None,
         answers: true,
         port: Port::TcpBeside,
     },
     ServerKind {
         name: "lines",
         bin: "bench_lines",
+        path: None,
         answers: false,
         port: Port::TcpOnly,
     },
     ServerKind {
         name: "json_lines",
         bin: "bench_json_lines",
+        path: None,
         answers: true,
         port: Port::TcpOnly,
     },
 ];
 
+/// `--baseline`'s `bench_server`, as an HTTP and as a stream server.
+static BASELINE: OnceLock<[ServerKind; 2]> = OnceLock::new();
+
+/// Sets `--baseline`: the `bench_server` at `path` runs wherever rpckit's
+/// does.
+fn set_baseline(path: &Path) -> anyhow::Result<()> {
+    if !path.is_file() {
+        bail!("--baseline {}: no such file", path.display());
+    }
+    let path: &'static str = Box::leak(path.display().to_string().into_boxed_str());
+    let baseline = |port| ServerKind {
+        name: "baseline",
+        bin: "bench_server",
+        path: Some(path),
+        answers: true,
+        port,
+    };
+    let _ = BASELINE.set([baseline(Port::Http), baseline(Port::TcpBeside)]);
+    Ok(())
+}
+
 /// The servers a scenario compares, rpckit first: the HTTP or the stream
-/// servers by its load, those its [`Scenario::servers`] names.
+/// servers by its load, those its [`Scenario::servers`] names, and the
+/// baseline (if any) next to rpckit.
 pub(crate) fn servers_for(scenario: &Scenario) -> Vec<&'static ServerKind> {
     let servers: &'static [ServerKind] = match scenario.load {
         Load::Pipelined { .. } => &STREAM_SERVERS,
         _ => &SERVERS,
     };
-    servers
+    let mut chosen: Vec<&'static ServerKind> = servers
         .iter()
         .filter(|server| scenario.runs_on(server.name))
-        .collect()
+        .collect();
+    let rpckit_port = chosen
+        .first()
+        .filter(|server| server.name == "rpckit")
+        .map(|rpckit| rpckit.port);
+    if let (Some(port), Some(baselines)) = (rpckit_port, BASELINE.get()) {
+        if let Some(baseline) = baselines.iter().find(|baseline| baseline.port == port) {
+            chosen.insert(1, baseline);
+        }
+    }
+    chosen
 }
 
 /// The command line.
@@ -140,6 +197,7 @@ pub(crate) struct Options {
     scenarios: Option<Vec<String>>,
     out: Option<PathBuf>,
     build: bool,
+    pub(crate) baseline: Option<PathBuf>,
 }
 
 impl Options {
@@ -153,6 +211,7 @@ impl Options {
             scenarios: None,
             out: None,
             build: true,
+            baseline: None,
         };
         let mut args = args.iter();
         while let Some(arg) = args.next() {
@@ -184,6 +243,7 @@ impl Options {
                     options.scenarios = Some(value.split(',').map(str::to_owned).collect());
                 }
                 "--out" => options.out = Some(value.into()),
+                "--baseline" => options.baseline = Some(value.into()),
                 _ => bail!("unknown flag {flag} (see the top of examples/loadbench/main.rs)"),
             }
         }
@@ -206,6 +266,9 @@ fn main() -> anyhow::Result<()> {
         return print_body(&args[1..]);
     }
     let options = Options::parse(&args)?;
+    if let Some(path) = &options.baseline {
+        set_baseline(path)?;
+    }
     let scenarios = select(scenarios::all(), options.scenarios.as_deref())?;
 
     check_machine()?;
@@ -724,7 +787,10 @@ impl RunningServer {
         command
             .arg(format!("--nofile={0}:{0}", bench.nofile))
             .args(["taskset", "-c", "1"])
-            .arg(bench.bin_dir.join(kind.bin))
+            .arg(
+                kind.path
+                    .map_or_else(|| bench.bin_dir.join(kind.bin), PathBuf::from),
+            )
             .arg("--addr")
             .arg(addr.to_string())
             .arg("--threads")
@@ -951,4 +1017,25 @@ fn first_lines(
 /// A port on 127.0.0.1 nothing listens on right now.
 fn free_port() -> anyhow::Result<SocketAddr> {
     Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_baseline_runs_next_to_rpckit_and_listens_as_it_does() {
+        assert!(set_baseline(Path::new("/no/such/bench_server")).is_err());
+        set_baseline(&std::env::current_exe().unwrap()).unwrap();
+        for scenario in scenarios::all() {
+            let servers = servers_for(&scenario);
+            let names: Vec<&str> = servers.iter().map(|server| server.name).collect();
+            assert_eq!(names[0], "rpckit", "{}", scenario.key);
+            assert_eq!(names[1], "baseline", "{}", scenario.key);
+            assert_eq!(names.iter().filter(|name| **name == "baseline").count(), 1);
+            // Listening where rpckit's listens: HTTP, or a TCP port beside it.
+            assert!(servers[1].port == servers[0].port, "{}", scenario.key);
+            assert!(servers[1].path.is_some());
+        }
+    }
 }

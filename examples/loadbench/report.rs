@@ -385,6 +385,7 @@ impl Summary<'_> {
                 "server_core": 1,
                 "load_core": 0,
                 "catalog_items": self.catalog_items,
+                "baseline": options.baseline.as_ref().map(|path| path.display().to_string()),
             },
             "unix_time": std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
