@@ -108,6 +108,12 @@ def main():
             f"  p{quantile * 100:g}: {total * 1e6:.0f} us "
             f"(to-server {to * 1e6:.0f}, server {server * 1e6:.0f}, back {back * 1e6:.0f})"
         )
+    # Each part's own percentiles, over every request: `server` is the
+    # server's handling alone, `to-server` adds the wait for its worker.
+    for index, part in ((1, "to-server"), (2, "server"), (3, "back")):
+        times = sorted(row[index] for row in rows)
+        at = lambda q: times[min(len(times) - 1, int(len(times) * q))] * 1e6
+        print(f"  {part:9s} alone: p50 {at(0.5):.0f} us, p99 {at(0.99):.0f} us")
     if delays:
         delays.sort()
         at = lambda q: delays[min(len(delays) - 1, int(len(delays) * q))] * 1e6

@@ -9,6 +9,12 @@
 #
 #   bash examples/bench/p99_trace.sh target/release/bench_server gzip 4
 #   bash examples/bench/p99_trace.sh target/release/bench_server 4m 2
+#   bash examples/bench/p99_trace.sh target/release/bench_server none
+#
+# `none` runs the probe alone: the same numbers without a load, to divide
+# by. Besides the slowest requests' parts, each part's own p50/p99 is
+# printed: `server` (its read of the request to its send of the answer) is
+# the server's handling alone.
 #
 # Needs perf and root (tracepoints); LOADBENCH=PATH if loadbench is not
 # next to BIN. The probe's own p50/p99/max come first, over its 3 s.
@@ -24,7 +30,7 @@ WORK=$(mktemp -d)
 source "$HERE/background_load.sh"
 SERVER=
 trap 'kill $SERVER 2>/dev/null; rm -rf "$WORK"' EXIT
-background_load "$LOAD" "$WORK"
+[[ $LOAD == none ]] || background_load "$LOAD" "$WORK"
 printf 'POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 59\r\n\r\n{"jsonrpc":"2.0","method":"echo","params":["hello"],"id":1}' >"$WORK/probe.http"
 taskset -c 1 "$BIN" --addr "127.0.0.1:$PORT" --threads 1 >/dev/null 2>&1 &
 SERVER=$!
@@ -32,7 +38,12 @@ for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null && brea
 WORKER=$(ps -L -o tid,comm -p "$SERVER" | awk '/tokio-rt-worker/ {print $1; exit}')
 probe() { taskset -c 0 "$LOADBENCH" __paced "127.0.0.1:$PORT" 4000 8 "$1" "$WORK/probe.http"; }
 probe 1 >/dev/null
-taskset -c 0 wrk -t1 -c"$CONNS" -d6s -s "$WORK/background.lua" "http://127.0.0.1:$PORT/" >"$WORK/background.out" &
+if [[ $LOAD == none ]]; then
+  echo "Requests/sec: 0 (no load)" >"$WORK/background.out"
+  sleep 6 &
+else
+  taskset -c 0 wrk -t1 -c"$CONNS" -d6s -s "$WORK/background.lua" "http://127.0.0.1:$PORT/" >"$WORK/background.out" &
+fi
 BACKGROUND=$!
 sleep 1
 perf record -q -a -o "$WORK/perf.data" \
