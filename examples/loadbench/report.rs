@@ -57,11 +57,11 @@ impl Results {
         Some(self.median(scenario, "rpckit", metric)? / self.median(scenario, vs, metric)?)
     }
 
-    /// rpckit's `metric` over `vs`'s in each round both finished: the two
-    /// ran back to back, so a round's ratio is free of the drift between
-    /// rounds (on a shared box the speed of the same binary moves by a
-    /// fifth from one run to the next), and their spread shows how far a
-    /// ratio of medians can be trusted.
+    /// rpckit's `metric` over `vs`'s in each round both finished. The two
+    /// ran in the same round, a run or two apart, so a round's ratio is
+    /// mostly free of the drift between rounds (on a shared box the speed
+    /// of the same binary moves by a fifth from one run to the next), and
+    /// the ratios' spread shows how far a ratio of medians can be trusted.
     fn round_ratios(&self, scenario: &str, metric: &str, vs: &str) -> Vec<f64> {
         let value = |run: &Result<Metrics, String>| run.as_ref().ok()?.get(metric).copied();
         self.runs(scenario, "rpckit")
