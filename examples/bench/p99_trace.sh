@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Where the small calls' p99 goes under a background load: runs BIN on
-# core 1 (one worker), the load (as contended.sh: `gzip` or `4m`, CONNS
+# core 1 (one worker), the load (as contended.sh: `gzip`, `4m` or `none`, CONNS
 # connections of wrk) and the paced probe (`loadbench __paced`, 4,000
 # small echoes a second over 8 connections) on core 0, records two seconds
 # of system calls and scheduler switches on both cores with `perf record`,
