@@ -12,8 +12,9 @@
 //! server) and repeated for `--rounds`; every run gets a fresh server
 //! and a warm-up. It prints req/s, p50 and p99 (or memory per connection)
 //! per server and scenario as medians over the rounds, the ratios
-//! rpckit/jsonrpsee and rpckit/hyper, and PASS/MISS for the issue's
-//! targets, and writes the same as JSON.
+//! rpckit/jsonrpsee and rpckit/hyper (each with the spread of its
+//! per-round ratios), and PASS/MISS for the targets, and writes
+//! the same as JSON.
 //!
 //! Flags (defaults in parentheses): `--rounds N` (3), `--duration SECS` per
 //! run (5), `--warmup SECS` (1), `--connections N` wrk connections (32),

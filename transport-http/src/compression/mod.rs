@@ -384,7 +384,9 @@ pub(crate) async fn decode_request(
             offload::Failure::Coder(CoderError::Invalid(source)) => {
                 Rejection::InvalidEncoding { algorithm, source }
             }
-            offload::Failure::Lost => Rejection::Internal("the decompression job panicked".into()),
+            offload::Failure::Panicked => {
+                Rejection::Internal("the decompression job panicked".into())
+            }
         })
 }
 

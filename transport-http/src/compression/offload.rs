@@ -26,7 +26,7 @@ pub(crate) struct Offload {
 pub(crate) enum Failure {
     Coder(CoderError),
     /// The background job panicked.
-    Lost,
+    Panicked,
 }
 
 impl Offload {
@@ -49,7 +49,7 @@ impl Offload {
             Ok(coder.into_output())
         });
         job.await
-            .map_err(|_panic| Failure::Lost)?
+            .map_err(|_panic| Failure::Panicked)?
             .map_err(Failure::Coder)
     }
 }
@@ -67,7 +67,7 @@ impl fmt::Display for Failure {
         match self {
             Failure::Coder(CoderError::TooLarge) => f.write_str("output over its limit"),
             Failure::Coder(CoderError::Invalid(err)) => err.fmt(f),
-            Failure::Lost => f.write_str("the background job panicked"),
+            Failure::Panicked => f.write_str("the background job panicked"),
         }
     }
 }
