@@ -578,6 +578,38 @@ async fn a_client_that_never_reads_does_not_grow_server_memory() {
     stop(server).await;
 }
 
+#[tokio::test]
+async fn a_client_that_never_reads_is_closed_after_the_idle_timeout() {
+    let _guard = support::shared().await;
+    let idle = Duration::from_millis(200);
+    let (server, addr) = start(builder(api()).idle_timeout(Some(idle))).await;
+    let mut stream = TcpStream::connect(addr).await.expect("connect");
+    let one = framed(
+        Framing::Newline,
+        &Wire::Json.encode(&request("echo", json!(["y".repeat(1000)]), json!(1))),
+    );
+    let chunk = one.repeat(64);
+    // The server stops reading once the replies it cannot write reach its
+    // limits; the writes below then stall until the idle timeout drops the
+    // connection, which resets it (unread bytes were left).
+    let failed = within("the server dropping a peer that takes nothing", async {
+        loop {
+            if let Err(err) = stream.write_all(&chunk).await {
+                break err;
+            }
+        }
+    })
+    .await;
+    assert!(
+        matches!(
+            failed.kind(),
+            std::io::ErrorKind::ConnectionReset | std::io::ErrorKind::BrokenPipe
+        ),
+        "{failed}"
+    );
+    stop(server).await;
+}
+
 // ---------------------------------------------------------------------------
 // Shutdown and limits
 

@@ -1,36 +1,39 @@
 //! One connection: frames in, calls in flight, replies out as they finish.
 //!
-//! Two halves run side by side on the connection's task. The read half
-//! decodes frames and starts a call for each, up to `max_in_flight` at
-//! once; when a call finishes, its reply goes into a bounded queue. The
-//! write half drains the queue into the framing encoder and flushes when
-//! the queue is empty, so a burst of pipelined replies leaves in one write.
+//! One loop on the connection's task does it all. It reads frames and
+//! starts a call for each, up to `max_in_flight` at once, taking every
+//! frame already buffered in one go; a call that finishes at once (a sync
+//! handler) has its reply framed straight into the outbox, the others join
+//! the calls in flight and are framed when they finish. The outbox is
+//! written when nothing else is ready, so a burst of pipelined replies
+//! leaves in one write.
 //!
 //! Backpressure runs the whole way back: a peer that does not read fills
-//! its socket, then the encoder's buffer, then the queue; the read half
-//! then waits to enqueue, stops finishing calls, reaches the in-flight
-//! limit and stops reading. Memory per connection stays bounded by the
-//! limits, whatever the peer does.
+//! its socket, then the outbox up to its high-water mark; the loop then
+//! takes no more replies and reads no more frames, the calls in flight
+//! reach the limit, and the peer's own writes stall. Memory per connection
+//! stays bounded by the limits, whatever the peer does.
 
 use std::any::{Any, TypeId};
-use std::future::poll_fn;
+use std::future::{poll_fn, Future};
+use std::io;
+use std::pin::Pin;
 use std::sync::Arc;
-use std::task::Poll;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::Bytes;
 use futures_util::stream::FuturesUnordered;
-use futures_util::{SinkExt, StreamExt};
+use futures_util::StreamExt;
 use rpckit_codec::{
     fact, Codec, ErrorObject, Extensions, Facts, Frame, Id, PeerAddr, Reply, Response,
 };
 use tokio::io::{AsyncRead, AsyncWrite};
-use tokio::sync::mpsc;
 use tokio::time::Instant;
-use tokio_util::codec::{Decoder, FramedRead, FramedWrite};
 use tokio_util::sync::CancellationToken;
 use tower::Service;
 
+use crate::buffered::{Inbox, Outbox};
 use crate::framing::{AnyCodec, FrameError, Framing, Inbound};
 use crate::service::{BoxError, BoxedService};
 use crate::{ConnectionId, LocalAddr, LocalPath, PeerCredentials};
@@ -43,7 +46,6 @@ pub(crate) struct Settings {
     pub(crate) framing: Framing,
     pub(crate) max_frame_size: usize,
     pub(crate) max_in_flight: usize,
-    pub(crate) write_queue: usize,
     pub(crate) idle_timeout: Option<Duration>,
     pub(crate) drain: Option<crate::service::DrainHook>,
     /// Told when a connection opens and closes.
@@ -143,116 +145,166 @@ pub(crate) async fn serve<R, W>(
     W: AsyncWrite + Unpin,
 {
     let _counted = Counted::new(settings.sink.as_deref());
-    let (queue, replies) = mpsc::channel(settings.write_queue.max(1));
-    let writer_done = CancellationToken::new();
-    let info = Arc::new(info);
-    let read = read_half(&settings, &info, reader, queue, &shutdown, &writer_done);
-    let write = write_half(
-        FramedWrite::new(writer, settings.framer()),
-        replies,
-        settings.idle_timeout,
-        &writer_done,
-    );
-    tokio::join!(read, write);
-    tracing::debug!(connection = info.id.0, "connection closed");
+    let mut connection = Connection {
+        settings: &settings,
+        info: Arc::new(info),
+        service: settings.service.clone(),
+        inbox: Inbox::new(reader, settings.framer()),
+        outbox: Outbox::new(writer, settings.framer()),
+        in_flight: FuturesUnordered::new(),
+        reading: true,
+    };
+    let id = connection.info.id.0;
+    let closed = match connection.run(&shutdown).await {
+        Ok(()) => within(settings.idle_timeout, connection.outbox.close()).await,
+        Err(err) => Err(err),
+    };
+    match closed {
+        Ok(()) => tracing::debug!(connection = id, "connection closed"),
+        Err(err) => tracing::debug!(connection = id, error = %err, "connection lost"),
+    }
 }
 
 /// A far-off deadline, for an idle timer that never fires.
 const NEVER: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
 
-async fn read_half<R: AsyncRead + Unpin>(
-    settings: &Settings,
-    info: &Arc<Info>,
-    reader: R,
-    queue: mpsc::Sender<Bytes>,
-    shutdown: &CancellationToken,
-    writer_done: &CancellationToken,
-) {
-    let codec = &settings.codec;
-    let mut frames = FramedRead::new(reader, settings.framer());
-    let mut service = settings.service.clone();
-    let mut in_flight = FuturesUnordered::new();
-    let mut reading = true;
-    // Frames to start, reused: one, or at shutdown all those buffered.
-    let mut inbound = Vec::with_capacity(1);
-    // The idle timer is not moved on every frame (that costs a clock read
-    // and a timer-wheel update each): frames mark the connection active,
-    // and a timer that fires on an active connection starts over. So an
-    // idle connection closes between one and two idle timeouts after its
-    // last frame.
-    let idle = settings.idle_timeout;
-    let mut active = false;
-    let timer = tokio::time::sleep(idle.unwrap_or(NEVER));
-    tokio::pin!(timer);
-    // Made once: a fresh `cancelled()` future per turn would register a
-    // waiter each time.
-    let shutdown = shutdown.cancelled();
-    tokio::pin!(shutdown);
-    let writer_done = writer_done.cancelled();
-    tokio::pin!(writer_done);
+/// One connection's state, on its one task.
+struct Connection<'a, R, W> {
+    settings: &'a Settings,
+    info: Arc<Info>,
+    service: BoxedService,
+    inbox: Inbox<R>,
+    outbox: Outbox<W>,
+    in_flight: FuturesUnordered<Answer>,
+    /// Frames are still read: the peer has not closed its side, the
+    /// framing has not broken, and no shutdown or idle timeout came.
+    reading: bool,
+}
 
-    loop {
-        if !reading && in_flight.is_empty() {
-            break;
-        }
-        // What the select found; handled below, once its futures (which
-        // borrow the frames and the calls) are gone.
-        enum Event {
-            Replied(Option<Bytes>),
-            Read(Option<Result<Inbound, FrameError>>),
-            Shutdown,
-            Idle,
-            WriterDone,
-        }
-        let event = tokio::select! {
-            biased;
-            () = &mut writer_done => Event::WriterDone,
-            Some(reply) = in_flight.next() => Event::Replied(reply),
-            () = &mut shutdown, if reading => Event::Shutdown,
-            item = frames.next(), if reading && in_flight.len() < settings.max_in_flight => {
-                Event::Read(item)
+/// A call that did not finish on its first poll; its reply when it does.
+struct Answer {
+    call: <BoxedService as Service<Frame>>::Future,
+    codec: Arc<dyn Codec>,
+}
+
+impl Future for Answer {
+    type Output = Option<Bytes>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Bytes>> {
+        let this = &mut *self;
+        let result = std::task::ready!(this.call.as_mut().poll(cx));
+        Poll::Ready(reply_bytes(result, &*this.codec))
+    }
+}
+
+impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Connection<'_, R, W> {
+    /// Reads, calls and writes until nothing is left to read or answer.
+    /// `Ok` leaves replies in the outbox for the caller's close; `Err`
+    /// means the peer is gone (or takes nothing) and the rest is dropped.
+    async fn run(&mut self, shutdown: &CancellationToken) -> io::Result<()> {
+        // The idle timer is not moved on every frame (that costs a clock
+        // read and a timer-wheel update each): reads and writes mark the
+        // connection active, and a timer that fires on an active
+        // connection starts over. So an idle connection closes between
+        // one and two idle timeouts after its last frame, and a peer that
+        // takes none of its replies is dropped as late.
+        let idle = self.settings.idle_timeout;
+        let mut active = false;
+        let timer = tokio::time::sleep(idle.unwrap_or(NEVER));
+        tokio::pin!(timer);
+        // Made once: a fresh `cancelled()` future per turn would register
+        // a waiter each time.
+        let shutdown = shutdown.cancelled();
+        tokio::pin!(shutdown);
+
+        while self.reading || !self.in_flight.is_empty() {
+            let room = self.outbox.has_room();
+            let may_read = self.may_read();
+            let waiting = !self.outbox.is_empty();
+            let timed = idle.is_some() && (waiting || (self.reading && self.in_flight.is_empty()));
+            // What the select found; handled below, once its futures
+            // (which borrow the buffers and the calls) are gone. Writing
+            // comes last: a burst of frames is answered in one write.
+            enum Event {
+                Replied(Option<Bytes>),
+                Read(Option<Result<Inbound, FrameError>>),
+                Written(io::Result<()>),
+                Shutdown,
+                Idle,
             }
-            () = &mut timer, if reading && idle.is_some() && in_flight.is_empty() => Event::Idle,
-        };
-        match event {
-            Event::WriterDone => break,
-            Event::Replied(reply) => {
-                if let Some(bytes) = reply {
-                    if queue.send(bytes).await.is_err() {
-                        break;
+            let event = tokio::select! {
+                biased;
+                Some(reply) = self.in_flight.next(), if room => Event::Replied(reply),
+                () = &mut shutdown, if self.reading => Event::Shutdown,
+                item = self.inbox.next(), if may_read => Event::Read(item),
+                written = self.outbox.flush(), if waiting => Event::Written(written),
+                () = &mut timer, if timed => Event::Idle,
+            };
+            match event {
+                Event::Replied(reply) => {
+                    active = true;
+                    if let Some(bytes) = reply {
+                        self.push(bytes)?;
                     }
                 }
-                active = true;
-                continue;
-            }
-            Event::Idle => {
-                if std::mem::take(&mut active) {
+                Event::Written(written) => {
+                    written?;
+                    active = true;
+                }
+                Event::Idle if std::mem::take(&mut active) => {
                     if let Some(idle) = idle {
                         timer.as_mut().reset(Instant::now() + idle);
                     }
-                } else {
-                    tracing::debug!(connection = info.id.0, "idle timeout, closing");
-                    reading = false;
                 }
-                continue;
-            }
-            Event::Shutdown => {
-                reading = false;
-                // Answer what was read but not yet decoded: the frames
-                // whole in the buffer (a partial one is lost, as it must be).
-                let mut buffer = std::mem::take(frames.read_buffer_mut());
-                let framer = frames.decoder_mut();
-                while let Ok(Some(item)) = framer.decode(&mut buffer) {
-                    inbound.push(item);
+                Event::Idle if waiting => {
+                    return Err(io::Error::new(
+                        io::ErrorKind::TimedOut,
+                        "the peer took no bytes within the idle timeout",
+                    ));
+                }
+                Event::Idle => {
+                    tracing::debug!(connection = self.info.id.0, "idle timeout, closing");
+                    self.reading = false;
+                }
+                Event::Shutdown => {
+                    self.reading = false;
+                    // Answer what was read but not yet started: the frames
+                    // whole in the buffer (a partial one is lost, as it
+                    // must be).
+                    while let Ok(Some(item)) = self.inbox.buffered() {
+                        self.start(item).await?;
+                    }
+                }
+                Event::Read(None) => self.reading = false,
+                Event::Read(Some(item)) => {
+                    active = true;
+                    self.read(item).await?;
+                    // And every frame after it already buffered, as far
+                    // as the limits allow, without a turn of the loop each.
+                    while self.may_read() {
+                        match self.inbox.buffered().transpose() {
+                            Some(item) => self.read(item).await?,
+                            None => break,
+                        }
+                    }
                 }
             }
-            Event::Read(None) => reading = false,
-            Event::Read(Some(Ok(item))) => {
-                active = true;
-                inbound.push(item);
-            }
-            Event::Read(Some(Err(err))) => {
-                reading = false;
+        }
+        Ok(())
+    }
+
+    /// Another frame may be read: reading, under the in-flight limit, and
+    /// the replies waiting to be written under the high-water mark.
+    fn may_read(&self) -> bool {
+        self.reading && self.in_flight.len() < self.settings.max_in_flight && self.outbox.has_room()
+    }
+
+    /// Starts a frame read, or answers a framing error and stops reading.
+    async fn read(&mut self, item: Result<Inbound, FrameError>) -> io::Result<()> {
+        match item {
+            Ok(item) => self.start(item).await,
+            Err(err) => {
+                self.reading = false;
                 let answer = match &err {
                     FrameError::TooLarge { .. } => Some(ErrorObject::invalid_request(
                         format_args!("{err}; closing the connection"),
@@ -262,56 +314,62 @@ async fn read_half<R: AsyncRead + Unpin>(
                     ))),
                     _ => None,
                 };
-                tracing::debug!(connection = info.id.0, error = %err, "framing ended");
-                if let Some(error) = answer {
-                    // In-flight calls still answer first or after; either
-                    // way the error is the last thing this side reads.
-                    if queue.send(error_reply(&**codec, error)).await.is_err() {
-                        break;
-                    }
-                }
-            }
-        }
-        for item in inbound.drain(..) {
-            match item {
-                Inbound::Frame(bytes) => {
-                    if let Err(err) = poll_fn(|cx| service.poll_ready(cx)).await {
-                        tracing::error!(connection = info.id.0, error = %err, "frame service failed");
-                        return;
-                    }
-                    let mut call = service.call(info.frame(bytes, codec));
-                    // Most calls (sync handlers) finish on their first
-                    // poll: answer those at once, without a task slot.
-                    match poll_fn(|cx| Poll::Ready(call.as_mut().poll(cx))).await {
-                        Poll::Ready(result) => {
-                            if let Some(bytes) = reply_bytes(result, &**codec) {
-                                if queue.send(bytes).await.is_err() {
-                                    return;
-                                }
-                            }
-                        }
-                        Poll::Pending => in_flight.push(answer(call, Arc::clone(codec))),
-                    }
-                }
-                Inbound::TooLarge { max } => {
-                    let error = ErrorObject::invalid_request(format_args!(
-                        "a line of more than {max} bytes was skipped"
-                    ));
-                    if queue.send(error_reply(&**codec, error)).await.is_err() {
-                        return;
-                    }
+                tracing::debug!(connection = self.info.id.0, error = %err, "framing ended");
+                // In-flight calls still answer first or after; either way
+                // the error is the last thing this side reads.
+                match answer {
+                    Some(error) => self.push(error_reply(&*self.settings.codec, error)),
+                    None => Ok(()),
                 }
             }
         }
     }
-}
 
-/// The reply bytes of one call; a failing service answers -32603.
-async fn answer(
-    call: <BoxedService as Service<Frame>>::Future,
-    codec: Arc<dyn Codec>,
-) -> Option<Bytes> {
-    reply_bytes(call.await, &*codec)
+    /// Starts the call of one frame. Most calls (sync handlers) finish on
+    /// their first poll: their replies go straight to the outbox, the
+    /// others join the calls in flight.
+    async fn start(&mut self, item: Inbound) -> io::Result<()> {
+        let codec = &self.settings.codec;
+        let bytes = match item {
+            Inbound::Frame(bytes) => bytes,
+            Inbound::TooLarge { max } => {
+                let error = ErrorObject::invalid_request(format_args!(
+                    "a line of more than {max} bytes was skipped"
+                ));
+                return self.push(error_reply(&**codec, error));
+            }
+        };
+        if let Err(err) = poll_fn(|cx| self.service.poll_ready(cx)).await {
+            tracing::error!(connection = self.info.id.0, error = %err, "frame service failed");
+            // Nothing more is read or answered; what is written stays.
+            self.reading = false;
+            self.in_flight.clear();
+            return Ok(());
+        }
+        let mut call = self.service.call(self.info.frame(bytes, codec));
+        match poll_fn(|cx| Poll::Ready(call.as_mut().poll(cx))).await {
+            Poll::Ready(result) => match reply_bytes(result, &**codec) {
+                Some(bytes) => self.push(bytes),
+                None => Ok(()),
+            },
+            Poll::Pending => {
+                self.in_flight.push(Answer {
+                    call,
+                    codec: Arc::clone(codec),
+                });
+                Ok(())
+            }
+        }
+    }
+
+    /// Frames a reply into the outbox; a reply its framing cannot carry
+    /// ends the connection, as a failed write does.
+    fn push(&mut self, reply: Bytes) -> io::Result<()> {
+        self.outbox.push(reply).map_err(|err| match err {
+            FrameError::Io(err) => err,
+            other => io::Error::other(other),
+        })
+    }
 }
 
 /// What a call's outcome writes: its frame, nothing, or -32603.
@@ -328,46 +386,18 @@ fn reply_bytes(result: Result<Option<Frame>, BoxError>, codec: &dyn Codec) -> Op
     }
 }
 
-async fn write_half<W: AsyncWrite + Unpin>(
-    mut sink: FramedWrite<W, AnyCodec>,
-    mut replies: mpsc::Receiver<Bytes>,
-    idle: Option<Duration>,
-    done: &CancellationToken,
-) {
-    let written = async {
-        while let Some(first) = replies.recv().await {
-            // Everything queued goes out in one flush; a peer that takes
-            // none of it for the idle timeout is as good as gone. One
-            // timer per flush, not per reply.
-            let batch = async {
-                sink.feed(first).await?;
-                while let Ok(more) = replies.try_recv() {
-                    sink.feed(more).await?;
-                }
-                sink.flush().await
-            };
-            within(idle, batch).await?;
-        }
-        within(idle, sink.close()).await
-    };
-    if let Err(err) = written.await {
-        tracing::debug!(error = %err, "writing failed");
-    }
-    done.cancel();
-}
-
 /// Runs `step` under the idle timeout.
-async fn within<F>(idle: Option<Duration>, step: F) -> Result<(), FrameError>
+async fn within<F>(idle: Option<Duration>, step: F) -> io::Result<()>
 where
-    F: std::future::Future<Output = Result<(), FrameError>>,
+    F: std::future::Future<Output = io::Result<()>>,
 {
     match idle {
         None => step.await,
         Some(idle) => tokio::time::timeout(idle, step).await.unwrap_or_else(|_| {
-            Err(FrameError::Io(std::io::Error::new(
-                std::io::ErrorKind::TimedOut,
+            Err(io::Error::new(
+                io::ErrorKind::TimedOut,
                 "the peer took no bytes within the idle timeout",
-            )))
+            ))
         }),
     }
 }

@@ -40,8 +40,9 @@
 //! (concurrently, on the connection's task); each reply is written as soon
 //! as its call finishes, so replies may come in another order than their
 //! requests: match them by id. At the limit the server stops reading that
-//! connection; a client that never reads its replies fills a bounded queue
-//! and then its own socket, never the server's memory.
+//! connection; a client that never reads its replies fills a bounded
+//! buffer (64 KiB of replies) and then its own socket, never the server's
+//! memory, and is dropped once it has taken nothing for the idle timeout.
 //!
 //! # What goes wrong, and what the peer gets
 //!
@@ -70,6 +71,7 @@
 
 pub mod framing;
 
+mod buffered;
 mod connection;
 mod info;
 mod server;

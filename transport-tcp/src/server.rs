@@ -197,7 +197,6 @@ impl ServerBuilder {
             framing: self.framing,
             max_frame_size: self.max_frame_size,
             max_in_flight: self.max_in_flight,
-            write_queue: self.max_in_flight,
             idle_timeout: self.idle_timeout,
         })
     }
