@@ -73,10 +73,8 @@ impl Decoder for NewlineCodec {
             // Look no further than one byte past the limit: a line is over
             // it exactly when no `\n` is among its first `max + 1` bytes.
             let read_to = self.max.saturating_add(1).min(buf.len());
-            let newline = buf[self.next_index..read_to]
-                .iter()
-                .position(|&byte| byte == b'\n')
-                .map(|offset| self.next_index + offset);
+            let newline = memchr::memchr(b'\n', &buf[self.next_index..read_to])
+                .map(|at| self.next_index + at);
             match (self.discarding, newline) {
                 (true, Some(at)) => {
                     buf.advance(at + 1);
