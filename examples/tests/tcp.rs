@@ -452,6 +452,55 @@ async fn ten_thousand_pipelined_requests_are_all_answered_exactly_once() {
     }
 }
 
+#[tokio::test(flavor = "current_thread")]
+async fn a_flood_of_pipelined_calls_lets_other_tasks_run() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    const CALLS: usize = 5_000;
+    let served = Arc::new(AtomicUsize::new(0));
+    let counter = served.clone();
+    let router = Router::new().sync_method("count", move || counter.fetch_add(1, Ordering::SeqCst));
+    // Every call is in the stream before the server reads any: one read
+    // after another finds whole frames, and sync handlers answer at once.
+    let (mut client, ours) = tokio::io::duplex(1 << 20);
+    let line = b"{\"jsonrpc\":\"2.0\",\"method\":\"count\",\"id\":1}\n";
+    client.write_all(&line.repeat(CALLS)).await.expect("write");
+    let server = tokio::spawn(builder(router).serve_stream(ours));
+    // On this one thread, it runs only when the server's task yields.
+    let watcher = tokio::spawn({
+        let served = served.clone();
+        async move {
+            loop {
+                match served.load(Ordering::SeqCst) {
+                    0 => tokio::task::yield_now().await,
+                    n => return n,
+                }
+            }
+        }
+    });
+    let seen = within("the watcher", watcher).await.expect("the watcher");
+    assert!(
+        seen < CALLS,
+        "the server served all {CALLS} buffered calls before letting another task run"
+    );
+    let mut replies = BufReader::new(client);
+    let mut answered = 0;
+    let mut reply = String::new();
+    while answered < CALLS {
+        reply.clear();
+        within("a reply", replies.read_line(&mut reply))
+            .await
+            .expect("read");
+        assert!(reply.contains("\"result\""), "{reply}");
+        answered += 1;
+    }
+    drop(replies);
+    within("the server", server)
+        .await
+        .expect("the server task")
+        .expect("serve_stream");
+    assert_eq!(served.load(Ordering::SeqCst), CALLS);
+}
+
 #[tokio::test]
 async fn calls_of_one_connection_run_concurrently_and_answer_as_they_finish() {
     let _guard = support::shared().await;

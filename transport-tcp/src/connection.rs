@@ -329,6 +329,10 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Connection<'_, R, W> {
     /// their first poll: their replies go straight to the outbox, the
     /// others join the calls in flight.
     async fn start(&mut self, item: Inbound) -> io::Result<()> {
+        // A unit of the task's budget a frame: frames taken from the
+        // buffer cost no socket read (which would count), and a flood of
+        // them must not hold the worker thread from other connections.
+        tokio::task::consume_budget().await;
         let codec = &self.settings.codec;
         let bytes = match item {
             Inbound::Frame(bytes) => bytes,
