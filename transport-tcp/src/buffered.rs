@@ -187,6 +187,60 @@ mod tests {
         assert!(inbox.next().await.is_none(), "the peer closed");
     }
 
+    /// Gives out its bytes `chunk` at a time, as a slow peer would.
+    struct Chunked {
+        data: Vec<u8>,
+        at: usize,
+        chunk: usize,
+    }
+
+    impl AsyncRead for Chunked {
+        fn poll_read(
+            mut self: Pin<&mut Self>,
+            _cx: &mut Context<'_>,
+            buf: &mut tokio::io::ReadBuf<'_>,
+        ) -> Poll<io::Result<()>> {
+            let end = (self.at + self.chunk).min(self.data.len());
+            let n = (end - self.at).min(buf.remaining());
+            buf.put_slice(&self.data[self.at..self.at + n]);
+            self.at += n;
+            Poll::Ready(Ok(()))
+        }
+    }
+
+    #[tokio::test]
+    async fn every_framing_gives_the_same_frames_however_the_bytes_arrive() {
+        let bodies: Vec<Bytes> = (0..40)
+            .map(|i| Bytes::from(format!("{{\"id\":{i},\"pad\":\"{}\"}}", "x".repeat(i * 37))))
+            .collect();
+        for framing in [Framing::Newline, Framing::LengthPrefixed, Framing::Lsp] {
+            let mut wire = BytesMut::new();
+            let mut framer = AnyCodec::new(framing, 1 << 20);
+            for body in &bodies {
+                framer.encode(body.clone(), &mut wire).unwrap();
+            }
+            for chunk in [1, 2, 3, 7, 64, 1000, wire.len()] {
+                let reader = Chunked {
+                    data: wire.to_vec(),
+                    at: 0,
+                    chunk,
+                };
+                let mut inbox = Inbox::new(reader, AnyCodec::new(framing, 1 << 20));
+                let mut frames = Vec::new();
+                // As the connection takes them: one read, then what else
+                // the buffer holds.
+                while let Some(item) = inbox.next().await {
+                    frames.push(item.unwrap());
+                    while let Some(item) = inbox.buffered().unwrap() {
+                        frames.push(item);
+                    }
+                }
+                let expected: Vec<Inbound> = bodies.iter().cloned().map(Inbound::Frame).collect();
+                assert_eq!(frames, expected, "{framing}, {chunk} bytes a read");
+            }
+        }
+    }
+
     #[tokio::test]
     async fn the_outbox_writes_every_reply_pushed_in_one_flush() {
         let (ours, mut peer) = tokio::io::duplex(1024);
