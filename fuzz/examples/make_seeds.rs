@@ -32,7 +32,10 @@ fn main() {
     write(&root.join("decode_json"), &json);
     write(&root.join("decode_simd_json"), &json);
     write(&root.join("differential_json"), &json);
-    let fast_path = ANSWERED.iter().chain(OTHERS).map(|text| text.as_bytes().to_vec());
+    let fast_path = ANSWERED
+        .iter()
+        .chain(OTHERS)
+        .map(|text| text.as_bytes().to_vec());
     write(
         &root.join("json_fast_path"),
         &[fast_path.collect(), json.clone()].concat(),

@@ -56,7 +56,10 @@ fn runtime() -> &'static Runtime {
 }
 
 /// The framer of `framing` with the frame limit `max`.
-fn framer(framing: Framing, max: usize) -> Box<dyn Decoder<Item = Inbound, Error = rpckit_tcp::framing::FrameError>> {
+fn framer(
+    framing: Framing,
+    max: usize,
+) -> Box<dyn Decoder<Item = Inbound, Error = rpckit_tcp::framing::FrameError>> {
     match framing {
         Framing::Newline => Box::new(NewlineCodec::with_max_frame_size(max)),
         Framing::LengthPrefixed => Box::new(LengthPrefixedCodec::with_max_frame_size(max)),
