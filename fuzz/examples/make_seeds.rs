@@ -91,6 +91,62 @@ fn main() {
     write(&root.join("frame_newline"), &newline);
     write(&root.join("frame_length"), &length);
     write(&root.join("frame_lsp"), &lsp);
+    write(&root.join("stream"), &connections(&newline, &length, &lsp));
+}
+
+/// Seeds for the stream target: byte 0 picks the framing (bit 2: the
+/// 64-byte limit), then the stream: the framer targets' streams (their two
+/// leading bytes dropped), and calls of the target's own methods.
+fn connections(newline: &[Vec<u8>], length: &[Vec<u8>], lsp: &[Vec<u8>]) -> Vec<Vec<u8>> {
+    let calls: Vec<Vec<u8>> = [
+        json!({"jsonrpc": "2.0", "method": "echo", "params": ["hi"], "id": 1}),
+        json!({"jsonrpc": "2.0", "method": "later", "params": {"a": [1, 2]}, "id": "x"}),
+        json!([
+            {"jsonrpc": "2.0", "method": "later", "params": [1], "id": 2},
+            {"jsonrpc": "2.0", "method": "echo", "params": [2]},
+            {"jsonrpc": "2.0", "method": "panic", "id": 3}
+        ]),
+        json!({"jsonrpc": "2.0", "method": "panic", "id": 4}),
+        json!({"jsonrpc": "2.0", "method": "echo", "params": [5]}),
+    ]
+    .iter()
+    .map(|call| call.to_string().into_bytes())
+    .collect();
+    let mut seeds = Vec::new();
+    for (selector, streams) in [(0u8, newline), (1, length), (2, lsp)] {
+        for (index, stream) in streams.iter().enumerate() {
+            let tight = if index % 3 == 2 { 4 } else { 0 };
+            seeds.push([&[selector | tight][..], &stream[2..]].concat());
+        }
+    }
+    let framed = |frame: fn(&[u8]) -> Vec<u8>| {
+        calls
+            .iter()
+            .flat_map(|call| frame(call))
+            .collect::<Vec<u8>>()
+    };
+    seeds.push([vec![0], framed(|call| [call, b"\n"].concat())].concat());
+    seeds.push(
+        [
+            vec![1],
+            framed(|call| [&(call.len() as u32).to_be_bytes()[..], call].concat()),
+        ]
+        .concat(),
+    );
+    seeds.push(
+        [
+            vec![6],
+            framed(|call| {
+                [
+                    format!("Content-Length: {}\r\n\r\n", call.len()).as_bytes(),
+                    call,
+                ]
+                .concat()
+            }),
+        ]
+        .concat(),
+    );
+    seeds
 }
 
 /// Streams for the framer targets: byte 0 the read size, byte 1 the limit
