@@ -21,7 +21,8 @@ use tokio_util::io::poll_read_buf;
 
 use crate::framing::{AnyCodec, FrameError, Inbound};
 
-/// How much room a read gets at least: what `FramedRead` starts with.
+/// How much a buffer short of room grows by before a read (what
+/// `FramedRead` starts with); a read gets at least half of it.
 const READ_SIZE: usize = 8 * 1024;
 
 /// How many framed bytes may wait to be written before the connection stops
