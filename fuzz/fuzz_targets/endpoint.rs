@@ -83,19 +83,7 @@ fn setup() -> &'static Setup {
 
 fuzz_target!(
     init: {
-        // libFuzzer's hook aborts on any panic, caught or not; the panic of
-        // the `panic` method is caught by the rpc layer and is no finding.
-        let abort = std::panic::take_hook();
-        std::panic::set_hook(Box::new(move |info| {
-            let message = info
-                .payload()
-                .downcast_ref::<String>()
-                .map(String::as_str)
-                .or_else(|| info.payload().downcast_ref::<&str>().copied());
-            if message != Some(PANIC) {
-                abort(info);
-            }
-        }));
+        rpckit_fuzz::let_panics_pass(PANIC);
         setup();
     },
     |data: &[u8]| {

@@ -88,17 +88,7 @@ fn is_response(value: &Value) -> bool {
 
 fuzz_target!(
     init: {
-        let abort = std::panic::take_hook();
-        std::panic::set_hook(Box::new(move |info| {
-            let message = info
-                .payload()
-                .downcast_ref::<String>()
-                .map(String::as_str)
-                .or_else(|| info.payload().downcast_ref::<&str>().copied());
-            if message != Some(PANIC) {
-                abort(info);
-            }
-        }));
+        rpckit_fuzz::let_panics_pass(PANIC);
     },
     |data: &[u8]| {
         let Some((&selector, stream)) = data.split_first() else {

@@ -21,6 +21,24 @@ use serde_json::value::RawValue;
 
 pub use tree::Tree;
 
+/// Lets panics with `message` pass and aborts on any other, as libFuzzer's
+/// own hook does: libFuzzer counts every panic as a crash, caught or not,
+/// and a handler's panic that the rpc layer catches and answers with
+/// -32603 is no finding. For a target's `init`.
+pub fn let_panics_pass(message: &'static str) {
+    let abort = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let text = info
+            .payload()
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| info.payload().downcast_ref::<&str>().copied());
+        if text != Some(message) {
+            abort(info);
+        }
+    }));
+}
+
 /// The limits every input is decoded with: the defaults, and tight ones
 /// that small inputs reach (a batch array, a request map and one level of
 /// params; two entries a batch).
