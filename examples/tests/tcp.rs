@@ -452,6 +452,84 @@ async fn ten_thousand_pipelined_requests_are_all_answered_exactly_once() {
     }
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_counted_load_of_sync_and_async_calls_on_many_connections_is_answered_exactly() {
+    let _guard = support::shared().await;
+    const CONNECTIONS: u64 = 24;
+    const CALLS: u64 = 1_500;
+    // `later` answers after other tasks ran, so replies come out of order
+    // and calls are in flight while more frames are read.
+    let router = Router::new()
+        .sync_method("now", |Params((n,)): Params<(u64,)>| n)
+        .method("later", |Params((n,)): Params<(u64,)>| async move {
+            tokio::task::yield_now().await;
+            n
+        });
+    let (server, addr) = start(builder(router).max_in_flight(16)).await;
+    let mut clients = tokio::task::JoinSet::new();
+    for connection in 0..CONNECTIONS {
+        clients.spawn(async move {
+            let stream = TcpStream::connect(addr).await.expect("connect");
+            let (reader, mut writer) = stream.into_split();
+            let send = tokio::spawn(async move {
+                let mut bytes = Vec::new();
+                for id in 0..CALLS {
+                    let method = if (id + connection) % 3 == 0 {
+                        "later"
+                    } else {
+                        "now"
+                    };
+                    bytes.extend(framed(
+                        Framing::Newline,
+                        &Wire::Json.encode(&request(method, json!([id]), json!(id))),
+                    ));
+                    // Sent in uneven pieces, some mid-frame.
+                    if bytes.len() > 1_000 + 97 * connection as usize {
+                        writer.write_all(&bytes).await.expect("write");
+                        bytes.clear();
+                    }
+                }
+                writer.write_all(&bytes).await.expect("write");
+                // Half of the clients half-close: what they sent is still
+                // answered in full.
+                if connection % 2 == 0 {
+                    writer.shutdown().await.expect("half-close");
+                }
+                writer
+            });
+            let mut lines = BufReader::new(reader).lines();
+            let mut seen = vec![0u32; CALLS as usize];
+            for _ in 0..CALLS {
+                let line = lines
+                    .next_line()
+                    .await
+                    .expect("read")
+                    .expect("a reply line before the end");
+                let reply: Value = serde_json::from_str(&line).expect("JSON");
+                let id = reply["id"].as_u64().unwrap_or_else(|| panic!("{reply}"));
+                assert_eq!(reply["result"], json!(id), "{reply}");
+                seen[id as usize] += 1;
+            }
+            let _writer = send.await.expect("the sender");
+            assert!(
+                seen.iter().all(|&n| n == 1),
+                "connection {connection}: an id answered twice or never"
+            );
+            if connection % 2 == 0 {
+                // Everything answered, the peer closed its side: the server ends.
+                assert!(lines.next_line().await.expect("read").is_none());
+            }
+        });
+    }
+    within("every reply on every connection", async {
+        while let Some(client) = clients.join_next().await {
+            client.expect("a client");
+        }
+    })
+    .await;
+    stop(server).await;
+}
+
 #[tokio::test(flavor = "current_thread")]
 async fn a_flood_of_pipelined_calls_lets_other_tasks_run() {
     use std::sync::atomic::{AtomicUsize, Ordering};
