@@ -28,7 +28,7 @@ const READ_SIZE: usize = 8 * 1024;
 /// How many framed bytes may wait to be written before the connection stops
 /// taking more replies and reading more frames. A reply larger than this
 /// still goes out whole: the limit is checked before each is added.
-pub(crate) const WRITE_HIGH_WATER: usize = 64 * 1024;
+const WRITE_HIGH_WATER: usize = 64 * 1024;
 
 /// Bytes read from the peer, and the framing that splits them.
 ///
