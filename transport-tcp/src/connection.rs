@@ -256,12 +256,7 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Connection<'_, R, W> {
                         timer.as_mut().reset(Instant::now() + idle);
                     }
                 }
-                Event::Idle if waiting => {
-                    return Err(io::Error::new(
-                        io::ErrorKind::TimedOut,
-                        "the peer took no bytes within the idle timeout",
-                    ));
-                }
+                Event::Idle if waiting => return Err(stalled()),
                 Event::Idle => {
                     tracing::debug!(connection = self.info.id.0, "idle timeout, closing");
                     self.reading = false;
@@ -397,11 +392,16 @@ where
 {
     match idle {
         None => step.await,
-        Some(idle) => tokio::time::timeout(idle, step).await.unwrap_or_else(|_| {
-            Err(io::Error::new(
-                io::ErrorKind::TimedOut,
-                "the peer took no bytes within the idle timeout",
-            ))
-        }),
+        Some(idle) => tokio::time::timeout(idle, step)
+            .await
+            .unwrap_or_else(|_| Err(stalled())),
     }
+}
+
+/// Why a connection whose peer reads none of its replies is dropped.
+fn stalled() -> io::Error {
+    io::Error::new(
+        io::ErrorKind::TimedOut,
+        "the peer took no bytes within the idle timeout",
+    )
 }

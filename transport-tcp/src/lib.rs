@@ -37,8 +37,9 @@
 //!
 //! A client may send any number of requests without waiting. Up to
 //! [`ServerBuilder::max_in_flight`] calls of one connection run at once
-//! (concurrently, on the connection's task); each reply is written as soon
-//! as its call finishes, so replies may come in another order than their
+//! (concurrently, on the connection's task); each reply is queued as soon
+//! as its call finishes and written with the others ready by then (one
+//! write for a burst), so replies may come in another order than their
 //! requests: match them by id. At the limit the server stops reading that
 //! connection; a client that never reads its replies fills a bounded
 //! buffer (64 KiB of replies) and then its own socket, never the server's
