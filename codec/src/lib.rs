@@ -42,7 +42,10 @@ mod id;
 mod json;
 mod limits;
 mod message;
-mod method_name;
+// Shared by rpckit's crates (the decoders of method names); not a stable
+// API.
+#[doc(hidden)]
+pub mod method_name;
 #[cfg(feature = "msgpack")]
 mod msgpack;
 // Shared by rpckit's crates (the router's methods, the HTTP routes); not a
@@ -50,9 +53,9 @@ mod msgpack;
 #[doc(hidden)]
 pub mod name_hash;
 mod params;
-// Shared by rpckit's crates (results, replies); not a stable API.
 #[cfg(feature = "simd-json")]
 mod simd;
+// Shared by rpckit's crates (results, replies); not a stable API.
 #[doc(hidden)]
 pub mod small_bytes;
 mod stats_sink;

@@ -32,7 +32,7 @@ thread_local! {
 /// `name` as a shared string: the one this thread made for it last, if
 /// it still has it.
 #[inline]
-pub(crate) fn intern(name: &str) -> Arc<str> {
+pub fn intern(name: &str) -> Arc<str> {
     if name.len() > LONGEST_KEPT {
         return Arc::from(name);
     }

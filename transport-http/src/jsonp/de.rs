@@ -1,4 +1,4 @@
-//! A serde deserializer over a query's decoded pairs.
+//! A serde deserializer over a query's pairs.
 //!
 //! The params are a map of names to strings. A value fills whatever the
 //! handler's type asks for: a string as is, a number or a `bool` parsed from
@@ -12,16 +12,18 @@ use std::borrow::Cow;
 use serde::de::value::{CowStrDeserializer, Error};
 use serde::de::{DeserializeSeed, Deserializer, Error as _, MapAccess, Unexpected, Visitor};
 
-use super::query::Pairs;
+use super::query::raw_pairs;
 
-/// The whole query: a map.
+/// The whole query: a map. Its pairs are decoded as they are read, with
+/// nothing collected first.
 pub(crate) struct QueryDeserializer<'a> {
-    pairs: Pairs<'a>,
+    query: &'a str,
 }
 
 impl<'a> QueryDeserializer<'a> {
-    pub(crate) fn new(pairs: Pairs<'a>) -> Self {
-        QueryDeserializer { pairs }
+    /// Over the undecoded `query` (`a=1&b=x+y`).
+    pub(crate) fn new(query: &'a str) -> Self {
+        QueryDeserializer { query }
     }
 }
 
@@ -30,7 +32,7 @@ impl<'de> Deserializer<'de> for QueryDeserializer<'de> {
 
     fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
         visitor.visit_map(PairsAccess {
-            pairs: self.pairs.into_iter(),
+            pairs: raw_pairs(self.query),
             value: None,
         })
     }
@@ -74,21 +76,25 @@ fn positional() -> Error {
     Error::custom("JSONP params are named (`name=value`), but this method takes positional params")
 }
 
-struct PairsAccess<'a> {
-    pairs: std::vec::IntoIter<(Cow<'a, str>, Cow<'a, str>)>,
+struct PairsAccess<'a, I> {
+    pairs: I,
     value: Option<Cow<'a, str>>,
 }
 
-impl<'de> MapAccess<'de> for PairsAccess<'de> {
+impl<'de, I> MapAccess<'de> for PairsAccess<'de, I>
+where
+    I: Iterator<Item = super::query::RawPair<'de>>,
+{
     type Error = Error;
 
     fn next_key_seed<K: DeserializeSeed<'de>>(
         &mut self,
         seed: K,
     ) -> Result<Option<K::Value>, Error> {
-        let Some((key, value)) = self.pairs.next() else {
+        let Some(pair) = self.pairs.next() else {
             return Ok(None);
         };
+        let (key, value) = pair.decode().map_err(Error::custom)?;
         self.value = Some(value);
         seed.deserialize(CowStrDeserializer::new(key)).map(Some)
     }
@@ -99,10 +105,6 @@ impl<'de> MapAccess<'de> for PairsAccess<'de> {
             .take()
             .ok_or_else(|| Error::custom("a value was asked for before its key"))?;
         seed.deserialize(Value(value))
-    }
-
-    fn size_hint(&self) -> Option<usize> {
-        Some(self.pairs.len())
     }
 }
 
@@ -230,10 +232,9 @@ mod tests {
     use serde::Deserialize;
 
     use super::*;
-    use crate::jsonp::query::pairs;
 
     fn from_query<T: DeserializeOwned>(query: &str) -> Result<T, Error> {
-        T::deserialize(QueryDeserializer::new(pairs(query.as_bytes()).unwrap()))
+        T::deserialize(QueryDeserializer::new(query))
     }
 
     #[derive(Debug, Deserialize, PartialEq)]

@@ -24,9 +24,9 @@ use std::future::Future;
 use std::sync::{Arc, LazyLock};
 
 use bytes::{BufMut, Bytes, BytesMut};
-use http::{header, HeaderValue, Response, StatusCode};
+use http::{header, HeaderMap, HeaderValue, Response, StatusCode};
 use http_body_util::Full;
-use rpckit_codec::{Codec, Frame};
+use rpckit_codec::{small_bytes, Codec, Frame};
 
 pub use callback::{InvalidCallback, MAX_CALLBACK_LEN};
 pub(crate) use query::QueryError;
@@ -151,9 +151,21 @@ impl JsonpRequest {
 
 static CODEC: LazyLock<Arc<dyn Codec>> = LazyLock::new(|| Arc::new(QueryCodec::default()));
 
-const JAVASCRIPT: HeaderValue = HeaderValue::from_static("application/javascript; charset=utf-8");
-const JSON: HeaderValue = HeaderValue::from_static("application/json");
-const NOSNIFF: HeaderValue = HeaderValue::from_static("nosniff");
+/// The headers of a JSONP answer and of a plain JSON one (a `GET` without
+/// a callback), made once: a clone costs a third of a map built afresh.
+static JAVASCRIPT: LazyLock<HeaderMap> =
+    LazyLock::new(|| headers("application/javascript; charset=utf-8"));
+static JSON: LazyLock<HeaderMap> = LazyLock::new(|| headers("application/json"));
+
+fn headers(content_type: &'static str) -> HeaderMap {
+    let mut headers = HeaderMap::with_capacity(2);
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    headers
+}
 
 /// A `GET <route>/<method>?<query>` whose query is read: the call to
 /// send, and what its answer is wrapped in.
@@ -178,8 +190,8 @@ impl Exchange {
     ) -> Result<Self, Rejection> {
         // The codec decodes the method again; checking it here makes a bad
         // one a 400 like a bad query.
-        query::decode(method.as_bytes(), Plus::Literal, 0).map_err(Rejection::InvalidMethodName)?;
-        let (frame_bytes, callback) = split_callback(&shared.jsonp, method, query.as_bytes())?;
+        query::decode(method, Plus::Literal, 0).map_err(Rejection::InvalidMethodName)?;
+        let (frame_bytes, callback) = split_callback(&shared.jsonp, method, query)?;
         let mut frame = Frame::new(frame_bytes, CODEC.clone());
         frame.extensions = crate::facts::request_extensions(
             shared,
@@ -223,14 +235,12 @@ impl Exchange {
 
             let chosen = self.response_handle.jsonp_callback();
             let callback = chosen.as_deref().or(self.callback.as_deref());
-            let (body, content_type) = match callback {
-                Some(callback) => (wrap(callback, &answer.bytes), JAVASCRIPT),
-                None => (answer.bytes, JSON),
+            let (body, headers) = match callback {
+                Some(callback) => (wrap(callback, &answer.bytes), &*JAVASCRIPT),
+                None => (answer.bytes, &*JSON),
             };
             let mut response = Response::new(Full::new(body));
-            let headers = response.headers_mut();
-            headers.insert(header::CONTENT_TYPE, content_type);
-            headers.insert(header::X_CONTENT_TYPE_OPTIONS, NOSNIFF);
+            *response.headers_mut() = headers.clone();
             Ok(response)
         }
     }
@@ -241,28 +251,43 @@ impl Exchange {
 fn split_callback(
     jsonp: &Jsonp,
     method: &str,
-    query: &[u8],
+    query: &str,
 ) -> Result<(Bytes, Option<Arc<str>>), Rejection> {
-    let mut frame = BytesMut::with_capacity(method.len() + 1 + query.len());
-    frame.put_slice(method.as_bytes());
-    let mut separator = b'?';
-    let mut callback = None;
+    // The callback's pair (where it starts in the query) and its value.
+    let mut found = None;
     for pair in raw_pairs(query) {
         let (key, value) = pair.decode().map_err(Rejection::InvalidQuery)?;
-        if jsonp.is_callback_param(&key) {
-            if callback.replace(Arc::<str>::from(value)).is_some() {
-                return Err(Rejection::TwoCallbacks);
-            }
-            continue;
+        if jsonp.is_callback_param(&key) && found.replace((pair.offset, value)).is_some() {
+            return Err(Rejection::TwoCallbacks);
         }
-        frame.put_u8(separator);
-        frame.put_slice(pair.text);
-        separator = b'&';
     }
-    if let Some(callback) = &callback {
-        callback::validate(callback).map_err(Rejection::InvalidCallback)?;
-    }
-    Ok((frame.freeze(), callback))
+    let (callback_at, callback) = match found {
+        Some((at, callback)) => {
+            callback::validate(&callback).map_err(Rejection::InvalidCallback)?;
+            (Some(at), Some(Arc::<str>::from(callback)))
+        }
+        None => (None, None),
+    };
+    let write_frame = |frame: &mut BytesMut| {
+        frame.put_slice(method.as_bytes());
+        let mut separator = b'?';
+        for pair in raw_pairs(query).filter(|pair| Some(pair.offset) != callback_at) {
+            frame.put_u8(separator);
+            frame.put_slice(pair.text.as_bytes());
+            separator = b'&';
+        }
+    };
+    // The frame is small nearly always: written into the thread's shared
+    // block, it costs no allocation.
+    let len = method.len() + 1 + query.len();
+    let frame = if len <= small_bytes::BLOCK {
+        small_bytes::write(len, write_frame)
+    } else {
+        let mut frame = BytesMut::with_capacity(len);
+        write_frame(&mut frame);
+        frame.freeze()
+    };
+    Ok((frame, callback))
 }
 
 /// `/**/callback(json);`, with U+2028 and U+2029 escaped.
@@ -271,17 +296,23 @@ fn split_callback(
 /// literal before ES2019; escaped, the reply is the same value everywhere.
 /// (Raw, they can only occur inside JSON strings, where `\u2028` means the
 /// same.) The leading comment keeps a reply from starting with bytes a
-/// content sniffer could take for another format.
+/// content sniffer could take for another format. A small reply with
+/// neither, nearly every one, is put together in the thread's shared block
+/// ([`small_bytes`]) with no allocation of its own.
 fn wrap(callback: &str, json: &[u8]) -> Bytes {
-    let mut out = Vec::with_capacity(json.len() + callback.len() + 8);
+    let separator = line_separator(json);
+    let pieces: [&[u8]; 5] = [b"/**/", callback.as_bytes(), b"(", json, b");"];
+    let len = pieces.iter().map(|piece| piece.len()).sum::<usize>();
+    if separator.is_none() && len <= small_bytes::BLOCK {
+        return small_bytes::concat(&pieces);
+    }
+    let mut out = Vec::with_capacity(len);
     out.extend_from_slice(b"/**/");
     out.extend_from_slice(callback.as_bytes());
     out.push(b'(');
     let mut rest = json;
-    while let Some(at) = rest
-        .windows(3)
-        .position(|w| w[0] == 0xE2 && w[1] == 0x80 && (w[2] == 0xA8 || w[2] == 0xA9))
-    {
+    let mut next = separator;
+    while let Some(at) = next {
         out.extend_from_slice(&rest[..at]);
         out.extend_from_slice(if rest[at + 2] == 0xA8 {
             b"\\u2028"
@@ -289,10 +320,20 @@ fn wrap(callback: &str, json: &[u8]) -> Bytes {
             b"\\u2029"
         });
         rest = &rest[at + 3..];
+        next = line_separator(rest);
     }
     out.extend_from_slice(rest);
     out.extend_from_slice(b");");
     Bytes::from(out)
+}
+
+/// Where the first U+2028 or U+2029 (`E2 80 A8`, `E2 80 A9`) in `json`
+/// starts.
+fn line_separator(json: &[u8]) -> Option<usize> {
+    memchr::memchr_iter(0xE2, json).find(|&at| {
+        json.get(at + 1..at + 3)
+            .is_some_and(|tail| tail[0] == 0x80 && (tail[1] == 0xA8 || tail[1] == 0xA9))
+    })
 }
 
 #[cfg(test)]
@@ -310,36 +351,54 @@ mod tests {
     }
 
     #[test]
+    fn wraps_large_replies_and_leaves_other_e2_sequences() {
+        // Past the shared block, with U+2020 (`E2 80 A0`), which only
+        // starts like a separator, and U+2029.
+        let json = format!("\"{}\u{2020}\u{2029}\"", "x".repeat(5000));
+        let escaped = json.replace('\u{2029}', "\\u2029");
+        assert_eq!(wrap("cb", json.as_bytes()), format!("/**/cb({escaped});"));
+        // A lone `E2` at the very end is copied as it is.
+        let wrapped = wrap("cb", b"[1]\xE2");
+        assert_eq!(&wrapped[..], b"/**/cb([1]\xE2);");
+    }
+
+    #[test]
     fn the_callback_leaves_the_frame() {
         let jsonp = Jsonp::enabled();
-        let (frame, callback) = split_callback(&jsonp, "echo", b"data=a+b&jsonp=cb&n=1").unwrap();
+        let (frame, callback) = split_callback(&jsonp, "echo", "data=a+b&jsonp=cb&n=1").unwrap();
         assert_eq!(frame, "echo?data=a+b&n=1");
         assert_eq!(callback.as_deref(), Some("cb"));
-        let (frame, callback) = split_callback(&jsonp, "echo", b"callback=f").unwrap();
+        let (frame, callback) = split_callback(&jsonp, "echo", "callback=f").unwrap();
         assert_eq!(
             (frame.as_ref(), callback.as_deref()),
             (&b"echo"[..], Some("f"))
         );
-        let (frame, callback) = split_callback(&jsonp, "m", b"").unwrap();
+        let (frame, callback) = split_callback(&jsonp, "m", "").unwrap();
         assert_eq!((frame.as_ref(), callback), (&b"m"[..], None));
         // Only the configured names are callbacks.
         let only_cb = Jsonp::enabled().callback_params(["cb"]);
-        let (frame, callback) = split_callback(&only_cb, "m", b"jsonp=x&cb=y").unwrap();
+        let (frame, callback) = split_callback(&only_cb, "m", "jsonp=x&cb=y").unwrap();
         assert_eq!(
             (frame.as_ref(), callback.as_deref()),
             (&b"m?jsonp=x"[..], Some("y"))
         );
+        // A frame past the shared block (the callback first, here).
+        let long = "x".repeat(5000);
+        let (frame, callback) =
+            split_callback(&jsonp, "m", &format!("jsonp=cb&&a={long}&b=2")).unwrap();
+        assert_eq!(frame, format!("m?a={long}&b=2"));
+        assert_eq!(callback.as_deref(), Some("cb"));
     }
 
     #[test]
     fn bad_callbacks_and_queries_are_refused() {
         let jsonp = Jsonp::enabled();
         for query in [
-            &b"jsonp=cb);alert(1)//"[..],
-            b"jsonp=",
-            b"jsonp=a&callback=b",
-            b"jsonp=a&jsonp=a",
-            b"data=%ZZ&jsonp=cb",
+            "jsonp=cb);alert(1)//",
+            "jsonp=",
+            "jsonp=a&callback=b",
+            "jsonp=a&jsonp=a",
+            "data=%ZZ&jsonp=cb",
         ] {
             assert!(split_callback(&jsonp, "m", query).is_err(), "{query:?}");
         }

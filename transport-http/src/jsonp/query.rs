@@ -44,23 +44,22 @@ pub(crate) enum Plus {
 
 /// Decodes `%XX` escapes (and `+`, per `plus`) in `raw`, which starts at
 /// byte `offset` of the whole text (for error positions). Borrows when
-/// nothing needs decoding.
-pub(crate) fn decode(raw: &[u8], plus: Plus, offset: usize) -> Result<Cow<'_, str>, QueryError> {
+/// nothing needs decoding. The text is a `str` already (a URI's query is
+/// one, and a frame is checked once as a whole), so only what escapes
+/// make is checked for UTF-8.
+pub(crate) fn decode(raw: &str, plus: Plus, offset: usize) -> Result<Cow<'_, str>, QueryError> {
+    let bytes = raw.as_bytes();
     let special = |b: &u8| *b == b'%' || (*b == b'+' && plus == Plus::Space);
-    if !raw.iter().any(special) {
-        return std::str::from_utf8(raw)
-            .map(Cow::Borrowed)
-            .map_err(|err| QueryError {
-                kind: Kind::InvalidUtf8,
-                at: offset + err.valid_up_to(),
-            });
-    }
-    let mut out = Vec::with_capacity(raw.len());
-    let mut i = 0;
-    while i < raw.len() {
-        match raw[i] {
+    let Some(first) = bytes.iter().position(special) else {
+        return Ok(Cow::Borrowed(raw));
+    };
+    let mut out = Vec::with_capacity(bytes.len());
+    out.extend_from_slice(&bytes[..first]);
+    let mut i = first;
+    while i < bytes.len() {
+        match bytes[i] {
             b'%' => {
-                let byte = raw
+                let byte = bytes
                     .get(i + 1..i + 3)
                     .and_then(|hex| Some(hex_digit(hex[0])? << 4 | hex_digit(hex[1])?))
                     .ok_or(QueryError {
@@ -102,10 +101,10 @@ fn hex_digit(byte: u8) -> Option<u8> {
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct RawPair<'a> {
     /// The whole pair as sent, `key=value`.
-    pub(crate) text: &'a [u8],
-    pub(crate) key: &'a [u8],
+    pub(crate) text: &'a str,
+    pub(crate) key: &'a str,
     /// Empty for a bare `key`.
-    pub(crate) value: &'a [u8],
+    pub(crate) value: &'a str,
     /// Where `text` starts in the query.
     pub(crate) offset: usize,
 }
@@ -121,30 +120,36 @@ impl<'a> RawPair<'a> {
 }
 
 /// The pairs of a query, in order; empty pieces (`a=1&&b=2`) are skipped.
-pub(crate) fn raw_pairs(query: &[u8]) -> impl Iterator<Item = RawPair<'_>> {
+pub(crate) fn raw_pairs(query: &str) -> impl Iterator<Item = RawPair<'_>> {
     let mut offset = 0;
-    query.split(|&b| b == b'&').filter_map(move |text| {
-        let start = offset;
-        offset += text.len() + 1;
-        if text.is_empty() {
-            return None;
-        }
-        let (key, value) = match text.iter().position(|&b| b == b'=') {
-            Some(eq) => (&text[..eq], &text[eq + 1..]),
-            None => (text, &text[text.len()..]),
-        };
-        Some(RawPair {
-            text,
-            key,
-            value,
-            offset: start,
+    // Split at bytes, not chars: `&` and `=` are ASCII, so every cut is at
+    // a char boundary, and a byte search is the cheap one for a short query.
+    query
+        .as_bytes()
+        .split(|&b| b == b'&')
+        .filter_map(move |piece| {
+            let start = offset;
+            offset += piece.len() + 1;
+            if piece.is_empty() {
+                return None;
+            }
+            let text = &query[start..start + piece.len()];
+            let (key, value) = match piece.iter().position(|&b| b == b'=') {
+                Some(eq) => (&text[..eq], &text[eq + 1..]),
+                None => (text, ""),
+            };
+            Some(RawPair {
+                text,
+                key,
+                value,
+                offset: start,
+            })
         })
-    })
 }
 
 /// Checks that every pair of `query` decodes, without keeping them; whether
 /// there is any.
-pub(crate) fn check(query: &[u8]) -> Result<bool, QueryError> {
+pub(crate) fn check(query: &str) -> Result<bool, QueryError> {
     let mut any = false;
     for pair in raw_pairs(query) {
         pair.decode()?;
@@ -153,20 +158,19 @@ pub(crate) fn check(query: &[u8]) -> Result<bool, QueryError> {
     Ok(any)
 }
 
-/// A query's decoded pairs, in order.
-pub(crate) type Pairs<'a> = Vec<(Cow<'a, str>, Cow<'a, str>)>;
-
-/// Decodes every pair of `query`.
-pub(crate) fn pairs(query: &[u8]) -> Result<Pairs<'_>, QueryError> {
-    raw_pairs(query).map(|pair| pair.decode()).collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    type Pairs<'a> = Vec<(Cow<'a, str>, Cow<'a, str>)>;
+
+    /// Every pair of `query`, decoded.
+    fn pairs(query: &str) -> Result<Pairs<'_>, QueryError> {
+        raw_pairs(query).map(|pair| pair.decode()).collect()
+    }
+
     fn decoded(query: &str) -> Result<Vec<(String, String)>, QueryError> {
-        pairs(query.as_bytes()).map(|pairs| {
+        pairs(query).map(|pairs| {
             pairs
                 .into_iter()
                 .map(|(k, v)| (k.into_owned(), v.into_owned()))
@@ -199,14 +203,14 @@ mod tests {
     #[test]
     fn check_agrees_with_pairs() {
         for query in ["", "&&", "a=1", "a=1&&b", "a=%ZZ", "ok=1&b=%FF", "x=%C3%A9"] {
-            let pairs = pairs(query.as_bytes()).map(|pairs| !pairs.is_empty());
-            assert_eq!(check(query.as_bytes()), pairs, "{query:?}");
+            let pairs = pairs(query).map(|pairs| !pairs.is_empty());
+            assert_eq!(check(query), pairs, "{query:?}");
         }
     }
 
     #[test]
     fn borrows_when_nothing_to_decode() {
-        let pairs = pairs(b"plain=text").unwrap();
+        let pairs = pairs("plain=text").unwrap();
         assert!(matches!(pairs[0], (Cow::Borrowed(_), Cow::Borrowed(_))));
     }
 
@@ -218,9 +222,8 @@ mod tests {
         assert_eq!(decoded("a=%4").unwrap_err().kind, Kind::BadEscape);
         assert_eq!(decoded("a=%").unwrap_err().kind, Kind::BadEscape);
         assert_eq!(decoded("%zz=1").unwrap_err().at, 0);
-        assert_eq!(decoded("a=%FF").unwrap_err().kind, Kind::InvalidUtf8);
         assert_eq!(
-            pairs(b"a=\xff").unwrap_err(),
+            decoded("a=%FF").unwrap_err(),
             QueryError {
                 kind: Kind::InvalidUtf8,
                 at: 2
@@ -231,7 +234,7 @@ mod tests {
 
     #[test]
     fn plus_is_literal_in_a_path_segment() {
-        assert_eq!(decode(b"a+b%2F", Plus::Literal, 0).unwrap(), "a+b/");
-        assert_eq!(decode(b"a+b", Plus::Space, 0).unwrap(), "a b");
+        assert_eq!(decode("a+b%2F", Plus::Literal, 0).unwrap(), "a+b/");
+        assert_eq!(decode("a+b", Plus::Space, 0).unwrap(), "a b");
     }
 }

@@ -68,8 +68,8 @@ impl Codec for QueryCodec {
         let bytes = raw
             .as_bytes()
             .ok_or_else(|| ValueError::new("params were not decoded by the query codec"))?;
-        let pairs = query::pairs(bytes).map_err(ValueError::new)?;
-        visit.deserialize(QueryDeserializer::new(pairs))
+        let query = std::str::from_utf8(bytes).map_err(ValueError::new)?;
+        visit.deserialize(QueryDeserializer::new(query))
     }
 
     fn encode_value(&self, value: Serializable<'_>, out: &mut Vec<u8>) -> Result<(), ValueError> {
@@ -108,28 +108,34 @@ fn write_response(response: &Response, out: &mut Vec<u8>) {
 }
 
 fn decode(frame: Bytes) -> Result<Request, ErrorObject> {
-    let split = frame.iter().position(|&b| b == b'?');
-    let (method, params) = match split {
-        Some(at) => (frame.slice(..at), Some(frame.slice(at + 1..))),
-        None => (frame.clone(), None),
+    // Checked once here; the method and the query are then `str`s, and
+    // only what their escapes make is checked again.
+    let text = std::str::from_utf8(&frame).map_err(|err| {
+        ErrorObject::parse_error(format_args!("not UTF-8, at byte {}", err.valid_up_to()))
+    })?;
+    let (method, query) = match frame.iter().position(|&b| b == b'?') {
+        Some(at) => (&text[..at], Some(&text[at + 1..])),
+        None => (text, None),
     };
-    let method = query::decode(&method, Plus::Literal, 0)
+    let method = query::decode(method, Plus::Literal, 0)
         .map_err(|err| ErrorObject::parse_error(format_args!("method: {err}")))?;
     if method.is_empty() {
         return Err(ErrorObject::invalid_request("no method named"));
     }
-    let params = match params {
+    let params = match query {
         // Checked now, so that a bad query is a parse error like any other
         // malformed frame, not an error of whichever handler reads it.
-        Some(params) => match query::check(&params) {
+        Some(query) => match query::check(query) {
             Err(err) => return Err(ErrorObject::parse_error(format_args!("query: {err}"))),
             Ok(false) => None,
-            Ok(true) => Some(RawParams::from_bytes(params)),
+            Ok(true) => Some(RawParams::from_bytes(
+                frame.slice(frame.len() - query.len()..),
+            )),
         },
         None => None,
     };
     Ok(Request {
-        method: method.into(),
+        method: rpckit_codec::method_name::intern(&method),
         params,
         id: Some(Id::Null),
     })
@@ -176,6 +182,16 @@ mod tests {
             ("?a=1", ErrorCode::InvalidRequest),
         ] {
             assert_eq!(request(frame).unwrap_err().code(), code, "{frame}");
+        }
+        // Bytes that are not UTF-8 at all, in the method or the query.
+        for frame in [&b"m\xff?a=1"[..], b"m?a=\xff", b"m?\xc3"] {
+            let error =
+                QueryCodec::default().decode(Bytes::from_static(frame), &Default::default());
+            let Message::Single(Err(error)) = error else {
+                panic!("{frame:?} decoded");
+            };
+            assert_eq!(error.code(), ErrorCode::ParseError, "{frame:?}");
+            assert!(error.message().contains("not UTF-8"), "{error:?}");
         }
     }
 
