@@ -51,9 +51,9 @@ pub fn concat(pieces: &[&[u8]]) -> Bytes {
     })
 }
 
-/// A piece of at most `len` bytes (at most [`BLOCK`]) written by `write`
+/// A piece of at most `len` bytes (at most [`BLOCK`]) that `fill` writes
 /// straight into this thread's block, for pieces put together as they are
-/// found. `write` gets the block with room for `len` bytes after what it
+/// found. `fill` gets the block with room for `len` bytes after what it
 /// holds, must append only, and must not ask for small bytes itself (the
 /// block is borrowed meanwhile: that would panic). Appending more than
 /// `len` is safe but moves the block.
@@ -62,7 +62,7 @@ pub fn concat(pieces: &[&[u8]]) -> Bytes {
 ///
 /// When `len` is more than [`BLOCK`].
 #[inline]
-pub fn write(len: usize, write: impl FnOnce(&mut BytesMut)) -> Bytes {
+pub fn write(len: usize, fill: impl FnOnce(&mut BytesMut)) -> Bytes {
     assert!(len <= BLOCK, "rpckit: a small piece of at most 4 KiB");
     BLOCK_OF_THREAD.with(|block| {
         let mut block = block.borrow_mut();
@@ -71,7 +71,7 @@ pub fn write(len: usize, write: impl FnOnce(&mut BytesMut)) -> Bytes {
             // gone (`BytesMut` takes it back then, with no allocation).
             block.reserve(BLOCK);
         }
-        write(&mut block);
+        fill(&mut block);
         block.split().freeze()
     })
 }
