@@ -64,6 +64,9 @@ pub enum Builtin {
     SimdJson,
     Cbor,
     MsgPack,
+    /// `rpckit-http`'s JSONP query codec: params from a query string
+    /// ([`query`](crate::query)), answers in JSON.
+    Query,
 }
 
 /// An error from serialising or deserialising a value, as text.

@@ -53,6 +53,9 @@ mod msgpack;
 #[doc(hidden)]
 pub mod name_hash;
 mod params;
+// Shared with rpckit-http (JSONP's query strings); not a stable API.
+#[doc(hidden)]
+pub mod query;
 #[cfg(feature = "simd-json")]
 mod simd;
 // Shared by rpckit's crates (results, replies); not a stable API.

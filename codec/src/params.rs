@@ -168,7 +168,7 @@ pub fn parse_params<T: DeserializeOwned>(
 /// release an atomic decrement.
 /// (A `Bytes` of its own was one allocation and one `free` per result; the
 /// written `Vec` handed over, with its spare capacity, two.) A large result
-/// (the last one of the thread was over [`SMALL_RESULT`]) is written into
+/// (the last one of the thread was over 4 KiB, `SMALL_RESULT`) is written into
 /// a buffer of its own and handed over, as copying it would cost more.
 pub fn encode_value<T: Serialize + ?Sized>(
     codec: &dyn Codec,
@@ -225,7 +225,10 @@ fn encode_into<T: Serialize + ?Sized>(
     out: &mut Vec<u8>,
 ) -> Result<(), ValueError> {
     match codec.builtin() {
-        Some(Builtin::Json | Builtin::SimdJson) => crate::json::write_value(value, out)?,
+        // JSONP's answers are JSON too.
+        Some(Builtin::Json | Builtin::SimdJson | Builtin::Query) => {
+            crate::json::write_value(value, out)?
+        }
         #[cfg(feature = "cbor")]
         Some(Builtin::Cbor) => crate::cbor::write_value(value, out)?,
         #[cfg(feature = "msgpack")]
@@ -254,6 +257,16 @@ pub(crate) enum Tracking {
 pub(crate) struct Failure {
     path: Option<serde_path_to_error::Path>,
     message: String,
+}
+
+impl Failure {
+    /// A failure before any param was read, so at no path.
+    pub(crate) fn at_start(message: impl std::fmt::Display) -> Self {
+        Failure {
+            path: None,
+            message: message.to_string(),
+        }
+    }
 }
 
 /// Deserialises `T` from any deserializer, tracking the path if asked.
@@ -295,6 +308,7 @@ fn run<T: DeserializeOwned>(
         (Some(Builtin::Cbor), Some(bytes)) => crate::cbor::read_value(bytes, tracking),
         #[cfg(feature = "msgpack")]
         (Some(Builtin::MsgPack), Some(bytes)) => crate::msgpack::read_value(bytes, tracking),
+        (Some(Builtin::Query), Some(bytes)) => crate::query::read_value(bytes, tracking),
         _ => run_erased(codec, raw, tracking),
     }
 }

@@ -243,7 +243,7 @@ fn decode_with_serde(frame: &Bytes, text: &str, limits: &DecodeLimits) -> Messag
 pub mod fuzzing {
     use super::*;
 
-    /// The message [`scan`]'s reader decodes, or `None` where it gives up
+    /// The message `scan`'s reader decodes, or `None` where it gives up
     /// (also for a frame the checks before both paths reject).
     pub fn decode_fast(frame: &Bytes, limits: &DecodeLimits) -> Option<Message> {
         let text = checked_text(frame, limits).ok()?;

@@ -16,8 +16,6 @@
 //! [`ServerBuilder::jsonp`]: crate::ServerBuilder::jsonp
 
 pub(crate) mod callback;
-mod de;
-mod query;
 mod query_codec;
 
 use std::future::Future;
@@ -26,12 +24,12 @@ use std::sync::{Arc, LazyLock};
 use bytes::{BufMut, Bytes, BytesMut};
 use http::{header, HeaderMap, HeaderValue, Response, StatusCode};
 use http_body_util::Full;
+use rpckit_codec::query::{self, raw_pairs, Plus};
 use rpckit_codec::{small_bytes, Codec, Frame};
 
 pub use callback::{InvalidCallback, MAX_CALLBACK_LEN};
-pub(crate) use query::QueryError;
-use query::{raw_pairs, Plus};
 pub use query_codec::QueryCodec;
+pub(crate) use rpckit_codec::query::QueryError;
 
 use crate::dispatch::{Peer, Shared};
 use crate::error::Rejection;

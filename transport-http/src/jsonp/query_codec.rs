@@ -1,13 +1,11 @@
 //! The codec of JSONP calls: a URL tail in, JSON out.
 
 use bytes::Bytes;
+use rpckit_codec::query::{self, Plus, QueryDeserializer};
 use rpckit_codec::{
-    Codec, DecodeLimits, Encoded, ErrorObject, Id, Message, RawParams, Reply, Request, Response,
-    Serializable, ValueError, Visit,
+    Builtin, Codec, DecodeLimits, Encoded, ErrorObject, Id, Message, RawParams, Reply, Request,
+    Response, Serializable, ValueError, Visit,
 };
-
-use super::de::QueryDeserializer;
-use super::query::{self, Plus};
 
 /// The codec of JSONP calls (`GET /api/echo?data=x&jsonp=cb`).
 ///
@@ -54,6 +52,12 @@ pub struct QueryCodec {
 impl Codec for QueryCodec {
     fn name(&self) -> &'static str {
         "jsonp-query"
+    }
+
+    /// Its params and results take rpckit-codec's typed paths, as the
+    /// built-in codecs' do (`rpckit_codec::query`), not `erased_serde`.
+    fn builtin(&self) -> Option<Builtin> {
+        Some(Builtin::Query)
     }
 
     fn media_types(&self) -> &'static [&'static str] {
@@ -218,6 +222,26 @@ mod tests {
         let bad = request("m?n=x&ok=true").unwrap();
         let err = parse_params::<P>(&codec, bad.params.as_ref()).unwrap_err();
         assert_eq!(err.param(), Some("n"));
+    }
+
+    #[test]
+    fn the_typed_path_and_the_erased_one_agree() {
+        // `parse_params` takes rpckit-codec's typed path for this codec;
+        // `deserialize_params`, the trait's erased one, must read the same.
+        let codec = QueryCodec::default();
+        for frame in ["m?a=1&b=x+y%2B&c", "m?a=%C3%A9&a=2", "m?&&z=0"] {
+            let params = request(frame).unwrap().params;
+            let typed = parse_params::<serde_json::Value>(&codec, params.as_ref()).unwrap();
+            let mut erased = None;
+            let mut visit = |de: &mut dyn rpckit_codec::ErasedDeserializer<'_>| {
+                erased = Some(rpckit_codec::erased_deserialize::<serde_json::Value>(de)?);
+                Ok(())
+            };
+            codec
+                .deserialize_params(params.as_ref().unwrap(), Visit::from_fn(&mut visit))
+                .unwrap();
+            assert_eq!(erased, Some(typed), "{frame}");
+        }
     }
 
     #[test]

@@ -12,17 +12,18 @@ use std::borrow::Cow;
 use serde::de::value::{CowStrDeserializer, Error};
 use serde::de::{DeserializeSeed, Deserializer, Error as _, MapAccess, Unexpected, Visitor};
 
-use super::query::raw_pairs;
+use super::{raw_pairs, RawPair};
 
 /// The whole query: a map. Its pairs are decoded as they are read, with
 /// nothing collected first.
-pub(crate) struct QueryDeserializer<'a> {
+#[derive(Clone, Copy, Debug)]
+pub struct QueryDeserializer<'a> {
     query: &'a str,
 }
 
 impl<'a> QueryDeserializer<'a> {
     /// Over the undecoded `query` (`a=1&b=x+y`).
-    pub(crate) fn new(query: &'a str) -> Self {
+    pub fn new(query: &'a str) -> Self {
         QueryDeserializer { query }
     }
 }
@@ -83,7 +84,7 @@ struct PairsAccess<'a, I> {
 
 impl<'de, I> MapAccess<'de> for PairsAccess<'de, I>
 where
-    I: Iterator<Item = super::query::RawPair<'de>>,
+    I: Iterator<Item = RawPair<'de>>,
 {
     type Error = Error;
 
