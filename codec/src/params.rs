@@ -260,8 +260,9 @@ pub(crate) struct Failure {
 }
 
 impl Failure {
-    /// A failure before any param was read, so at no path.
-    pub(crate) fn at_start(message: impl std::fmt::Display) -> Self {
+    /// A failure with no path: before any param was read, or without
+    /// tracking.
+    pub(crate) fn without_path(message: impl std::fmt::Display) -> Self {
         Failure {
             path: None,
             message: message.to_string(),
@@ -276,10 +277,7 @@ where
     T: DeserializeOwned,
 {
     match tracking {
-        Tracking::Off => T::deserialize(deserializer).map_err(|err| Failure {
-            path: None,
-            message: err.to_string(),
-        }),
+        Tracking::Off => T::deserialize(deserializer).map_err(Failure::without_path),
         Tracking::On => serde_path_to_error::deserialize(deserializer).map_err(|err| {
             let path = err.path().clone();
             let has_segments = path.iter().next().is_some();
@@ -326,14 +324,11 @@ fn run_erased<T: DeserializeOwned>(
     let outcome = codec.deserialize_params(raw, Visit::from_fn(&mut visit));
     match (result, outcome) {
         (Some(result), _) => result,
-        (None, Err(err)) => Err(Failure {
-            path: None,
-            message: err.to_string(),
-        }),
-        (None, Ok(())) => Err(Failure {
-            path: None,
-            message: format!("codec {} produced no params", codec.name()),
-        }),
+        (None, Err(err)) => Err(Failure::without_path(err)),
+        (None, Ok(())) => Err(Failure::without_path(format_args!(
+            "codec {} produced no params",
+            codec.name()
+        ))),
     }
 }
 

@@ -28,7 +28,7 @@ pub(crate) fn read_value<T: DeserializeOwned>(
     query: &[u8],
     tracking: Tracking,
 ) -> Result<T, Failure> {
-    let query = std::str::from_utf8(query).map_err(Failure::at_start)?;
+    let query = std::str::from_utf8(query).map_err(Failure::without_path)?;
     drive(QueryDeserializer::new(query), tracking)
 }
 
