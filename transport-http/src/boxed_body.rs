@@ -11,10 +11,12 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
+use http::Response;
 use http_body::{Frame, SizeHint};
 use http_body_util::combinators::UnsyncBoxBody;
 use http_body_util::{BodyExt, Full};
 
+use crate::plain_headers::PlainHead;
 use crate::BoxError;
 
 /// An HTTP body: a whole buffer, or any [`http_body::Body`] of [`Bytes`]
@@ -36,6 +38,9 @@ pub struct Body(Kind);
 
 enum Kind {
     Full(Full<Bytes>),
+    /// A whole answer whose plain headers are not in its response's map
+    /// yet: the fast HTTP/1 connection writes them itself.
+    Plain(Full<Bytes>, PlainHead),
     Boxed(UnsyncBoxBody<Bytes, BoxError>),
 }
 
@@ -56,6 +61,30 @@ impl Body {
 
     pub(crate) fn full(body: Full<Bytes>) -> Self {
         Body(Kind::Full(body))
+    }
+
+    /// `bytes`, answered with the plain headers `head`, which its
+    /// response's map leaves out.
+    pub(crate) fn plain(bytes: Bytes, head: PlainHead) -> Self {
+        Body(Kind::Plain(Full::new(bytes), head))
+    }
+
+    /// The plain headers the response's map leaves out, if it does.
+    pub(crate) fn plain_head(&self) -> Option<PlainHead> {
+        match &self.0 {
+            Kind::Plain(_, head) => Some(*head),
+            _ => None,
+        }
+    }
+
+    /// Puts the plain headers `response`'s map leaves out (if any) into it.
+    pub(crate) fn unplain(response: &mut Response<Body>) {
+        let body = response.body_mut();
+        if let Kind::Plain(full, head) = std::mem::replace(&mut body.0, Kind::Full(Full::default()))
+        {
+            body.0 = Kind::Full(full);
+            head.insert_into(response.headers_mut());
+        }
     }
 }
 
@@ -99,7 +128,7 @@ impl http_body::Body for Body {
     ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
         // Both kinds are `Unpin`, so the body can be reached through `&mut`.
         match &mut self.get_mut().0 {
-            Kind::Full(full) => Pin::new(full)
+            Kind::Full(full) | Kind::Plain(full, _) => Pin::new(full)
                 .poll_frame(cx)
                 .map_err(|never| match never {}),
             Kind::Boxed(boxed) => Pin::new(boxed).poll_frame(cx),
@@ -108,14 +137,14 @@ impl http_body::Body for Body {
 
     fn is_end_stream(&self) -> bool {
         match &self.0 {
-            Kind::Full(full) => full.is_end_stream(),
+            Kind::Full(full) | Kind::Plain(full, _) => full.is_end_stream(),
             Kind::Boxed(boxed) => boxed.is_end_stream(),
         }
     }
 
     fn size_hint(&self) -> SizeHint {
         match &self.0 {
-            Kind::Full(full) => full.size_hint(),
+            Kind::Full(full) | Kind::Plain(full, _) => full.size_hint(),
             Kind::Boxed(boxed) => boxed.size_hint(),
         }
     }
@@ -125,6 +154,7 @@ impl fmt::Debug for Body {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let kind = match &self.0 {
             Kind::Full(_) => "full",
+            Kind::Plain(..) => "plain",
             Kind::Boxed(_) => "boxed",
         };
         f.debug_tuple("Body").field(&kind).finish()

@@ -148,7 +148,7 @@ where
         headers: RequestHeaders::new(parts.headers),
         extensions: parts.extensions,
     };
-    serve_head(shared, peer, head, body, span)
+    serve_head(shared, peer, head, body, span, false)
 }
 
 /// A request's head, its headers as [`RequestHeaders`]: a map, or the
@@ -175,13 +175,17 @@ pub(crate) fn reads_body_first(shared: &Shared, head: &RequestHead, body_len: us
         }
 }
 
-/// [`serve`], for a request already in its parts.
+/// [`serve`], for a request already in its parts. `writes_plain_heads`
+/// says that the connection writes a plain answer's headers itself, from
+/// its body's [`PlainHead`](crate::plain_headers::PlainHead): the fast
+/// HTTP/1 connection does; hyper needs them in the map.
 pub(crate) fn serve_head<B>(
     shared: &Arc<Shared>,
     peer: Peer,
     head: RequestHead,
     body: B,
     span: Span,
+    writes_plain_heads: bool,
 ) -> BoxedAnswer
 where
     B: http_body::Body<Data = Bytes> + Send + 'static,
@@ -209,7 +213,9 @@ where
     let handle = &finish.handle;
     let started = match (&method, shared.target(uri.path(), &method)) {
         (&Method::POST, Some(Target::Route(route))) => {
-            post::Exchange::start(shared, route, peer, headers, body, handle)
+            // CORS adds to every answer's map: it would only be built late.
+            let leave_plain_out = writes_plain_heads && shared.cors.is_none();
+            post::Exchange::start(shared, route, peer, headers, body, handle, leave_plain_out)
                 .map(|exchange| Started::Post(exchange.run()))
         }
         (&Method::GET, Some(Target::Route(_))) if shared.jsonp.is_enabled() => {
@@ -292,22 +298,29 @@ impl Finish {
     /// response, every response gets its CORS headers (so a browser can
     /// read a timed-out request's 503 too), and a served one last the
     /// changes the handler made, so that a handler's header wins.
-    fn respond(
-        self,
-        shared: &Shared,
-        answer: Result<Response<Full<Bytes>>, Rejection>,
-    ) -> Response<Body> {
+    fn respond(self, shared: &Shared, answer: Result<Response<Body>, Rejection>) -> Response<Body> {
         let (mut response, served) = match answer {
             Ok(response) => (response, true),
-            Err(rejection) => (reject(rejection), false),
+            Err(rejection) => (reject(rejection).map(Body::full), false),
         };
+        plain_headers_into_map(&mut response, shared.cors.is_some(), &self.handle);
         if let Some(cors) = &shared.cors {
             cors.actual(self.origin.as_ref(), response.headers_mut());
         }
         if served {
             self.handle.apply(&mut response);
         }
-        response.map(Body::full)
+        response
+    }
+}
+
+/// Puts the plain headers that `response`'s map left out (for the fast
+/// connection to write) into it when something is about to change the map
+/// after all: CORS, or a handler's change made after its answer (from a
+/// task of its own), which must replace them as it would have.
+fn plain_headers_into_map(response: &mut Response<Body>, cors: bool, handle: &ResponseHandle) {
+    if response.body().plain_head().is_some() && (cors || !handle.is_untouched()) {
+        Body::unplain(response);
     }
 }
 
@@ -335,7 +348,7 @@ impl<F> Answering<F> {
 
 impl<F> Future for Answering<F>
 where
-    F: Future<Output = Result<Response<Full<Bytes>>, Rejection>>,
+    F: Future<Output = Result<Response<Body>, Rejection>>,
 {
     type Output = Response<Body>;
 
@@ -408,4 +421,48 @@ fn reject(rejection: Rejection) -> Response<Full<Bytes>> {
         _ => tracing::debug!(error = %rejection, "request rejected"),
     }
     rejection.into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use rpckit_codec::{Codecs, JsonCodec};
+
+    use super::*;
+
+    fn plain_answer() -> Response<Body> {
+        let plain = PlainHeaders::new(Codecs::new(JsonCodec::default()).iter(), true);
+        let head = plain.head(&JsonCodec::default());
+        Response::new(Body::plain(Bytes::from_static(b"{}"), head))
+    }
+
+    #[test]
+    fn a_late_change_replaces_the_plain_headers_as_it_would_have() {
+        let handle = ResponseHandle::new();
+        let mut untouched = plain_answer();
+        plain_headers_into_map(&mut untouched, false, &handle);
+        assert!(untouched.body().plain_head().is_some());
+        assert!(untouched.headers().is_empty());
+
+        handle.insert_header(header::CONTENT_TYPE, HeaderValue::from_static("text/plain"));
+        let mut changed = plain_answer();
+        plain_headers_into_map(&mut changed, false, &handle);
+        handle.apply(&mut changed);
+        assert_eq!(changed.body().plain_head(), None);
+        let types: Vec<_> = changed
+            .headers()
+            .get_all(header::CONTENT_TYPE)
+            .iter()
+            .collect();
+        assert_eq!(types, ["text/plain"]);
+        assert_eq!(changed.headers()[header::VARY], "accept-encoding");
+    }
+
+    #[test]
+    fn cors_gets_the_plain_headers_in_the_map() {
+        let mut answer = plain_answer();
+        plain_headers_into_map(&mut answer, true, &ResponseHandle::new());
+        assert_eq!(answer.body().plain_head(), None);
+        assert_eq!(answer.headers()[header::CONTENT_TYPE], "application/json");
+        assert_eq!(answer.headers()[header::VARY], "accept-encoding");
+    }
 }

@@ -4,20 +4,35 @@
 //! type, and `Vary: accept-encoding` when the server compresses. Made
 //! afresh for each answer (each name hashed, the map grown twice) they cost
 //! about 550 instructions of a small echo's 16,300; a clone of a map made
-//! once costs a third of that. A handler that changes the response gets
-//! the headers built the usual way, so that its changes land where they
-//! always did.
+//! once costs a third of that ([`PlainHeaders::of`]). The fast HTTP/1
+//! connection needs no map at all: it writes the headers into the head it
+//! writes anyway, from a [`PlainHead`] the answer's body carries, which
+//! costs no allocation (the clone cost two, and about 800 instructions with
+//! freeing the map and writing it out). A handler that changes the response
+//! gets the headers built the usual way, so that its changes land where
+//! they always did.
 
 use std::sync::Arc;
 
 use http::header::{self, HeaderMap, HeaderValue};
 use rpckit_codec::Codec;
 
+/// `Content-Type` for a codec that names no media type (or an invalid one).
+const OCTET_STREAM: &str = "application/octet-stream";
+
 /// The plain headers of each media type the server's routes answer in.
 #[derive(Debug)]
 pub(crate) struct PlainHeaders {
-    by_media_type: Vec<(&'static str, HeaderMap)>,
+    by_media_type: Vec<Plain>,
     vary: bool,
+}
+
+/// The plain headers of one media type, as a map and as a [`PlainHead`].
+#[derive(Debug)]
+struct Plain {
+    media_type: &'static str,
+    head: PlainHead,
+    headers: HeaderMap,
 }
 
 impl PlainHeaders {
@@ -27,13 +42,21 @@ impl PlainHeaders {
         codecs: impl IntoIterator<Item = &'a Arc<dyn Codec>>,
         vary: bool,
     ) -> Self {
-        let mut by_media_type: Vec<(&'static str, HeaderMap)> = Vec::new();
+        let mut by_media_type: Vec<Plain> = Vec::new();
         for codec in codecs {
             let Some(&media_type) = codec.media_types().first() else {
                 continue;
             };
-            if by_media_type.iter().all(|(known, _)| *known != media_type) {
-                by_media_type.push((media_type, headers(Some(media_type), vary)));
+            if by_media_type
+                .iter()
+                .all(|known| known.media_type != media_type)
+            {
+                let head = PlainHead::new(Some(media_type), vary);
+                by_media_type.push(Plain {
+                    media_type,
+                    head,
+                    headers: head.headers(),
+                });
             }
         }
         PlainHeaders {
@@ -44,24 +67,82 @@ impl PlainHeaders {
 
     /// The plain headers of an answer in `codec`'s media type.
     pub(crate) fn of(&self, codec: &dyn Codec) -> HeaderMap {
+        match self.known(codec) {
+            Ok(plain) => plain.headers.clone(),
+            Err(head) => head.headers(),
+        }
+    }
+
+    /// The same headers, for the fast HTTP/1 connection to write itself.
+    pub(crate) fn head(&self, codec: &dyn Codec) -> PlainHead {
+        match self.known(codec) {
+            Ok(plain) => plain.head,
+            Err(head) => head,
+        }
+    }
+
+    /// The entry of `codec`'s media type, or (for a codec of no route) its
+    /// head made now.
+    fn known(&self, codec: &dyn Codec) -> Result<&Plain, PlainHead> {
         let media_type = codec.media_types().first().copied();
         self.by_media_type
             .iter()
-            .find(|(known, _)| Some(*known) == media_type)
-            .map_or_else(
-                || headers(media_type, self.vary),
-                |(_, headers)| headers.clone(),
-            )
+            .find(|known| Some(known.media_type) == media_type)
+            .ok_or_else(|| PlainHead::new(media_type, self.vary))
     }
 }
 
-fn headers(media_type: Option<&'static str>, vary: bool) -> HeaderMap {
-    let mut headers = HeaderMap::with_capacity(2);
-    headers.insert(header::CONTENT_TYPE, content_type(media_type));
-    if vary {
-        headers.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
+/// The plain headers of one answer, not in its map: the fast HTTP/1
+/// connection [writes](PlainHead::write) them into the answer's head. It
+/// travels in the answer's [`Body`](crate::Body); whatever changes the
+/// response after all (CORS, a handler's late change) first
+/// [puts them in the map](PlainHead::insert_into).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct PlainHead {
+    /// A valid header value.
+    content_type: &'static str,
+    vary: bool,
+}
+
+impl PlainHead {
+    fn new(media_type: Option<&'static str>, vary: bool) -> Self {
+        let valid = |media: &&str| HeaderValue::from_str(media).is_ok();
+        PlainHead {
+            content_type: media_type.filter(valid).unwrap_or(OCTET_STREAM),
+            vary,
+        }
     }
-    headers
+
+    /// Appends the header lines to a response head being written.
+    pub(crate) fn write(self, out: &mut Vec<u8>) {
+        out.extend_from_slice(b"content-type: ");
+        out.extend_from_slice(self.content_type.as_bytes());
+        out.extend_from_slice(b"\r\n");
+        if self.vary {
+            out.extend_from_slice(b"vary: accept-encoding\r\n");
+        }
+    }
+
+    /// Puts the headers first in `headers`, as [`PlainHeaders::of`] would
+    /// have made them, before whatever `headers` holds.
+    pub(crate) fn insert_into(self, headers: &mut HeaderMap) {
+        let added = std::mem::replace(headers, self.headers());
+        for (name, value) in &added {
+            headers.append(name, value.clone());
+        }
+    }
+
+    fn headers(self) -> HeaderMap {
+        let mut headers = HeaderMap::with_capacity(2);
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static(self.content_type),
+        );
+        if self.vary {
+            headers.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
+        }
+        headers
+    }
 }
 
 /// The codec's first media type; a custom codec that names none (or an
@@ -71,7 +152,7 @@ pub(crate) fn content_type(media_type: Option<&'static str>) -> HeaderValue {
         .and_then(|media| {
             HeaderValue::from_maybe_shared(bytes::Bytes::from_static(media.as_bytes())).ok()
         })
-        .unwrap_or_else(|| HeaderValue::from_static("application/octet-stream"))
+        .unwrap_or_else(|| HeaderValue::from_static(OCTET_STREAM))
 }
 
 #[cfg(test)]
@@ -112,6 +193,50 @@ mod tests {
         }
     }
 
+    /// JSON under a media type of no route.
+    #[derive(Debug)]
+    struct Unlisted;
+
+    /// JSON under a media type no header may hold.
+    #[derive(Debug)]
+    struct Invalid;
+
+    macro_rules! json_as {
+        ($codec:ty, $media_type:literal) => {
+            impl Codec for $codec {
+                fn name(&self) -> &'static str {
+                    $media_type
+                }
+                fn media_types(&self) -> &'static [&'static str] {
+                    &[$media_type]
+                }
+                fn decode(&self, frame: Bytes, limits: &DecodeLimits) -> Message {
+                    Other.decode(frame, limits)
+                }
+                fn deserialize_params(
+                    &self,
+                    raw: &RawParams,
+                    visit: Visit<'_>,
+                ) -> Result<(), ValueError> {
+                    Other.deserialize_params(raw, visit)
+                }
+                fn encode_value(
+                    &self,
+                    value: Serializable<'_>,
+                    out: &mut Vec<u8>,
+                ) -> Result<(), ValueError> {
+                    Other.encode_value(value, out)
+                }
+                fn encode_reply(&self, reply: &Reply, out: &mut Vec<u8>) {
+                    Other.encode_reply(reply, out);
+                }
+            }
+        };
+    }
+
+    json_as!(Unlisted, "application/x-unlisted");
+    json_as!(Invalid, "application/json\nx-injected: 1");
+
     #[test]
     fn each_media_type_gets_its_content_type_and_vary_when_compressing() {
         let codecs = Codecs::new(JsonCodec::default()).with(Other);
@@ -128,6 +253,48 @@ mod tests {
         let json = plain.of(&JsonCodec::default());
         assert_eq!(json.len(), 1);
         assert!(json.get(header::VARY).is_none());
+    }
+
+    /// A head as the fast connection writes it: the map's lines.
+    fn written(head: PlainHead) -> String {
+        let mut out = Vec::new();
+        head.write(&mut out);
+        String::from_utf8(out).unwrap()
+    }
+
+    fn lines(headers: &HeaderMap) -> String {
+        let line = |(name, value): (&header::HeaderName, &HeaderValue)| {
+            format!("{name}: {}\r\n", value.to_str().unwrap())
+        };
+        headers.iter().map(line).collect()
+    }
+
+    #[test]
+    fn a_plain_head_writes_and_inserts_what_the_map_holds() {
+        let codecs = Codecs::new(JsonCodec::default()).with(Other);
+        for vary in [true, false] {
+            let plain = PlainHeaders::new(codecs.iter(), vary);
+            for codec in [&JsonCodec::default() as &dyn Codec, &Other, &Unlisted] {
+                let map = plain.of(codec);
+                let head = plain.head(codec);
+                assert_eq!(written(head), lines(&map));
+
+                let mut headers = HeaderMap::new();
+                headers.insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+                head.insert_into(&mut headers);
+                assert_eq!(lines(&headers), lines(&map) + "content-encoding: gzip\r\n");
+            }
+        }
+    }
+
+    #[test]
+    fn an_invalid_media_type_is_answered_as_octets() {
+        let plain = PlainHeaders::new(Codecs::new(Invalid).iter(), false);
+        assert_eq!(
+            written(plain.head(&Invalid)),
+            "content-type: application/octet-stream\r\n"
+        );
+        assert_eq!(lines(&plain.of(&Invalid)), written(plain.head(&Invalid)));
     }
 
     #[test]

@@ -16,7 +16,6 @@ use std::sync::Arc;
 use bytes::Bytes;
 use http::response::Parts;
 use http::{header, Response, StatusCode};
-use http_body::Body;
 use http_body_util::Full;
 use rpckit_codec::{Codec, Extensions, Frame, StatsSink};
 
@@ -24,9 +23,9 @@ use crate::compression::{self, Algorithm};
 use crate::dispatch::{Peer, Shared};
 use crate::error::Rejection;
 use crate::facts::request_extensions;
-use crate::plain_headers::{content_type, PlainHeaders};
+use crate::plain_headers::{content_type, PlainHead, PlainHeaders};
 use crate::route::FrameService;
-use crate::{body, BoxError, RequestHeaders, ResponseHandle, Route};
+use crate::{body, Body, BoxError, RequestHeaders, ResponseHandle, Route};
 
 /// The media type nearly every `POST` names.
 const JSON: &str = "application/json";
@@ -43,6 +42,9 @@ pub(crate) struct Exchange<B> {
     extensions: Extensions,
     service: FrameService,
     sink: Option<Arc<dyn StatsSink>>,
+    /// Whether a plain answer's headers are left out of its map, for the
+    /// fast HTTP/1 connection to write (see [`PlainHead`]).
+    leave_plain_out: bool,
     /// Kept for the response (what the client accepts as a coding): a
     /// clone of the `Arc`, not a lookup in the frame's extensions.
     request_headers: RequestHeaders,
@@ -51,12 +53,14 @@ pub(crate) struct Exchange<B> {
 
 impl<B> Exchange<B>
 where
-    B: Body,
+    B: http_body::Body,
     B::Error: Into<BoxError>,
 {
     /// Reads the head of a `POST` to `route`: its codec (415 if the
     /// `Content-Type` names none of the route's) and its body's coding
-    /// (415 if unknown), both before a byte of the body is read.
+    /// (415 if unknown), both before a byte of the body is read. With
+    /// `leave_plain_out` a plain answer's headers are left out of its map
+    /// (see [`PlainHead`]).
     pub(crate) fn start(
         shared: &Arc<Shared>,
         route: &Route,
@@ -64,6 +68,7 @@ where
         headers: RequestHeaders,
         body: B,
         response_handle: &ResponseHandle,
+        leave_plain_out: bool,
     ) -> Result<Self, Rejection> {
         let (codec, coding) = body_form(route, &headers)?;
         let extensions =
@@ -76,6 +81,7 @@ where
             extensions,
             service: route.service.clone(),
             sink: route.sink.clone(),
+            leave_plain_out,
             request_headers: headers,
             response_handle: response_handle.clone(),
         })
@@ -92,7 +98,7 @@ where
         clippy::manual_async_fn,
         reason = "an async fn keeps a second copy of self in its future"
     )]
-    pub(crate) fn run(self) -> impl Future<Output = Result<Response<Full<Bytes>>, Rejection>> {
+    pub(crate) fn run(self) -> impl Future<Output = Result<Response<Body>, Rejection>> {
         async move {
             let shared = &*self.shared;
             let mut bytes = body::read_limited(self.body, shared.max_body_size).await?;
@@ -112,14 +118,18 @@ where
                 .map_err(Rejection::service)?;
 
             let allowed = self.response_handle.compression_allowed();
-            let (mut parts, body, plain) =
-                response(answer, &self.response_handle, &shared.plain_headers);
+            let (mut parts, body, plain) = response(
+                answer,
+                &self.response_handle,
+                &shared.plain_headers,
+                self.leave_plain_out,
+            );
             // Plain headers have their `Vary` and no `Content-Encoding`.
-            let compress = plain
+            let compress = plain.is_some()
                 || parts.status == StatusCode::OK
                     && !parts.headers.contains_key(header::CONTENT_ENCODING);
             let body = if compress {
-                if !plain {
+                if plain.is_none() {
                     shared.compression.add_vary(&mut parts.headers);
                 }
                 shared
@@ -136,7 +146,11 @@ where
             } else {
                 body
             };
-            Ok(Response::from_parts(parts, Full::new(body)))
+            let body = match plain {
+                Some(Plain::LeftOut(head)) => Body::plain(body, head),
+                _ => Body::full(Full::new(body)),
+            };
+            Ok(Response::from_parts(parts, body))
         }
     }
 }
@@ -180,18 +194,25 @@ fn frame(bytes: Bytes, codec: Arc<dyn Codec>, extensions: Extensions) -> Frame {
 /// status, headers and cookies, so that compression sees them (it extends
 /// a handler's `Vary`, drops a stale length, and leaves alone a body the
 /// handler encoded itself). And whether it is a `200` with the server's
-/// [`PlainHeaders`] (no handler changed anything).
+/// [`PlainHeaders`] (no handler changed anything): in its map, or with
+/// `leave_plain_out` left out of it.
 fn response(
     answer: Option<Frame>,
     handle: &ResponseHandle,
     plain: &PlainHeaders,
-) -> (Parts, Bytes, bool) {
+    leave_plain_out: bool,
+) -> (Parts, Bytes, Option<Plain>) {
     let mut response = match answer {
         Some(frame) if handle.is_untouched() => {
             let mut response = Response::new(frame.bytes);
-            *response.headers_mut() = plain.of(&*frame.codec);
+            let plain = if leave_plain_out {
+                Plain::LeftOut(plain.head(&*frame.codec))
+            } else {
+                *response.headers_mut() = plain.of(&*frame.codec);
+                Plain::InMap
+            };
             let (parts, body) = response.into_parts();
-            return (parts, body, true);
+            return (parts, body, Some(plain));
         }
         Some(frame) => {
             let mut response = Response::new(frame.bytes);
@@ -209,5 +230,12 @@ fn response(
     };
     handle.apply(&mut response);
     let (parts, body) = response.into_parts();
-    (parts, body, false)
+    (parts, body, None)
+}
+
+/// Where an answer's plain headers are.
+enum Plain {
+    InMap,
+    /// Left out, for the fast HTTP/1 connection to write.
+    LeftOut(PlainHead),
 }

@@ -313,3 +313,54 @@ async fn malformed_and_unusual_heads_get_hyper_s_answers() {
     assert_eq!(conn.answer().await.text(), "7");
     server.shutdown().await;
 }
+
+/// The fast connection writes a plain answer's headers from the server's
+/// plain head, not from a map; they must be the ones hyper writes from the
+/// map (a chunked request is hyper's), each once, with a handler's
+/// `Content-Encoding` beside them when it compresses.
+#[tokio::test]
+async fn a_plain_answer_has_the_same_headers_from_either_connection() {
+    use rpckit_http::compression::Compression;
+
+    let compressing = Compression::default().enabled_by_default(true).min_size(1);
+    let cases = [
+        (Compression::default(), None),
+        (Compression::disabled(), None),
+        (compressing, Some("gzip")),
+    ];
+    for (compression, coding) in cases {
+        let server = start(
+            Server::builder()
+                .route("/rpc", echo())
+                .compression(compression.clone()),
+        )
+        .await;
+        // Long enough, and repetitive enough, to be worth compressing.
+        let result = "echo ".repeat(100);
+        let body = &format!("{{\"jsonrpc\":\"2.0\",\"result\":\"{result}\",\"id\":1}}");
+        let mut fast = connect(server.local_addr()).await;
+        let gzip = "Accept-Encoding: gzip\r\n";
+        fast.stream
+            .write_all(post(body, gzip).as_bytes())
+            .await
+            .unwrap();
+        let fast = fast.answer().await;
+        let mut hyper = connect(server.local_addr()).await;
+        let chunked = post_chunked(body).replacen("\r\n", &format!("\r\n{gzip}"), 1);
+        hyper.stream.write_all(chunked.as_bytes()).await.unwrap();
+        let hyper = hyper.answer().await;
+
+        for name in ["content-type", "vary", "content-encoding"] {
+            let values = |answer: &Answer| -> Vec<String> {
+                let values = answer.headers.get_all(name).iter();
+                values.map(|v| v.to_str().unwrap().to_owned()).collect()
+            };
+            assert_eq!(values(&fast), values(&hyper), "{name} with {compression:?}");
+            assert!(values(&fast).len() <= 1, "{name}: {:?}", values(&fast));
+        }
+        assert_eq!(fast.header("content-type"), Some("application/json"));
+        assert_eq!(fast.header("content-encoding"), coding);
+        assert_eq!(fast.body, hyper.body);
+        server.shutdown().await;
+    }
+}

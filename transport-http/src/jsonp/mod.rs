@@ -23,7 +23,6 @@ use std::sync::{Arc, LazyLock};
 
 use bytes::{BufMut, Bytes, BytesMut};
 use http::{header, HeaderMap, HeaderValue, Response, StatusCode};
-use http_body_util::Full;
 use rpckit_codec::query::{self, raw_pairs, Plus};
 use rpckit_codec::{small_bytes, Codec, Frame};
 
@@ -34,7 +33,7 @@ pub(crate) use rpckit_codec::query::QueryError;
 use crate::dispatch::{Peer, Shared};
 use crate::error::Rejection;
 use crate::route::FrameService;
-use crate::{RequestHeaders, ResponseHandle, Route};
+use crate::{Body, RequestHeaders, ResponseHandle, Route};
 
 /// Whether `GET` calls methods (JSONP), and which query parameters name the
 /// callback. Off by default; turn it on with
@@ -218,7 +217,7 @@ impl Exchange {
         clippy::manual_async_fn,
         reason = "an async fn keeps a second copy of self in its future"
     )]
-    pub(crate) fn run(self) -> impl Future<Output = Result<Response<Full<Bytes>>, Rejection>> {
+    pub(crate) fn run(self) -> impl Future<Output = Result<Response<Body>, Rejection>> {
         async move {
             let answer = self
                 .service
@@ -226,7 +225,7 @@ impl Exchange {
                 .await
                 .map_err(Rejection::service)?;
             let Some(answer) = answer else {
-                let mut response = Response::new(Full::default());
+                let mut response = Response::new(Body::empty());
                 *response.status_mut() = StatusCode::NO_CONTENT;
                 return Ok(response);
             };
@@ -237,7 +236,7 @@ impl Exchange {
                 Some(callback) => (wrap(callback, &answer.bytes), &*JAVASCRIPT),
                 None => (answer.bytes, &*JSON),
             };
-            let mut response = Response::new(Full::new(body));
+            let mut response = Response::new(Body::from(body));
             *response.headers_mut() = headers.clone();
             Ok(response)
         }

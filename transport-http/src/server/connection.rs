@@ -462,7 +462,7 @@ impl ConnService {
         );
         let busy = self.activity.begin(true);
         Tracked {
-            answer: dispatch::serve_head(&self.shared, Some(self.peer), head, body, span),
+            answer: dispatch::serve_head(&self.shared, Some(self.peer), head, body, span, true),
             busy: Some(busy),
             http1: true,
         }

@@ -10,6 +10,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use http::header::{CONNECTION, CONTENT_LENGTH, DATE, TRANSFER_ENCODING};
 use http::{response, HeaderValue, StatusCode, Version};
 
+use crate::plain_headers::PlainHead;
+
 /// How the body follows the head.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Framing {
@@ -39,7 +41,8 @@ impl Framing {
     }
 }
 
-/// Appends the head of a response to `out`, and says whether the
+/// Appends the head of a response to `out` (with the plain headers its
+/// map left out, if it did: see [`PlainHead`]), and says whether the
 /// connection stays open after it: `keep_alive` (what the request and the
 /// server allow), unless the body's end is the connection's or the
 /// response has a `Connection: close` of its own. An `HTTP/1.0` client that
@@ -52,6 +55,7 @@ impl Framing {
 pub(super) fn head(
     out: &mut Vec<u8>,
     head: &response::Parts,
+    plain: Option<PlainHead>,
     version: Version,
     framing: Framing,
     keep_alive: bool,
@@ -65,6 +69,9 @@ pub(super) fn head(
     out.push(b' ');
     out.extend_from_slice(head.status.canonical_reason().unwrap_or("").as_bytes());
     out.extend_from_slice(b"\r\n");
+    if let Some(plain) = plain {
+        plain.write(out);
+    }
     let (mut has_connection, mut has_date) = (false, false);
     for (name, value) in &head.headers {
         if name == CONTENT_LENGTH || name == TRANSFER_ENCODING {
@@ -184,7 +191,7 @@ mod tests {
         keep_alive: bool,
     ) -> (String, bool) {
         let mut out = Vec::new();
-        let open = head(&mut out, parts, version, framing, keep_alive);
+        let open = head(&mut out, parts, None, version, framing, keep_alive);
         (String::from_utf8(out).unwrap(), open)
     }
 

@@ -282,7 +282,8 @@ async fn write_response(
 ) -> io::Result<bool> {
     let (parts, mut body) = response.into_parts();
     let framing = Framing::of(parts.status, version, body.size_hint().exact());
-    let keep_alive = encode::head(out, &parts, version, framing, keep_alive);
+    let plain = body.plain_head();
+    let keep_alive = encode::head(out, &parts, plain, version, framing, keep_alive);
     if framing == Framing::None {
         return Ok(keep_alive);
     }
@@ -337,7 +338,7 @@ fn write_bad_request(out: &mut Vec<u8>, version: Version) {
         .body(())
         .expect("a plain 400 is a valid response")
         .into_parts();
-    let _closes = encode::head(out, &parts, version, Framing::Length(0), false);
+    let _closes = encode::head(out, &parts, None, version, Framing::Length(0), false);
 }
 
 /// Reads what the socket has, without waiting, until `read` holds `len`
