@@ -211,10 +211,10 @@ where
         allow: shared.allow,
     };
     let handle = &finish.handle;
+    // CORS adds to every answer's map: it would only be built late.
+    let leave_plain_out = writes_plain_heads && shared.cors.is_none();
     let started = match (&method, shared.target(uri.path(), &method)) {
         (&Method::POST, Some(Target::Route(route))) => {
-            // CORS adds to every answer's map: it would only be built late.
-            let leave_plain_out = writes_plain_heads && shared.cors.is_none();
             post::Exchange::start(shared, route, peer, headers, body, handle, leave_plain_out)
                 .map(|exchange| Started::Post(exchange.run()))
         }
@@ -223,8 +223,17 @@ where
         }
         (&Method::GET, Some(Target::Method(route, name))) => {
             let query = uri.query().unwrap_or("");
-            jsonp::Exchange::start(shared, route, name, peer, query, headers, handle)
-                .map(|exchange| Started::Jsonp(exchange.run()))
+            jsonp::Exchange::start(
+                shared,
+                route,
+                name,
+                peer,
+                query,
+                headers,
+                handle,
+                leave_plain_out,
+            )
+            .map(|exchange| Started::Jsonp(exchange.run()))
         }
         (&Method::OPTIONS, Some(_)) => match &shared.cors {
             // A preflight has its CORS headers already.

@@ -14,7 +14,7 @@
 
 use std::sync::Arc;
 
-use http::header::{self, HeaderMap, HeaderValue};
+use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use rpckit_codec::Codec;
 
 /// `Content-Type` for a codec that names no media type (or an invalid one).
@@ -54,8 +54,8 @@ impl PlainHeaders {
                 let head = PlainHead::new(Some(media_type), vary);
                 by_media_type.push(Plain {
                     media_type,
-                    head,
                     headers: head.headers(),
+                    head,
                 });
             }
         }
@@ -101,7 +101,10 @@ impl PlainHeaders {
 pub(crate) struct PlainHead {
     /// A valid header value.
     content_type: &'static str,
-    vary: bool,
+    /// One more header, its name (in lowercase) and value valid: `Vary`
+    /// for answers that may be compressed, `X-Content-Type-Options` for
+    /// JSONP's.
+    also: Option<(&'static str, &'static str)>,
 }
 
 impl PlainHead {
@@ -109,7 +112,16 @@ impl PlainHead {
         let valid = |media: &&str| HeaderValue::from_str(media).is_ok();
         PlainHead {
             content_type: media_type.filter(valid).unwrap_or(OCTET_STREAM),
-            vary,
+            also: vary.then_some(("vary", "accept-encoding")),
+        }
+    }
+
+    /// A JSONP answer's (or a plain JSON one's, to a `GET`): `content_type`
+    /// (valid), not to be sniffed as anything else.
+    pub(crate) const fn jsonp(content_type: &'static str) -> Self {
+        PlainHead {
+            content_type,
+            also: Some(("x-content-type-options", "nosniff")),
         }
     }
 
@@ -118,8 +130,11 @@ impl PlainHead {
         out.extend_from_slice(b"content-type: ");
         out.extend_from_slice(self.content_type.as_bytes());
         out.extend_from_slice(b"\r\n");
-        if self.vary {
-            out.extend_from_slice(b"vary: accept-encoding\r\n");
+        if let Some((name, value)) = self.also {
+            out.extend_from_slice(name.as_bytes());
+            out.extend_from_slice(b": ");
+            out.extend_from_slice(value.as_bytes());
+            out.extend_from_slice(b"\r\n");
         }
     }
 
@@ -132,14 +147,18 @@ impl PlainHead {
         }
     }
 
-    fn headers(self) -> HeaderMap {
+    /// The headers as a map.
+    pub(crate) fn headers(self) -> HeaderMap {
         let mut headers = HeaderMap::with_capacity(2);
         headers.insert(
             header::CONTENT_TYPE,
             HeaderValue::from_static(self.content_type),
         );
-        if self.vary {
-            headers.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
+        if let Some((name, value)) = self.also {
+            headers.insert(
+                HeaderName::from_static(name),
+                HeaderValue::from_static(value),
+            );
         }
         headers
     }
