@@ -126,7 +126,7 @@ impl http_body::Body for Body {
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
-        // Both kinds are `Unpin`, so the body can be reached through `&mut`.
+        // Every kind is `Unpin`, so the body can be reached through `&mut`.
         match &mut self.get_mut().0 {
             Kind::Full(full) | Kind::Plain(full, _) => Pin::new(full)
                 .poll_frame(cx)

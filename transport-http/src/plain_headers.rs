@@ -7,10 +7,10 @@
 //! once costs a third of that ([`PlainHeaders::of`]). The fast HTTP/1
 //! connection needs no map at all: it writes the headers into the head it
 //! writes anyway, from a [`PlainHead`] the answer's body carries, which
-//! costs no allocation (the clone cost two, and about 800 instructions with
-//! freeing the map and writing it out). A handler that changes the response
-//! gets the headers built the usual way, so that its changes land where
-//! they always did.
+//! costs no allocation (the clone cost two, and with freeing the map and
+//! writing it out about 600 instructions of a small echo's 16,000). A
+//! handler that changes the response gets the headers built the usual
+//! way, so that its changes land where they always did.
 
 use std::sync::Arc;
 
