@@ -184,6 +184,27 @@ async fn a_body_sent_after_its_head_is_answered() {
     server.shutdown().await;
 }
 
+/// A body of many read slices (the fast connection reads 256 KiB at a
+/// time, yielding between them), with the next request right behind it.
+#[tokio::test]
+async fn a_large_body_is_read_in_slices_and_the_request_behind_it_served() {
+    let server = start(Server::builder().route("/rpc", echo())).await;
+    let mut conn = connect(server.local_addr()).await;
+    let body = format!("[\"{}\"]", "y".repeat(1_100_000));
+    let request = post(&body, "");
+    let (head, rest) = request.split_at(request.len() - body.len());
+    conn.stream.write_all(head.as_bytes()).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    let rest = format!("{rest}{}", post("[5]", ""));
+    conn.stream.write_all(rest.as_bytes()).await.unwrap();
+    let answer = conn.answer().await;
+    assert_eq!(answer.status.as_u16(), 200);
+    assert!(answer.body == body.as_bytes(), "the body came back changed");
+    let answer = conn.answer().await;
+    assert_eq!((answer.status.as_u16(), answer.text()), (200, "[5]"));
+    server.shutdown().await;
+}
+
 #[tokio::test]
 async fn a_body_in_pieces_is_waited_for_and_the_next_request_served() {
     let server = start(Server::builder().route("/rpc", echo())).await;

@@ -41,7 +41,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::task::{ready, Context, Poll};
 
-use bytes::{Bytes, BytesMut};
+use bytes::{BufMut, Bytes, BytesMut};
 use http::{Response, StatusCode, Version};
 use http_body::Body as _;
 use http_body_util::{BodyExt, Full};
@@ -363,11 +363,24 @@ fn read_now(stream: &mut TcpStream, read: &mut BytesMut, len: usize) -> io::Resu
 
 /// Reads until `read` holds `len` bytes; whether it does (not if the
 /// client stopped sending first: the request will never be whole).
+///
+/// A [`fair::SLICE`] at most per read, the task yielding after each slice
+/// while more is to come, as large answers are written (and as hyper's
+/// reads are cut, see [`fair`]): a read takes all the socket has, which on
+/// loopback was megabytes of a 4 MiB body in one system call, copied and
+/// paged in while small calls on the worker's other connections waited.
 async fn read_until(stream: &mut TcpStream, read: &mut BytesMut, len: usize) -> io::Result<bool> {
     read.reserve(len.saturating_sub(read.len()));
     while read.len() < len {
-        if stream.read_buf(read).await? == 0 {
+        if stream
+            .read_buf(&mut (&mut *read).limit(fair::SLICE))
+            .await?
+            == 0
+        {
             return Ok(false);
+        }
+        if read.len() < len {
+            tokio::task::yield_now().await;
         }
     }
     Ok(true)
