@@ -701,6 +701,7 @@ impl Bench<'_> {
         line_file: &Path,
     ) -> anyhow::Result<lines::Outcome> {
         let line = helper(
+            Command::new("taskset"),
             "__pipeline",
             "the pipeline generator",
             &[
@@ -717,9 +718,15 @@ impl Bench<'_> {
 
 /// Runs this binary's helper `subcommand` (`__pipeline`, `__paced`) with
 /// `args` on core 0 to its end, and returns what follows `LOADBENCH ` in
-/// its output. `what` names it in errors.
-pub(crate) fn helper(subcommand: &str, what: &str, args: &[String]) -> anyhow::Result<String> {
-    let output = Command::new("taskset")
+/// its output. `taskset` is `taskset`, or a command that runs it; `what`
+/// names the helper in errors.
+pub(crate) fn helper(
+    mut taskset: Command,
+    subcommand: &str,
+    what: &str,
+    args: &[String],
+) -> anyhow::Result<String> {
+    let output = taskset
         .args(["-c", "0"])
         .arg(std::env::current_exe()?)
         .arg(subcommand)
