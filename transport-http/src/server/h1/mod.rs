@@ -364,24 +364,28 @@ fn read_now(stream: &mut TcpStream, read: &mut BytesMut, len: usize) -> io::Resu
 /// Reads until `read` holds `len` bytes; whether it does (not if the
 /// client stopped sending first: the request will never be whole).
 ///
-/// A [`fair::SLICE`] at most per read, the task yielding after each slice
-/// while more is to come, as large answers are written (and as hyper's
+/// A [`fair::SLICE`] at most per read, the task yielding once it has read
+/// a slice while more is to come, as large answers are written (and as hyper's
 /// reads are cut, see [`fair`]): a read takes all the socket has (up to
 /// 400 KB a call under the benchmark's 4 MiB bodies, by `strace`), and the
 /// loop went on reading, without a yield, for as long as data was there,
 /// while small calls on the worker's other connections waited.
 async fn read_until(stream: &mut TcpStream, read: &mut BytesMut, len: usize) -> io::Result<bool> {
     read.reserve(len.saturating_sub(read.len()));
+    // Read since the task last yielded: a short read is most often the
+    // last before the socket runs dry, and waiting for it yields anyway.
+    let mut turn = 0;
     while read.len() < len {
-        if stream
+        let got = stream
             .read_buf(&mut (&mut *read).limit(fair::SLICE))
-            .await?
-            == 0
-        {
+            .await?;
+        if got == 0 {
             return Ok(false);
         }
-        if read.len() < len {
+        turn += got;
+        if turn >= fair::SLICE && read.len() < len {
             tokio::task::yield_now().await;
+            turn = 0;
         }
     }
     Ok(true)
