@@ -365,15 +365,16 @@ fn read_now(stream: &mut TcpStream, read: &mut BytesMut, len: usize) -> io::Resu
 /// client stopped sending first: the request will never be whole).
 ///
 /// A [`fair::SLICE`] at most per read, the task yielding once it has read
-/// a slice while more is to come, as large answers are written (and as hyper's
-/// reads are cut, see [`fair`]): a read takes all the socket has (up to
-/// 400 KB a call under the benchmark's 4 MiB bodies, by `strace`), and the
-/// loop went on reading, without a yield, for as long as data was there,
-/// while small calls on the worker's other connections waited.
+/// a slice while more is to come, as large answers are written (and as
+/// hyper's reads are cut, see [`fair`]): a read takes all the socket has
+/// (up to 400 KB a call under the benchmark's 4 MiB bodies, by `strace`),
+/// and the loop went on reading, without a yield, for as long as data was
+/// there, while small calls on the worker's other connections waited.
 async fn read_until(stream: &mut TcpStream, read: &mut BytesMut, len: usize) -> io::Result<bool> {
     read.reserve(len.saturating_sub(read.len()));
-    // Read since the task last yielded: a short read is most often the
-    // last before the socket runs dry, and waiting for it yields anyway.
+    // Read since the task last yielded. After a short read (the socket
+    // had less than a slice) the next read most often waits for data,
+    // which yields anyway.
     let mut turn = 0;
     while read.len() < len {
         let got = stream
