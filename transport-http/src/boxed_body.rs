@@ -80,9 +80,9 @@ impl Body {
     /// Puts the plain headers `response`'s map leaves out (if any) into it.
     pub(crate) fn unplain(response: &mut Response<Body>) {
         let body = response.body_mut();
-        if let Kind::Plain(full, head) = std::mem::replace(&mut body.0, Kind::Full(Full::default()))
-        {
-            body.0 = Kind::Full(full);
+        if let Kind::Plain(full, head) = &mut body.0 {
+            let head = *head;
+            body.0 = Kind::Full(std::mem::take(full));
             head.insert_into(response.headers_mut());
         }
     }

@@ -215,25 +215,16 @@ where
     let leave_plain_out = writes_plain_heads && shared.cors.is_none();
     let started = match (&method, shared.target(uri.path(), &method)) {
         (&Method::POST, Some(Target::Route(route))) => {
-            post::Exchange::start(shared, route, peer, headers, body, handle, leave_plain_out)
-                .map(|exchange| Started::Post(exchange.run()))
+            post::Exchange::start(shared, route, peer, headers, body, handle)
+                .map(|exchange| Started::Post(exchange.run(leave_plain_out)))
         }
         (&Method::GET, Some(Target::Route(_))) if shared.jsonp.is_enabled() => {
             Err(Rejection::NoMethod)
         }
         (&Method::GET, Some(Target::Method(route, name))) => {
             let query = uri.query().unwrap_or("");
-            jsonp::Exchange::start(
-                shared,
-                route,
-                name,
-                peer,
-                query,
-                headers,
-                handle,
-                leave_plain_out,
-            )
-            .map(|exchange| Started::Jsonp(exchange.run()))
+            jsonp::Exchange::start(shared, route, name, peer, query, headers, handle)
+                .map(|exchange| Started::Jsonp(exchange.run(leave_plain_out)))
         }
         (&Method::OPTIONS, Some(_)) => match &shared.cors {
             // A preflight has its CORS headers already.
@@ -312,24 +303,20 @@ impl Finish {
             Ok(response) => (response, true),
             Err(rejection) => (reject(rejection).map(Body::full), false),
         };
-        plain_headers_into_map(&mut response, shared.cors.is_some(), &self.handle);
         if let Some(cors) = &shared.cors {
+            // With CORS no plain headers are left out of the map (see
+            // `leave_plain_out`), which CORS extends.
+            debug_assert!(response.body().plain_head().is_none());
             cors.actual(self.origin.as_ref(), response.headers_mut());
         }
         if served {
-            self.handle.apply(&mut response);
+            // A handler may still change the response after its answer was
+            // made (from a task of its own): the plain headers its map left
+            // out, for the fast connection to write, go into it first, so
+            // that the change replaces them as it would have.
+            self.handle.apply_after(&mut response, Body::unplain);
         }
         response
-    }
-}
-
-/// Puts the plain headers that `response`'s map left out (for the fast
-/// connection to write) into it when something is about to change the map
-/// after all: CORS, or a handler's change made after its answer (from a
-/// task of its own), which must replace them as it would have.
-fn plain_headers_into_map(response: &mut Response<Body>, cors: bool, handle: &ResponseHandle) {
-    if response.body().plain_head().is_some() && (cors || !handle.is_untouched()) {
-        Body::unplain(response);
     }
 }
 
@@ -444,18 +431,22 @@ mod tests {
         Response::new(Body::plain(Bytes::from_static(b"{}"), head))
     }
 
+    /// As `Finish::respond` applies a handler's changes.
+    fn apply_changes(handle: &ResponseHandle, response: &mut Response<Body>) {
+        handle.apply_after(response, Body::unplain);
+    }
+
     #[test]
     fn a_late_change_replaces_the_plain_headers_as_it_would_have() {
         let handle = ResponseHandle::new();
         let mut untouched = plain_answer();
-        plain_headers_into_map(&mut untouched, false, &handle);
+        apply_changes(&handle, &mut untouched);
         assert!(untouched.body().plain_head().is_some());
         assert!(untouched.headers().is_empty());
 
         handle.insert_header(header::CONTENT_TYPE, HeaderValue::from_static("text/plain"));
         let mut changed = plain_answer();
-        plain_headers_into_map(&mut changed, false, &handle);
-        handle.apply(&mut changed);
+        apply_changes(&handle, &mut changed);
         assert_eq!(changed.body().plain_head(), None);
         let types: Vec<_> = changed
             .headers()
@@ -464,14 +455,5 @@ mod tests {
             .collect();
         assert_eq!(types, ["text/plain"]);
         assert_eq!(changed.headers()[header::VARY], "accept-encoding");
-    }
-
-    #[test]
-    fn cors_gets_the_plain_headers_in_the_map() {
-        let mut answer = plain_answer();
-        plain_headers_into_map(&mut answer, true, &ResponseHandle::new());
-        assert_eq!(answer.body().plain_head(), None);
-        assert_eq!(answer.headers()[header::CONTENT_TYPE], "application/json");
-        assert_eq!(answer.headers()[header::VARY], "accept-encoding");
     }
 }

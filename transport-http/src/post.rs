@@ -42,9 +42,6 @@ pub(crate) struct Exchange<B> {
     extensions: Extensions,
     service: FrameService,
     sink: Option<Arc<dyn StatsSink>>,
-    /// Whether a plain answer's headers are left out of its map, for the
-    /// fast HTTP/1 connection to write (see [`PlainHead`]).
-    leave_plain_out: bool,
     /// Kept for the response (what the client accepts as a coding): a
     /// clone of the `Arc`, not a lookup in the frame's extensions.
     request_headers: RequestHeaders,
@@ -58,9 +55,7 @@ where
 {
     /// Reads the head of a `POST` to `route`: its codec (415 if the
     /// `Content-Type` names none of the route's) and its body's coding
-    /// (415 if unknown), both before a byte of the body is read. With
-    /// `leave_plain_out` a plain answer's headers are left out of its map
-    /// (see [`PlainHead`]).
+    /// (415 if unknown), both before a byte of the body is read.
     pub(crate) fn start(
         shared: &Arc<Shared>,
         route: &Route,
@@ -68,7 +63,6 @@ where
         headers: RequestHeaders,
         body: B,
         response_handle: &ResponseHandle,
-        leave_plain_out: bool,
     ) -> Result<Self, Rejection> {
         let (codec, coding) = body_form(route, &headers)?;
         let extensions =
@@ -81,14 +75,15 @@ where
             extensions,
             service: route.service.clone(),
             sink: route.sink.clone(),
-            leave_plain_out,
             request_headers: headers,
             response_handle: response_handle.clone(),
         })
     }
 
     /// Reads the body, sends the frame and makes the response of the
-    /// answer.
+    /// answer; with `leave_plain_out` a plain answer's headers are left out
+    /// of its map, for the fast HTTP/1 connection to write (see
+    /// [`PlainHead`]).
     ///
     /// An `async` block, not an `async fn`: an `async fn` keeps a copy of
     /// its arguments next to the arguments themselves. And what needs no
@@ -98,7 +93,10 @@ where
         clippy::manual_async_fn,
         reason = "an async fn keeps a second copy of self in its future"
     )]
-    pub(crate) fn run(self) -> impl Future<Output = Result<Response<Body>, Rejection>> {
+    pub(crate) fn run(
+        self,
+        leave_plain_out: bool,
+    ) -> impl Future<Output = Result<Response<Body>, Rejection>> {
         async move {
             let shared = &*self.shared;
             let mut bytes = body::read_limited(self.body, shared.max_body_size).await?;
@@ -122,7 +120,7 @@ where
                 answer,
                 &self.response_handle,
                 &shared.plain_headers,
-                self.leave_plain_out,
+                leave_plain_out,
             );
             // Plain headers have their `Vary` and no `Content-Encoding`.
             let compress = plain.is_some()

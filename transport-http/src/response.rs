@@ -192,6 +192,16 @@ impl ResponseHandle {
     /// Writes the status, headers and cookies set into `response`, and
     /// forgets them.
     pub(crate) fn apply<B>(&self, response: &mut Response<B>) {
+        self.apply_after(response, |_| {});
+    }
+
+    /// [`apply`](Self::apply), calling `first` on the response before it
+    /// changes anything, and only if it does.
+    pub(crate) fn apply_after<B>(
+        &self,
+        response: &mut Response<B>,
+        first: impl FnOnce(&mut Response<B>),
+    ) {
         let changes = {
             let mut changes = self.changes();
             // Most handlers change nothing: no need to move the changes out.
@@ -200,6 +210,7 @@ impl ResponseHandle {
             }
             std::mem::take(&mut *changes)
         };
+        first(response);
         if let Some(status) = changes.status {
             *response.status_mut() = status;
         }

@@ -164,19 +164,11 @@ pub(crate) struct Exchange {
     frame: Frame,
     callback: Option<Arc<str>>,
     response_handle: ResponseHandle,
-    /// Whether the answer's headers are left out of its map, for the fast
-    /// HTTP/1 connection to write (see [`PlainHead`]).
-    leave_plain_out: bool,
 }
 
 impl Exchange {
     /// Reads the call from the method segment and the query (400 for a bad
-    /// one, or a bad callback) and makes its frame. With `leave_plain_out`
-    /// the answer's headers are left out of its map (see [`PlainHead`]).
-    #[expect(
-        clippy::too_many_arguments,
-        reason = "what a request's head says, each of its own kind"
-    )]
+    /// one, or a bad callback) and makes its frame.
     pub(crate) fn start(
         shared: &Shared,
         route: &Route,
@@ -185,7 +177,6 @@ impl Exchange {
         query: &str,
         headers: RequestHeaders,
         response_handle: &ResponseHandle,
-        leave_plain_out: bool,
     ) -> Result<Self, Rejection> {
         // The codec decodes the method again; checking it here makes a bad
         // one a 400 like a bad query.
@@ -207,12 +198,13 @@ impl Exchange {
             frame,
             callback,
             response_handle: response_handle.clone(),
-            leave_plain_out,
         })
     }
 
     /// Sends the call and wraps its answer in the callback: the one the
-    /// request named, or the one the handler chose instead.
+    /// request named, or the one the handler chose instead. With
+    /// `leave_plain_out` the answer's headers are left out of its map, for
+    /// the fast HTTP/1 connection to write (see [`PlainHead`]).
     ///
     /// An `async` block, not an `async fn`, which would keep a copy of
     /// `self` next to `self`.
@@ -220,7 +212,10 @@ impl Exchange {
         clippy::manual_async_fn,
         reason = "an async fn keeps a second copy of self in its future"
     )]
-    pub(crate) fn run(self) -> impl Future<Output = Result<Response<Body>, Rejection>> {
+    pub(crate) fn run(
+        self,
+        leave_plain_out: bool,
+    ) -> impl Future<Output = Result<Response<Body>, Rejection>> {
         async move {
             let answer = self
                 .service
@@ -239,7 +234,7 @@ impl Exchange {
                 Some(callback) => (wrap(callback, &answer.bytes), JAVASCRIPT, &JAVASCRIPT_MAP),
                 None => (answer.bytes, JSON, &JSON_MAP),
             };
-            if self.leave_plain_out {
+            if leave_plain_out {
                 return Ok(Response::new(Body::plain(body, head)));
             }
             let mut response = Response::new(Body::from(body));
