@@ -28,6 +28,7 @@
 //! Nesting depth and batch length are limited ([`DecodeLimits`]); invalid
 //! UTF-8 is a parse error in every codec.
 
+mod around;
 pub mod background;
 #[cfg(feature = "cbor")]
 mod cbor;
@@ -65,6 +66,8 @@ mod stats_sink;
 #[cfg(any(feature = "cbor", feature = "msgpack"))]
 mod walk;
 
+#[doc(hidden)]
+pub use around::encode_around_result;
 #[cfg(feature = "cbor")]
 pub use cbor::CborCodec;
 #[doc(hidden)]
@@ -73,7 +76,7 @@ pub use codec::{Codec, Serializable, ValueError, Visit};
 pub use codecs::{Codecs, UnsupportedMediaType};
 pub use error::{ErrorCode, ErrorObject};
 pub use extensions::{fact, Extensions, Facts};
-pub use frame::{Frame, PeerAddr};
+pub use frame::{Frame, PeerAddr, FRAME_PADDING};
 pub use id::Id;
 #[cfg(feature = "fuzzing")]
 #[doc(hidden)]

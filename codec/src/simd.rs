@@ -3,10 +3,14 @@
 //!
 //! # What a decode costs
 //!
-//! - **One copy of the frame**, into a padded buffer: simd-json parses in
-//!   place (it unescapes strings where they stand), so it needs the bytes
-//!   mutable, and [`Bytes`] are shared and immutable. The padding lets
-//!   simd-json skip the second, aligned copy it would otherwise make.
+//! - **At most one copy of the frame**, into a padded buffer: simd-json
+//!   parses in place (it unescapes strings where they stand), so it needs
+//!   the bytes mutable and followed by padding. A frame that is the only
+//!   handle to its buffer, with room for the padding after it
+//!   ([`crate::FRAME_PADDING`], which rpckit's HTTP/1 connection leaves
+//!   after large bodies) and without escapes, is parsed where it lies;
+//!   any other is copied. The padding lets simd-json skip the second,
+//!   aligned copy it would otherwise make.
 //! - **The parse**: stage 1 finds the structural characters and validates
 //!   UTF-8 with SIMD, stage 2 writes a flat tape of nodes whose strings
 //!   point into the padded buffer.
@@ -68,7 +72,7 @@ use std::cell::Cell;
 use std::fmt;
 use std::sync::Arc;
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use self_cell::MutBorrow;
 use serde::de::value::{BorrowedStrDeserializer, Error as DeError, MapDeserializer};
 use serde::de::{
@@ -125,7 +129,7 @@ impl Codec for SimdJsonCodec {
     }
 
     fn decode(&self, frame: Bytes, limits: &DecodeLimits) -> Message {
-        decode(&frame, limits)
+        decode(frame, limits)
     }
 
     fn deserialize_params(&self, raw: &RawParams, visit: Visit<'_>) -> Result<(), ValueError> {
@@ -187,7 +191,7 @@ thread_local! {
     static SCRATCH: Cell<Option<Box<Scratch>>> = const { Cell::new(None) };
     /// The padded input and the tape of the last [`Parsed`] frame dropped
     /// on this thread, for the next frame to parse into.
-    static SPARE: Cell<Option<(Vec<u8>, Tape<'static>)>> = const { Cell::new(None) };
+    static SPARE: Cell<Option<(BytesMut, Tape<'static>)>> = const { Cell::new(None) };
 }
 
 /// Runs `f` with this thread's simd-json buffers, or fresh ones.
@@ -207,20 +211,20 @@ fn with_scratch<R>(depth: usize, frame_len: usize, f: impl FnOnce(&mut Buffers) 
     result
 }
 
-fn decode(frame: &Bytes, limits: &DecodeLimits) -> Message {
+fn decode(frame: Bytes, limits: &DecodeLimits) -> Message {
     let depth = limits.depth();
     let outcome = with_scratch(depth, frame.len(), |buffers| parse(buffers, frame));
     match outcome {
         Ok(parsed) => read_frame(parsed, limits),
-        Err(err) => match err.error() {
+        Err((err, frame)) => match err.error() {
             // A number simd-json cannot hold, or a lone surrogate escape:
             // serde_json decides, as in the JSON codec (a float, or an error
             // once params are read).
             ErrorType::InvalidNumber | ErrorType::InvalidUnicodeCodepoint => {
-                JsonCodec::default().decode(frame.clone(), limits)
+                JsonCodec::default().decode(frame, limits)
             }
             ErrorType::InvalidUtf8 => {
-                let at = std::str::from_utf8(frame)
+                let at = std::str::from_utf8(&frame)
                     .err()
                     .map_or(0, |e| e.valid_up_to());
                 Message::error(ErrorObject::parse_error(format_args!(
@@ -245,7 +249,7 @@ type FrameTape<'a> = Tape<'a>;
 
 self_cell::self_cell!(
     struct TapeCell {
-        owner: MutBorrow<Vec<u8>>,
+        owner: MutBorrow<BytesMut>,
         #[covariant]
         dependent: FrameTape,
     }
@@ -254,32 +258,35 @@ self_cell::self_cell!(
 /// A parsed frame. Params are read straight off its tape, so nothing of the
 /// frame is copied again after the parse.
 ///
-/// Its two buffers come from this thread's [`SPARE`] and go back to the
-/// thread that drops them: a 128 KiB frame takes some 128 KiB of input and
-/// 350 KiB of tape, and allocating and freeing that much per request made
-/// the allocator hand the pages back to the kernel (`madvise`) and fault
-/// them in again on the next request, a quarter of the server's time spent
-/// in the kernel.
+/// Its two buffers come from this thread's [`SPARE`] (the input, unless the
+/// frame is parsed in place) and go back to the thread that drops them: a
+/// 128 KiB frame takes some 128 KiB of input and 350 KiB of tape, and
+/// allocating and freeing that much per request made the allocator hand
+/// the pages back to the kernel (`madvise`) and fault them in again on the
+/// next request, a quarter of the server's time spent in the kernel. A
+/// frame parsed in place leaves its own buffer as the spare.
 struct Parsed {
     /// `None` only while it is dropped.
     cell: Option<TapeCell>,
     frame_len: usize,
 }
 
-/// Parses `frame` into this thread's spare input and tape (or fresh ones).
-fn parse(buffers: &mut Buffers, frame: &[u8]) -> Result<Parsed, simd_json::Error> {
-    let (mut input, tape) = SPARE
+/// Parses `frame` in place ([`in_place`]) or as a copy in this thread's
+/// spare input, onto this thread's spare tape (or fresh ones). A failed
+/// parse gives the frame back as it was sent.
+fn parse(buffers: &mut Buffers, frame: Bytes) -> Result<Parsed, (simd_json::Error, Bytes)> {
+    let (spare, tape) = SPARE
         .try_with(Cell::take)
         .ok()
         .flatten()
-        .unwrap_or_else(|| (Vec::new(), Tape(Vec::new())));
-    // The one copy of the frame: simd-json needs it mutable, and padded
-    // (which spares it an aligned copy of its own).
-    input.clear();
-    input.reserve(frame.len() + simd_json::INPUT_PADDING);
-    input.extend_from_slice(frame);
-    input.resize(frame.len() + simd_json::INPUT_PADDING, b' ');
+        .unwrap_or_else(|| (BytesMut::new(), Tape(Vec::new())));
     let frame_len = frame.len();
+    // The frame is kept apart only when copied; parsed in place, it is
+    // the input (and the spare, the last frame's, is freed).
+    let (input, sent) = match in_place(frame) {
+        Ok(input) => (input, None),
+        Err(frame) => (padded_copy(spare, &frame), Some(frame)),
+    };
     let built = TapeCell::try_new_or_recover(MutBorrow::new(input), |input| {
         let mut tape = tape.reset();
         match simd_json::fill_tape_padded(input.borrow_mut(), frame_len, buffers, &mut tape) {
@@ -293,15 +300,58 @@ fn parse(buffers: &mut Buffers, frame: &[u8]) -> Result<Parsed, simd_json::Error
             frame_len,
         }),
         Err((input, (err, tape))) => {
-            keep_spare(input.into_inner(), tape, frame_len);
-            Err(err)
+            let mut input = input.into_inner();
+            let frame = match sent {
+                Some(frame) => {
+                    keep_spare(input, tape, frame_len);
+                    frame
+                }
+                // Unchanged: a frame with escapes is not parsed in place.
+                None => {
+                    keep_spare(BytesMut::new(), tape, frame_len);
+                    input.truncate(frame_len);
+                    input.freeze()
+                }
+            };
+            Err((err, frame))
         }
     }
 }
 
+/// The frame itself as simd-json's input, when that is free and safe: the
+/// frame is the only handle to its buffer, the buffer has room for the
+/// padding after it (transports leave [`crate::FRAME_PADDING`] for large
+/// bodies), and it has no backslash. simd-json unescapes strings where
+/// they stand, and a frame it rejects is decoded again by the JSON codec,
+/// which needs the bytes as sent; without escapes nothing is rewritten.
+/// Otherwise the frame is given back, to be copied.
+fn in_place(frame: Bytes) -> Result<BytesMut, Bytes> {
+    if !frame.is_unique() || memchr::memchr(b'\\', &frame).is_some() {
+        return Err(frame);
+    }
+    let mut input = frame.try_into_mut()?;
+    let len = input.len();
+    if input.capacity() - len < simd_json::INPUT_PADDING {
+        return Err(input.freeze());
+    }
+    input.resize(len + simd_json::INPUT_PADDING, b' ');
+    Ok(input)
+}
+
+/// `frame` copied into `input` (emptied first), padded for simd-json.
+fn padded_copy(mut input: BytesMut, frame: &[u8]) -> BytesMut {
+    input.clear();
+    input.reserve(frame.len() + simd_json::INPUT_PADDING);
+    input.extend_from_slice(frame);
+    input.resize(frame.len() + simd_json::INPUT_PADDING, b' ');
+    input
+}
+
+const _: () = assert!(crate::FRAME_PADDING >= simd_json::INPUT_PADDING);
+
 /// Leaves a frame's buffers to the thread's next frame, unless the frame
 /// was large.
-fn keep_spare(input: Vec<u8>, tape: Tape<'static>, frame_len: usize) {
+fn keep_spare(input: BytesMut, tape: Tape<'static>, frame_len: usize) {
     if frame_len <= RETAIN_LEN {
         // Fails only while the thread is being torn down; then they are freed.
         let _ = SPARE.try_with(|spare| spare.set(Some((input, tape))));
@@ -989,6 +1039,33 @@ mod tests {
         JsonCodec::default().decode(Bytes::copy_from_slice(frame), &DecodeLimits::default())
     }
 
+    /// `frame` in a buffer of its own with room for the padding after it,
+    /// as the HTTP/1 connection hands over a large body.
+    fn own_buffer(frame: &[u8]) -> Bytes {
+        let mut buffer = BytesMut::with_capacity(frame.len() + crate::FRAME_PADDING);
+        buffer.extend_from_slice(frame);
+        buffer.freeze()
+    }
+
+    /// Whether the params' tape points into `frame`'s buffer: the frame was
+    /// parsed where it lay, not copied.
+    fn parsed_in(message: &Message, frame: std::ops::Range<*const u8>) -> bool {
+        let Message::Single(Ok(request)) = message else {
+            panic!("expected a request, got {message:?}");
+        };
+        let params = request.params.as_ref().expect("params");
+        let params = params.downcast_ref::<Params>().expect("simd params");
+        let nodes = params.parsed().nodes();
+        let text = nodes
+            .iter()
+            .find_map(|node| match node {
+                Node::String(text) => Some(text.as_ptr()),
+                _ => None,
+            })
+            .expect("a string in the frame");
+        frame.contains(&text)
+    }
+
     /// The tape that a message's params read, as an address.
     fn params_tape(message: &Message) -> *const () {
         match message {
@@ -1195,20 +1272,47 @@ mod tests {
         frames
     }
 
+    /// Copied (a frame sharing its buffer) and parsed in place (a frame in
+    /// a buffer of its own: the JSON codec's fallback then reads the bytes
+    /// the parse rejected, which must be as sent).
     #[test]
     fn decodes_every_frame_as_the_json_codec_does() {
         let frames = corpus();
         assert!(frames.len() >= 40);
+        let codec = SimdJsonCodec::default();
         for frame in &frames {
             let expected = shape(&JsonCodec::default(), json(frame));
-            let got = shape(&SimdJsonCodec::default(), simd(frame));
-            assert_eq!(
-                got,
-                expected,
-                "{}",
-                String::from_utf8_lossy(&frame[..frame.len().min(200)])
-            );
+            let copied = shape(&codec, simd(frame));
+            let in_place = shape(&codec, codec.decode(own_buffer(frame), &Default::default()));
+            let text = String::from_utf8_lossy(&frame[..frame.len().min(200)]);
+            assert_eq!(copied, expected, "{text}");
+            assert_eq!(in_place, expected, "in place: {text}");
         }
+    }
+
+    #[test]
+    fn a_frame_of_its_own_without_escapes_is_parsed_where_it_lies() {
+        let codec = SimdJsonCodec::default();
+        let parse = |frame: Bytes| {
+            let range = frame.as_ptr_range();
+            let message = codec.decode(frame, &Default::default());
+            parsed_in(&message, range)
+        };
+        let plain = br#"{"jsonrpc":"2.0","method":"m","params":["abc",1.5],"id":1}"#;
+        assert!(parse(own_buffer(plain)), "in place");
+        // Copied: no room after it, or a second handle to it, or escapes.
+        assert!(!parse(Bytes::copy_from_slice(plain)), "no room");
+        let shared = own_buffer(plain);
+        let _other = shared.clone();
+        assert!(!parse(shared), "shared");
+        let escaped = br#"{"jsonrpc":"2.0","method":"m","params":["a\nc"],"id":1}"#;
+        assert!(!parse(own_buffer(escaped)), "escapes");
+        let Message::Single(Ok(request)) = codec.decode(own_buffer(escaped), &Default::default())
+        else {
+            panic!("a request");
+        };
+        let (text,): (String,) = parse_params(&codec, request.params.as_ref()).unwrap();
+        assert_eq!(text, "a\nc");
     }
 
     #[test]

@@ -107,12 +107,12 @@ where
                     // copying it into its reply, and freeing it, also takes
                     // milliseconds.
                     let job = rpckit_codec::background::spawn(move || {
-                        encode(stats.as_ref(), codec, &reply, results, Thread::Background)
+                        encode(stats.as_ref(), codec, reply, results, Thread::Background)
                     });
                     state.set(State::Encoding { job });
                     return poll_encoding(state, cx);
                 }
-                encode(stats.as_ref(), codec, &reply, results, Thread::Runtime)
+                encode(stats.as_ref(), codec, reply, results, Thread::Runtime)
             }
             StateProj::Encoding { .. } => return poll_encoding(state, cx),
             StateProj::Offloaded { job } => {
