@@ -104,8 +104,9 @@ where
                 if results > offload_above {
                     // A small request with a large answer (a handler that
                     // built megabytes, on a background executor or not):
-                    // copying it into its reply, and freeing it, also takes
-                    // milliseconds.
+                    // writing its reply (moving it within its buffer, or
+                    // copying it into one) and freeing it take
+                    // milliseconds too.
                     let job = rpckit_codec::background::spawn(move || {
                         encode(stats.as_ref(), codec, reply, results, Thread::Background)
                     });
