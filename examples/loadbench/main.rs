@@ -21,7 +21,7 @@
 //! `--threads N` server worker threads (1), `--scenarios KEY,KEY` (all; keys
 //! in the report), `--out FILE` (`loadbench.json` next to the binary),
 //! `--no-build` (use the server binaries already built), `--baseline PATH`
-//! (see below).
+//! (see below); `--help` lists them and the scenarios.
 //!
 //! Before and after a change to the request path: build the `bench_server`
 //! of the commit before it somewhere else and pass it as `--baseline PATH`.
@@ -187,6 +187,21 @@ pub(crate) fn servers_for(scenario: &Scenario) -> Vec<&'static ServerKind> {
     chosen
 }
 
+/// `--help`: the flags, and the scenarios with what they compare.
+fn print_usage() {
+    println!(
+        "loadbench: rpckit side by side with jsonrpsee and bare hyper (issue 3)\n\n\
+         usage: loadbench [--rounds N (3)] [--duration SECS (5)] [--warmup SECS (1)]\n\
+         \x20                [--connections N (32)] [--threads N (1)] [--scenarios KEY,KEY (all)]\n\
+         \x20                [--out FILE (loadbench.json next to the binary)] [--no-build]\n\
+         \x20                [--baseline PATH (a bench_server to compare rpckit with)]\n\n\
+         scenarios:"
+    );
+    for scenario in scenarios::all() {
+        println!("  {:<20} {}", scenario.key, scenario.title);
+    }
+}
+
 /// The command line.
 #[derive(Debug)]
 pub(crate) struct Options {
@@ -265,6 +280,10 @@ fn main() -> anyhow::Result<()> {
     }
     if args.first().map(String::as_str) == Some("__body") {
         return print_body(&args[1..]);
+    }
+    if args.iter().any(|arg| arg == "--help" || arg == "-h") {
+        print_usage();
+        return Ok(());
     }
     let options = Options::parse(&args)?;
     if let Some(path) = &options.baseline {
