@@ -20,12 +20,11 @@ use bytes::Bytes;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use crate::around::ResultEnvelope;
 use crate::codec::Builtin;
 use crate::params::{drive, Failure, Tracking};
 use crate::walk::{self, Fault, Format, Head, Reader};
 use crate::{
-    Codec, DecodeLimits, Id, Message, RawParams, Reply, Response, Serializable, ValueError, Visit,
+    Codec, DecodeLimits, Message, RawParams, Reply, Response, Serializable, ValueError, Visit,
 };
 
 /// Media types of JSON-RPC over CBOR.
@@ -147,36 +146,23 @@ fn write_text(out: &mut Vec<u8>, text: &str) {
 /// Writes `{"jsonrpc": "2.0", "result" | "error": .., "id": ..}`, the result
 /// spliced in as already encoded.
 fn write_response(response: &Response, out: &mut Vec<u8>) {
+    write_head(out, MAJOR_MAP, 3);
+    write_text(out, "jsonrpc");
+    write_text(out, "2.0");
     match &response.outcome {
         Ok(result) => {
-            out.extend_from_slice(RESULT_ENVELOPE.head);
+            write_text(out, "result");
             out.extend_from_slice(&result.0);
         }
         Err(error) => {
-            write_head(out, MAJOR_MAP, 3);
-            write_text(out, "jsonrpc");
-            write_text(out, "2.0");
             write_text(out, "error");
             // An ErrorObject (text, an i32, a serde_json::Value) always
             // serialises; writing to a Vec cannot fail.
             ciborium::into_writer(error, &mut *out).expect("error objects serialise");
         }
     }
-    write_id_tail(&response.id, out);
-}
-
-/// A response with a result around the result, for
-/// [`encode_around_result`](crate::encode_around_result) too. The head is
-/// a map of three and the text strings `jsonrpc`, `2.0`, `result`.
-pub(crate) const RESULT_ENVELOPE: ResultEnvelope = ResultEnvelope {
-    head: b"\xa3\x67jsonrpc\x632.0\x66result",
-    write_tail: write_id_tail,
-};
-
-/// `"id": <id>`: what follows the result or error.
-fn write_id_tail(id: &Id, out: &mut Vec<u8>) {
     write_text(out, "id");
-    ciborium::into_writer(id, &mut *out).expect("ids serialise");
+    ciborium::into_writer(&response.id, &mut *out).expect("ids serialise");
 }
 
 /// CBOR item heads, for the walker and the params deserializer.
@@ -258,17 +244,6 @@ mod tests {
     use crate::{parse_params, ErrorCode, Id};
 
     const CODEC: CborCodec = CborCodec { _private: () };
-
-    /// The constant head is the map of three and the texts the writers make.
-    #[test]
-    fn the_result_head_is_a_map_of_three_and_its_first_keys() {
-        let mut out = Vec::new();
-        write_head(&mut out, MAJOR_MAP, 3);
-        write_text(&mut out, "jsonrpc");
-        write_text(&mut out, "2.0");
-        write_text(&mut out, "result");
-        assert_eq!(RESULT_ENVELOPE.head, out);
-    }
 
     fn encode(value: &Value) -> Vec<u8> {
         let mut out = Vec::new();

@@ -8,14 +8,19 @@ use bytes::Bytes;
 
 use crate::{Codec, Extensions};
 
-/// Spare room a transport leaves after a frame's bytes, in a buffer of the
-/// frame's own, so that a codec may parse the frame where it lies.
+/// Spare room a transport can leave after a frame's bytes, in a buffer of
+/// the frame's own, so that a codec may parse the frame where it lies.
 ///
 /// The SIMD-JSON codec needs its input mutable and padded: given a frame
 /// that is the only handle to its buffer and has this much capacity left
 /// after it, it parses the frame in place instead of copying it (for a
-/// 128 KiB body, 128 KiB less memory touched). Any other frame is copied,
-/// as before; nothing else depends on it.
+/// 128 KiB body, 128 KiB less memory touched). Any other frame is copied;
+/// nothing else depends on it. rpckit's HTTP transport leaves it after a
+/// body it decompressed. A body read off the socket is cut from the
+/// connection's read buffer, which goes on to the next request: giving
+/// each large body a buffer of its own was tried, and made the allocator
+/// hand that memory back to the kernel and fault it in again on every
+/// request where the codec did not keep it.
 pub const FRAME_PADDING: usize = 64;
 
 /// The bytes of one message as a transport received them, the codec chosen

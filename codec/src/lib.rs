@@ -28,7 +28,6 @@
 //! Nesting depth and batch length are limited ([`DecodeLimits`]); invalid
 //! UTF-8 is a parse error in every codec.
 
-mod around;
 pub mod background;
 #[cfg(feature = "cbor")]
 mod cbor;
@@ -66,8 +65,6 @@ mod stats_sink;
 #[cfg(any(feature = "cbor", feature = "msgpack"))]
 mod walk;
 
-#[doc(hidden)]
-pub use around::encode_around_result;
 #[cfg(feature = "cbor")]
 pub use cbor::CborCodec;
 #[doc(hidden)]

@@ -15,12 +15,11 @@ use bytes::Bytes;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use crate::around::ResultEnvelope;
 use crate::codec::Builtin;
 use crate::params::{drive, Failure, Tracking};
 use crate::walk::{self, Fault, Format, Head, Reader};
 use crate::{
-    Codec, DecodeLimits, Id, Message, RawParams, Reply, Response, Serializable, ValueError, Visit,
+    Codec, DecodeLimits, Message, RawParams, Reply, Response, Serializable, ValueError, Visit,
 };
 
 /// Media types of JSON-RPC over MessagePack. `application/msgpack` is what
@@ -151,36 +150,23 @@ fn write_fixstr(out: &mut Vec<u8>, text: &str) {
 /// Writes `{"jsonrpc": "2.0", "result" | "error": .., "id": ..}`, the result
 /// spliced in as already encoded.
 fn write_response(response: &Response, out: &mut Vec<u8>) {
+    out.push(0x83);
+    write_fixstr(out, "jsonrpc");
+    write_fixstr(out, "2.0");
     match &response.outcome {
         Ok(result) => {
-            out.extend_from_slice(RESULT_ENVELOPE.head);
+            write_fixstr(out, "result");
             out.extend_from_slice(&result.0);
         }
         Err(error) => {
-            out.push(0x83);
-            write_fixstr(out, "jsonrpc");
-            write_fixstr(out, "2.0");
             write_fixstr(out, "error");
             // An ErrorObject (strings, an i32, a serde_json::Value) always
             // serialises; writing to a Vec cannot fail.
             rmp_serde::encode::write_named(out, error).expect("error objects serialise");
         }
     }
-    write_id_tail(&response.id, out);
-}
-
-/// A response with a result around the result, for
-/// [`encode_around_result`](crate::encode_around_result) too. The head is
-/// a map of three (`0x83`) and the strings `jsonrpc`, `2.0`, `result`.
-pub(crate) const RESULT_ENVELOPE: ResultEnvelope = ResultEnvelope {
-    head: b"\x83\xa7jsonrpc\xa32.0\xa6result",
-    write_tail: write_id_tail,
-};
-
-/// `"id": <id>`: what follows the result or error.
-fn write_id_tail(id: &Id, out: &mut Vec<u8>) {
     write_fixstr(out, "id");
-    rmp_serde::encode::write_named(out, id).expect("ids serialise");
+    rmp_serde::encode::write_named(out, &response.id).expect("ids serialise");
 }
 
 /// MessagePack item heads, for the walker.
@@ -255,16 +241,6 @@ mod tests {
     use crate::{parse_params, ErrorCode, Id};
 
     const CODEC: MsgPackCodec = MsgPackCodec { _private: () };
-
-    /// The constant head is the map of three and the strings the writers make.
-    #[test]
-    fn the_result_head_is_a_map_of_three_and_its_first_keys() {
-        let mut out = vec![0x83];
-        write_fixstr(&mut out, "jsonrpc");
-        write_fixstr(&mut out, "2.0");
-        write_fixstr(&mut out, "result");
-        assert_eq!(RESULT_ENVELOPE.head, out);
-    }
 
     fn encode(value: &Value) -> Vec<u8> {
         rmp_serde::to_vec_named(value).unwrap()

@@ -7,8 +7,8 @@
 //!   parses in place (it unescapes strings where they stand), so it needs
 //!   the bytes mutable and followed by padding. A frame that is the only
 //!   handle to its buffer, with room for the padding after it
-//!   ([`crate::FRAME_PADDING`], which rpckit's HTTP/1 connection leaves
-//!   after large bodies) and without escapes, is parsed where it lies;
+//!   ([`crate::FRAME_PADDING`]; rpckit's HTTP transport leaves it after a
+//!   body it decompressed) and without escapes, is parsed where it lies;
 //!   any other is copied. The padding lets simd-json skip the second,
 //!   aligned copy it would otherwise make.
 //! - **The parse**: stage 1 finds the structural characters and validates
@@ -320,8 +320,7 @@ fn parse(buffers: &mut Buffers, frame: Bytes) -> Result<Parsed, (simd_json::Erro
 
 /// The frame itself as simd-json's input, when that is free and safe: the
 /// frame is the only handle to its buffer, the buffer has room for the
-/// padding after it (transports leave [`crate::FRAME_PADDING`] for large
-/// bodies), and it has no backslash. simd-json unescapes strings where
+/// padding after it ([`crate::FRAME_PADDING`]), and it has no backslash. simd-json unescapes strings where
 /// they stand, and a frame it rejects is decoded again by the JSON codec,
 /// which needs the bytes as sent; without escapes nothing is rewritten.
 /// Otherwise the frame is given back, to be copied.
@@ -1040,7 +1039,7 @@ mod tests {
     }
 
     /// `frame` in a buffer of its own with room for the padding after it,
-    /// as the HTTP/1 connection hands over a large body.
+    /// as the HTTP transport hands over a body it decompressed.
     fn own_buffer(frame: &[u8]) -> Bytes {
         let mut buffer = BytesMut::with_capacity(frame.len() + crate::FRAME_PADDING);
         buffer.extend_from_slice(frame);

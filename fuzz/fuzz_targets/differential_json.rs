@@ -4,8 +4,9 @@
 //! differ in the last bit (simd-json rounds correctly, serde_json without
 //! `float_roundtrip` may not); error texts may differ; a `RawValue` is
 //! re-encoded by SimdJsonCodec. Anything else is a finding. SimdJsonCodec
-//! gets the bytes as the HTTP/1 connection hands over a large body, so that
-//! it parses them in place where it can.
+//! gets the bytes in a buffer of their own with room after them, as the
+//! HTTP transport hands over a decompressed body, so that it parses them in
+//! place where it can.
 #![no_main]
 
 use bytes::Bytes;

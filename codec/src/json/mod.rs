@@ -15,7 +15,6 @@ use serde::de::{
 };
 use serde_json::value::RawValue;
 
-use crate::around::ResultEnvelope;
 use crate::codec::Builtin;
 use crate::params::{drive, Failure, Tracking};
 use crate::{
@@ -148,32 +147,21 @@ fn reply_size(response: &Response) -> usize {
 }
 
 fn write_response(response: &Response, out: &mut Vec<u8>) {
+    out.extend_from_slice(br#"{"jsonrpc":"2.0","#);
     match &response.outcome {
         Ok(result) => {
-            out.extend_from_slice(RESULT_ENVELOPE.head);
+            out.extend_from_slice(br#""result":"#);
             out.extend_from_slice(&result.0);
         }
         Err(error) => {
-            out.extend_from_slice(br#"{"jsonrpc":"2.0","error":"#);
+            out.extend_from_slice(br#""error":"#);
             // An ErrorObject (strings, an i32, a serde_json::Value) always
             // serialises; writing to a Vec cannot fail.
             write_value(error, out).expect("error objects serialise");
         }
     }
-    write_id_tail(&response.id, out);
-}
-
-/// A response with a result around the result, for
-/// [`encode_around_result`](crate::encode_around_result) too.
-pub(crate) const RESULT_ENVELOPE: ResultEnvelope = ResultEnvelope {
-    head: br#"{"jsonrpc":"2.0","result":"#,
-    write_tail: write_id_tail,
-};
-
-/// `,"id":<id>}`: what follows the result or error.
-fn write_id_tail(id: &Id, out: &mut Vec<u8>) {
     out.extend_from_slice(br#","id":"#);
-    write_value(id, out).expect("ids serialise");
+    write_value(&response.id, out).expect("ids serialise");
     out.push(b'}');
 }
 

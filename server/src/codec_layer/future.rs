@@ -104,16 +104,15 @@ where
                 if results > offload_above {
                     // A small request with a large answer (a handler that
                     // built megabytes, on a background executor or not):
-                    // writing its reply (moving it within its buffer, or
-                    // copying it into one) and freeing it take
-                    // milliseconds too.
+                    // copying it into its reply, and freeing it, also takes
+                    // milliseconds.
                     let job = rpckit_codec::background::spawn(move || {
-                        encode(stats.as_ref(), codec, reply, results, Thread::Background)
+                        encode(stats.as_ref(), codec, &reply, results, Thread::Background)
                     });
                     state.set(State::Encoding { job });
                     return poll_encoding(state, cx);
                 }
-                encode(stats.as_ref(), codec, reply, results, Thread::Runtime)
+                encode(stats.as_ref(), codec, &reply, results, Thread::Runtime)
             }
             StateProj::Encoding { .. } => return poll_encoding(state, cx),
             StateProj::Offloaded { job } => {

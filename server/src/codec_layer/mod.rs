@@ -172,7 +172,7 @@ where
         )?;
         Ok(reply.map(|reply| {
             let results = results_len(&reply);
-            encode(stats.as_ref(), codec, reply, results, Thread::Background)
+            encode(stats.as_ref(), codec, &reply, results, Thread::Background)
         }))
     });
     job.await
@@ -193,41 +193,30 @@ enum Thread {
 fn encode(
     stats: Option<&Stats>,
     codec: std::sync::Arc<dyn rpckit_codec::Codec>,
-    reply: Reply,
+    reply: &Reply,
     results: usize,
     thread: Thread,
 ) -> Frame {
     let bytes = timed(stats, Stage::Encode, || {
         if results > SMALL_REPLY / 2 {
-            let out = encode_large(&*codec, reply, results);
+            // Room for the results and their envelopes from the start, in a
+            // fresh allocation. Started small and grown, the buffer could
+            // be a small chunk that this thread's allocator cache holds but
+            // another thread's heap owns, and glibc grows a chunk in its
+            // owner's heap, under that heap's lock: a reply of megabytes
+            // encoded on a background thread landed in the runtime
+            // worker's heap, and the worker waited on its own heap's lock
+            // (12 times in 4 s under a gzip load; none since).
+            let mut out = Vec::with_capacity(results + ENVELOPE_ROOM);
+            codec.encode_reply(reply, &mut out);
             return match thread {
                 Thread::Background => rpckit_codec::background::bytes_freed_here(out),
                 Thread::Runtime => Bytes::from(out),
             };
         }
-        encode_small(&*codec, &reply)
+        encode_small(&*codec, reply)
     });
     Frame::new(bytes, codec)
-}
-
-/// Writes a reply with large results: a single response around its result,
-/// in the result's own buffer ([`rpckit_codec::encode_around_result`]),
-/// anything else into a buffer of its own.
-fn encode_large(codec: &dyn Codec, reply: Reply, results: usize) -> Vec<u8> {
-    let reply = match rpckit_codec::encode_around_result(codec, reply) {
-        Ok(out) => return out,
-        Err(reply) => reply,
-    };
-    // Room for the results and their envelopes from the start, in a fresh
-    // allocation. Started small and grown, the buffer could be a small
-    // chunk that this thread's allocator cache holds but another thread's
-    // heap owns, and glibc grows a chunk in its owner's heap, under that
-    // heap's lock: a reply of megabytes encoded on a background thread
-    // landed in the runtime worker's heap, and the worker waited on its own
-    // heap's lock (12 times in 4 s under a gzip load; none since).
-    let mut out = Vec::with_capacity(results + ENVELOPE_ROOM);
-    codec.encode_reply(&reply, &mut out);
-    out
 }
 
 /// Replies up to this many bytes are copied out of [`REPLY_BUFFER`].

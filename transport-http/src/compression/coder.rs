@@ -15,6 +15,7 @@ use std::task::{Context, Poll, Waker};
 use async_compression::tokio::bufread as codecs;
 use async_compression::Level as CodecLevel;
 use bytes::Bytes;
+use rpckit_codec::FRAME_PADDING;
 use tokio::io::{AsyncRead, ReadBuf};
 
 use super::{Algorithm, Level};
@@ -182,7 +183,17 @@ impl Coder {
     }
 
     /// The output; complete once [`Coder::run`] returned [`Step::Done`].
-    pub(crate) fn into_output(self) -> Bytes {
+    ///
+    /// A decompressed body keeps [`FRAME_PADDING`] spare after it, so that
+    /// the SIMD-JSON codec parses it where it lies, the output being its
+    /// buffer's only handle. The last read leaves at least a read's room
+    /// (up to [`CHUNK`]) spare anyway; only a body that ends within
+    /// `FRAME_PADDING` of the limit needs more.
+    pub(crate) fn into_output(mut self) -> Bytes {
+        let spare = self.output.capacity() - self.output.len();
+        if !matches!(self.reader, Reader::Encoder(_)) && spare < FRAME_PADDING {
+            self.output.reserve_exact(FRAME_PADDING);
+        }
         Bytes::from(self.output)
     }
 }

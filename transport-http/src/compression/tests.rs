@@ -44,6 +44,29 @@ fn decompress(algorithm: Algorithm, data: &Bytes, limit: usize) -> Result<Bytes,
     Ok(coder.into_output())
 }
 
+/// A decompressed body is its buffer's only handle, with `FRAME_PADDING`
+/// spare after it (what the SIMD-JSON codec needs to parse it in place):
+/// of any length, up to one that ends exactly at the limit.
+#[test]
+fn a_decompressed_body_has_room_for_an_in_place_parse() {
+    for algorithm in Algorithm::ALL {
+        for len in [10, 32 * 1024, 100_000] {
+            let data = text(len);
+            let compressed = compress(algorithm, &data);
+            for limit in [len, len + 1, len + 63, 4 * len] {
+                let out = decompress(algorithm, &compressed, limit).unwrap();
+                assert_eq!(out, data);
+                let out = out.try_into_mut().expect("its buffer's only handle");
+                assert!(
+                    out.capacity() - out.len() >= rpckit_codec::FRAME_PADDING,
+                    "{algorithm:?}, {len} bytes, limit {limit}: {} spare",
+                    out.capacity() - out.len()
+                );
+            }
+        }
+    }
+}
+
 #[test]
 fn every_algorithm_round_trips_at_every_level() {
     // Small: brotli 11 and zstd 19 are slow in a debug build.
