@@ -560,6 +560,24 @@ fn load_average() -> String {
         .unwrap_or_else(|_| "unknown".into())
 }
 
+/// A server's use of the machine so far, or between two readings.
+#[derive(Clone, Copy, Debug)]
+struct Usage {
+    cpu_ticks: u64,
+    minor_faults: u64,
+}
+
+impl std::ops::Sub for Usage {
+    type Output = Usage;
+
+    fn sub(self, before: Usage) -> Usage {
+        Usage {
+            cpu_ticks: self.cpu_ticks.saturating_sub(before.cpu_ticks),
+            minor_faults: self.minor_faults.saturating_sub(before.minor_faults),
+        }
+    }
+}
+
 /// What every run needs.
 #[derive(Debug)]
 struct Bench<'a> {
@@ -572,6 +590,18 @@ struct Bench<'a> {
 }
 
 impl Bench<'_> {
+    /// CPU time and page faults per request, of `used` over `requests`.
+    fn per_request(&self, metrics: &mut Metrics, used: Usage, requests: u64) {
+        if requests > 0 {
+            let micros = used.cpu_ticks as f64 * 1e6 / self.clock_ticks as f64;
+            metrics.insert(scenarios::CPU_PER_REQ, micros / requests as f64);
+            metrics.insert(
+                scenarios::FAULTS_PER_REQ,
+                used.minor_faults as f64 / requests as f64,
+            );
+        }
+    }
+
     /// One scenario against one fresh server.
     fn run(
         &self,
@@ -594,14 +624,11 @@ impl Bench<'_> {
                     )
                 };
                 run(options.warmup)?;
-                let cpu_before = server.cpu_ticks()?;
+                let before = server.usage()?;
                 let outcome = run(options.duration)?;
-                let cpu = server.cpu_ticks()? - cpu_before;
+                let used = server.usage()? - before;
                 let mut metrics = wrk_metrics(&outcome);
-                if outcome.requests > 0 {
-                    let micros = cpu as f64 * 1e6 / self.clock_ticks as f64;
-                    metrics.insert(scenarios::CPU_PER_REQ, micros / outcome.requests as f64);
-                }
+                self.per_request(&mut metrics, used, outcome.requests);
                 Ok(metrics)
             }
             Load::Pipelined {
@@ -612,15 +639,12 @@ impl Bench<'_> {
                     self.pipeline(server.addr, *connections, *depth, seconds, &prepared.script)
                 };
                 run(options.warmup)?;
-                let cpu_before = server.cpu_ticks()?;
+                let before = server.usage()?;
                 let outcome = run(options.duration)?;
-                let cpu = server.cpu_ticks()? - cpu_before;
+                let used = server.usage()? - before;
                 let mut metrics = Metrics::new();
                 metrics.insert(scenarios::REQ_S, outcome.req_per_s());
-                if outcome.replies > 0 {
-                    let micros = cpu as f64 * 1e6 / self.clock_ticks as f64;
-                    metrics.insert(scenarios::CPU_PER_REQ, micros / outcome.replies as f64);
-                }
+                self.per_request(&mut metrics, used, outcome.replies);
                 Ok(metrics)
             }
             Load::Contended {
@@ -909,18 +933,23 @@ impl RunningServer {
         }
     }
 
-    /// CPU time used so far (user + system, all threads), in clock ticks,
-    /// from `/proc/PID/stat`.
-    fn cpu_ticks(&self) -> anyhow::Result<u64> {
+    /// CPU time and minor page faults so far (all threads), from
+    /// `/proc/PID/stat`.
+    fn usage(&self) -> anyhow::Result<Usage> {
         let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.pid))?;
-        // Fields 14 and 15; the name (field 2) may hold spaces, so count
-        // from the `)` that ends it, after which field 3 comes.
+        // The name (field 2) may hold spaces, so count from the `)` that
+        // ends it, after which field 3 comes.
         let rest = stat.rsplit_once(')').context("odd /proc/PID/stat")?.1;
-        let mut fields = rest.split_whitespace().skip(11);
-        let mut next = || -> anyhow::Result<u64> {
-            Ok(fields.next().context("short /proc/PID/stat")?.parse()?)
+        let fields: Vec<&str> = rest.split_whitespace().collect();
+        let field = |number: usize| -> anyhow::Result<u64> {
+            let text = fields.get(number - 3).context("short /proc/PID/stat")?;
+            Ok(text.parse()?)
         };
-        Ok(next()? + next()?)
+        Ok(Usage {
+            // minflt; utime + stime, in clock ticks.
+            minor_faults: field(10)?,
+            cpu_ticks: field(14)? + field(15)?,
+        })
     }
 
     /// Resident memory, from `/proc/PID/status`.

@@ -94,6 +94,9 @@ pub(crate) fn brief(load: &Load, metrics: &Metrics) -> String {
     if let Some(cpu) = metrics.get(scenarios::CPU_PER_REQ) {
         let _ = write!(line, "  CPU {cpu:.2} us/req");
     }
+    if let Some(faults) = metrics.get(scenarios::FAULTS_PER_REQ) {
+        let _ = write!(line, "  {faults:.2} faults/req");
+    }
     if let Some(idle) = metrics.get(scenarios::IDLE_P99) {
         let _ = write!(line, "  (alone: p99 {} ms)", millis(*idle));
     }
@@ -138,6 +141,7 @@ fn columns(load: &Load) -> &'static [Column] {
             ("p50 ms", scenarios::P50, millis),
             ("p99 ms", scenarios::P99, millis),
             ("CPU us/req", scenarios::CPU_PER_REQ, two_decimals),
+            ("faults/req", scenarios::FAULTS_PER_REQ, two_decimals),
         ],
         Load::Contended { .. } => &[
             ("req/s", scenarios::REQ_S, thousands),
@@ -157,6 +161,7 @@ fn columns(load: &Load) -> &'static [Column] {
         Load::Pipelined { .. } => &[
             ("req/s", scenarios::REQ_S, thousands),
             ("CPU us/req", scenarios::CPU_PER_REQ, two_decimals),
+            ("faults/req", scenarios::FAULTS_PER_REQ, two_decimals),
         ],
         Load::IdleConnections { .. } => &[
             ("KiB/conn", scenarios::KIB_PER_CONN, one_decimal),
