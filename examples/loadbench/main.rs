@@ -10,7 +10,8 @@
 //! everything on 127.0.0.1. Runs are interleaved (rpckit, jsonrpsee, hyper;
 //! then jsonrpsee, hyper, rpckit; ...: each round starts with the next
 //! server) and repeated for `--rounds`; every run gets a fresh server
-//! and a warm-up. It prints req/s, p50 and p99 (or memory per connection)
+//! and a warm-up. It prints req/s, p50 and p99 (or memory per connection),
+//! and the server's CPU time and minor page faults per request,
 //! per server and scenario as medians over the rounds, the ratios
 //! rpckit/jsonrpsee and rpckit/hyper (each with the spread of its
 //! per-round ratios), and PASS/MISS for the targets, and writes
