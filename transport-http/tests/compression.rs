@@ -418,6 +418,47 @@ async fn request_bodies_in_every_coding_are_decoded() {
     server.shutdown().await;
 }
 
+/// A decompressed body reaches the route as its buffer's only handle with
+/// `FRAME_PADDING` spare after it, small or large (decompressed on a
+/// background thread), so that the SIMD-JSON codec parses it in place.
+#[tokio::test]
+async fn a_decompressed_body_reaches_the_route_with_room_for_an_in_place_parse() {
+    // Answers how the body came: `own <spare bytes>` or `shared`.
+    let route = Route::new(
+        codecs(),
+        tower::service_fn(|frame: Frame| async move {
+            let how = match frame.bytes.try_into_mut() {
+                Ok(bytes) => format!("own {}", bytes.capacity() - bytes.len()),
+                Err(_) => "shared".to_owned(),
+            };
+            Ok::<_, Infallible>(Some(Frame::new(Bytes::from(how), frame.codec)))
+        }),
+    );
+    let server = start(Server::builder().route("/rpc", route)).await;
+    for len in [2_000, 300_000] {
+        for coding in ["gzip", "br"] {
+            let encoded = encode(coding, &text(len));
+            let answer = send(
+                server.local_addr(),
+                request(&[("content-encoding", coding)], encoded),
+            )
+            .await;
+            assert_eq!(answer.status, 200, "{coding}, {len}: {}", answer.text());
+            let spare: usize = answer
+                .text()
+                .strip_prefix("own ")
+                .unwrap_or_else(|| panic!("{coding}, {len}: {}", answer.text()))
+                .parse()
+                .unwrap();
+            assert!(
+                spare >= rpckit_codec::FRAME_PADDING,
+                "{coding}, {len}: {spare}"
+            );
+        }
+    }
+    server.shutdown().await;
+}
+
 #[tokio::test]
 async fn the_decompressed_size_is_capped_exactly() {
     let calls = Arc::new(AtomicUsize::new(0));
