@@ -282,7 +282,7 @@ fn parse(buffers: &mut Buffers, frame: Bytes) -> Result<Parsed, (simd_json::Erro
         .unwrap_or_else(|| (BytesMut::new(), Tape(Vec::new())));
     let frame_len = frame.len();
     // The frame is kept apart only when copied; parsed in place, it is
-    // the input (and the spare, the last frame's, is freed).
+    // the input, and the spare (the last frame's input) is dropped here.
     let (input, sent) = match in_place(frame) {
         Ok(input) => (input, None),
         Err(frame) => (padded_copy(spare, &frame), Some(frame)),
@@ -320,11 +320,14 @@ fn parse(buffers: &mut Buffers, frame: Bytes) -> Result<Parsed, (simd_json::Erro
 
 /// The frame itself as simd-json's input, when that is free and safe: the
 /// frame is the only handle to its buffer, the buffer has room for the
-/// padding after it ([`crate::FRAME_PADDING`]), and it has no backslash. simd-json unescapes strings where
-/// they stand, and a frame it rejects is decoded again by the JSON codec,
-/// which needs the bytes as sent; without escapes nothing is rewritten.
-/// Otherwise the frame is given back, to be copied.
+/// padding after it ([`crate::FRAME_PADDING`]), and it has no backslash.
+/// simd-json unescapes strings where they stand, and a frame it rejects is
+/// decoded again by the JSON codec, which needs the bytes as sent; without
+/// escapes nothing is rewritten. Otherwise the frame is given back, to be
+/// copied.
 fn in_place(frame: Bytes) -> Result<BytesMut, Bytes> {
+    // Uniqueness first: a body cut from a connection's read buffer (the
+    // usual frame) is never ours alone, and is not scanned for nothing.
     if !frame.is_unique() || memchr::memchr(b'\\', &frame).is_some() {
         return Err(frame);
     }
