@@ -369,7 +369,9 @@ fn main() -> anyhow::Result<()> {
 
 /// `loadbench __body KEY`: writes the body (or line) that scenario KEY
 /// sends to stdout, so that `examples/bench/callgrind.sh` (`BODY=FILE`) counts
-/// the instructions of exactly the request the load benchmark makes.
+/// the instructions of exactly the request the load benchmark makes. Of a
+/// scenario that sends several bodies in turn ([`scenarios::Body::Cycle`]),
+/// the first: callgrind.sh sends one body.
 fn print_body(args: &[String]) -> anyhow::Result<()> {
     let [key] = args else {
         bail!("usage: loadbench __body SCENARIO_KEY");
@@ -382,7 +384,12 @@ fn print_body(args: &[String]) -> anyhow::Result<()> {
         Load::Pipelined { line, .. } => line(),
         Load::Throughput(request)
         | Load::IdleConnections { request, .. }
-        | Load::Contended { probe: request, .. } => (request.body)(),
+        | Load::Contended { probe: request, .. } => request
+            .body
+            .all()
+            .into_iter()
+            .next()
+            .context("a scenario without a body")?,
     };
     std::io::stdout().write_all(&body)?;
     Ok(())
@@ -477,12 +484,21 @@ fn build_servers() -> anyhow::Result<()> {
 /// A scenario's bodies and wrk scripts, made once.
 #[derive(Debug)]
 struct Prepared {
-    /// Main request: script and body (for [`Load::Pipelined`], the file
-    /// holding the line).
+    /// Main request: script and bodies (for [`Load::Pipelined`], the file
+    /// holding the line, and the line).
     script: PathBuf,
-    body: Vec<u8>,
+    bodies: Vec<Vec<u8>>,
     /// The background load of [`Load::Contended`].
-    background: Option<(PathBuf, Vec<u8>)>,
+    background: Option<(PathBuf, Vec<Vec<u8>>)>,
+}
+
+impl Prepared {
+    /// The body of the jobs that send one request at a time (the pipelined
+    /// line, the paced probe, the idle connections' first request): the
+    /// first, which [`prepare`] makes sure there is.
+    fn body(&self) -> &[u8] {
+        &self.bodies[0]
+    }
 }
 
 fn prepare(scenarios: &[Scenario], work: &Path) -> anyhow::Result<Vec<Prepared>> {
@@ -496,7 +512,7 @@ fn prepare(scenarios: &[Scenario], work: &Path) -> anyhow::Result<Vec<Prepared>>
                     std::fs::write(&script, &body)?;
                     return Ok(Prepared {
                         script,
-                        body,
+                        bodies: vec![body],
                         background: None,
                     });
                 }
@@ -507,18 +523,21 @@ fn prepare(scenarios: &[Scenario], work: &Path) -> anyhow::Result<Vec<Prepared>>
                     probe, background, ..
                 } => (probe, Some(background)),
             };
-            let body = (request.body)();
-            let script = wrk::write_script(work, scenario.key, request, &body)?;
+            let bodies = request.body.all();
+            if bodies.is_empty() {
+                bail!("scenario {} has no body", scenario.key);
+            }
+            let script = wrk::write_script(work, scenario.key, request, &bodies)?;
             let background = background
                 .map(|request| {
-                    let body = (request.body)();
+                    let bodies = request.body.all();
                     let name = format!("{}-background", scenario.key);
-                    wrk::write_script(work, &name, request, &body).map(|script| (script, body))
+                    wrk::write_script(work, &name, request, &bodies).map(|script| (script, bodies))
                 })
                 .transpose()?;
             Ok(Prepared {
                 script,
-                body,
+                bodies,
                 background,
             })
         })
@@ -614,7 +633,7 @@ impl Bench<'_> {
         let options = self.options;
         match &scenario.load {
             Load::Throughput(request) => {
-                server.check(request, &prepared.body)?;
+                server.check(request, &prepared.bodies)?;
                 let run = |seconds| {
                     wrk::run(
                         &prepared.script,
@@ -635,7 +654,7 @@ impl Bench<'_> {
             Load::Pipelined {
                 connections, depth, ..
             } => {
-                server.check_line(&prepared.body)?;
+                server.check_line(prepared.body())?;
                 let run = |seconds| {
                     self.pipeline(server.addr, *connections, *depth, seconds, &prepared.script)
                 };
@@ -653,12 +672,12 @@ impl Bench<'_> {
                 background,
                 background_connections,
             } => {
-                let (background_script, background_body) = prepared
+                let (background_script, background_bodies) = prepared
                     .background
                     .as_ref()
                     .context("background not prepared")?;
-                server.check(probe, &prepared.body)?;
-                server.check(background, background_body)?;
+                server.check(probe, &prepared.bodies)?;
+                server.check(background, background_bodies)?;
                 let probe_run = |seconds| {
                     wrk::run(
                         &prepared.script,
@@ -668,7 +687,7 @@ impl Bench<'_> {
                         seconds,
                     )
                 };
-                let paced_request = http::request_bytes(probe, server.addr, &prepared.body);
+                let paced_request = http::request_bytes(probe, server.addr, prepared.body());
                 let paced_run =
                     |seconds| paced::probe(self.work, server.addr, &paced_request, seconds);
                 probe_run(options.warmup)?;
@@ -705,11 +724,11 @@ impl Bench<'_> {
                         self.nofile
                     );
                 }
-                server.check(request, &prepared.body)?;
+                server.check(request, &prepared.bodies)?;
                 std::thread::sleep(Duration::from_millis(300));
                 let rss_before = server.rss_kib()?;
                 let fds_before = server.open_fds()?;
-                let held = Holder::start(self, server.addr, request, *count)?;
+                let held = Holder::start(self, server.addr, request, prepared.body(), *count)?;
                 // Let the server finish its bookkeeping for the last ones.
                 std::thread::sleep(Duration::from_millis(1000));
                 let rss_after = server.rss_kib()?;
@@ -891,8 +910,23 @@ impl RunningServer {
         })
     }
 
-    /// One request, answered as a JSON-RPC server must (bare hyper: 200).
-    fn check(&self, request: &Request, body: &[u8]) -> anyhow::Result<()> {
+    /// One request per body, each answered as a JSON-RPC server must (bare
+    /// hyper: 200).
+    fn check(&self, request: &Request, bodies: &[Vec<u8>]) -> anyhow::Result<()> {
+        for (index, body) in bodies.iter().enumerate() {
+            self.check_one(request, body).with_context(|| {
+                format!(
+                    "body {} of {} ({} bytes)",
+                    index + 1,
+                    bodies.len(),
+                    body.len()
+                )
+            })?;
+        }
+        Ok(())
+    }
+
+    fn check_one(&self, request: &Request, body: &[u8]) -> anyhow::Result<()> {
         let (status, answer) =
             http::exchange(self.addr, &http::request_bytes(request, self.addr, body))?;
         if self.kind.answers {
@@ -982,10 +1016,11 @@ impl Holder {
         bench: &Bench<'_>,
         addr: SocketAddr,
         request: &Request,
+        body: &[u8],
         count: usize,
     ) -> anyhow::Result<Self> {
         let body_file = bench.work.join("hold.body");
-        std::fs::write(&body_file, (request.body)())?;
+        std::fs::write(&body_file, body)?;
         let mut child = Command::new("prlimit")
             .arg(format!("--nofile={0}:{0}", bench.nofile))
             .args(["taskset", "-c", "0"])

@@ -45,12 +45,36 @@ pub(crate) struct Request {
     pub(crate) path: &'static str,
     /// Besides `Content-Type: application/json`.
     pub(crate) headers: &'static [(&'static str, &'static str)],
-    pub(crate) body: fn() -> Vec<u8>,
+    pub(crate) body: Body,
     /// How many JSON-RPC results a JSON-RPC server must answer (checked once
-    /// per run before the load starts; bare hyper's fixed body is not).
+    /// per run before the load starts, for every body; bare hyper's fixed
+    /// body is not).
     pub(crate) results: usize,
     /// How the answer arrives, for that check.
     pub(crate) wire: Wire,
+}
+
+/// What a [`Request`] sends.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Body {
+    /// The same body every request.
+    One(fn() -> Vec<u8>),
+    /// These bodies in turn, one per request, for the scenarios that need
+    /// a server's heap to have served several sizes: wrk cycles through
+    /// them, and the check before the load sends each. What sends a single
+    /// request (the idle connections' first request, the paced probe,
+    /// `loadbench __body`) sends the first.
+    Cycle(fn() -> Vec<Vec<u8>>),
+}
+
+impl Body {
+    /// Every body, in the order they are sent.
+    pub(crate) fn all(self) -> Vec<Vec<u8>> {
+        match self {
+            Body::One(body) => vec![body()],
+            Body::Cycle(bodies) => bodies(),
+        }
+    }
 }
 
 /// The form of a scenario's answer.
@@ -182,7 +206,7 @@ const SMALL: Request = Request {
     method: "POST",
     path: "/",
     headers: &[],
-    body: small_echo,
+    body: Body::One(small_echo),
     results: 1,
     wire: Wire::Json,
 };
@@ -221,7 +245,7 @@ pub(crate) fn all() -> Vec<Scenario> {
             note: "",
             title: "batch of 100 echo",
             load: Load::Throughput(Request {
-                body: batch_100,
+                body: Body::One(batch_100),
                 results: 100,
                 ..SMALL
             }),
@@ -240,7 +264,7 @@ pub(crate) fn all() -> Vec<Scenario> {
             note: "",
             title: "128 KiB echo_struct, JSON",
             load: Load::Throughput(Request {
-                body: echo_struct_128k,
+                body: Body::One(echo_struct_128k),
                 ..SMALL
             }),
             targets: &[],
@@ -252,7 +276,7 @@ pub(crate) fn all() -> Vec<Scenario> {
             title: "128 KiB echo_struct, SIMD-JSON (/simd)",
             load: Load::Throughput(Request {
                 path: "/simd",
-                body: echo_struct_128k,
+                body: Body::One(echo_struct_128k),
                 ..SMALL
             }),
             targets: &[Target {
@@ -263,6 +287,21 @@ pub(crate) fn all() -> Vec<Scenario> {
                     factor: 2.0,
                 },
             }],
+        },
+        Scenario {
+            key: "struct_mixed_simd",
+            servers: EVERY_SERVER,
+            note: "every request a different size (16 KiB to 1 MiB in turn), as a long-running \
+                   server sees them: faults/req shows an allocator that hands heap back to the \
+                   kernel and faults it in again (glibc's trim), which a fresh server echoing \
+                   one size never does",
+            title: "echo_struct of 16 KiB to 1 MiB, mixed, SIMD-JSON (/simd)",
+            load: Load::Throughput(Request {
+                path: "/simd",
+                body: Body::Cycle(echo_struct_mixed),
+                ..SMALL
+            }),
+            targets: &[],
         },
         Scenario {
             key: "idle_1k",
@@ -294,7 +333,7 @@ pub(crate) fn all() -> Vec<Scenario> {
             load: Load::Contended {
                 probe: SMALL,
                 background: Request {
-                    body: echo_4m,
+                    body: Body::One(echo_4m),
                     ..SMALL
                 },
                 background_connections: 2,
@@ -310,7 +349,7 @@ pub(crate) fn all() -> Vec<Scenario> {
             load: Load::Throughput(Request {
                 method: "GET",
                 path: "/api/echo?data=hello&jsonp=cb",
-                body: no_body,
+                body: Body::One(no_body),
                 wire: Wire::Jsonp(r#"/**/cb("hello");"#),
                 ..SMALL
             }),
@@ -345,7 +384,7 @@ pub(crate) fn all() -> Vec<Scenario> {
                 probe: SMALL,
                 background: Request {
                     headers: &[("Accept-Encoding", "gzip")],
-                    body: big,
+                    body: Body::One(big),
                     wire: Wire::Gzip,
                     ..SMALL
                 },
@@ -421,7 +460,21 @@ fn batch_100() -> Vec<u8> {
 
 /// `echo_struct` with ~128 KiB of params (whole items, at most 128 KiB).
 fn echo_struct_128k() -> Vec<u8> {
-    let catalog = shared::catalog(128 * 1024);
+    echo_struct(128 * 1024)
+}
+
+/// `echo_struct` with catalogues of 16 KiB, 64 KiB, 128 KiB, 256 KiB,
+/// 512 KiB and 1 MiB, smallest first.
+fn echo_struct_mixed() -> Vec<Vec<u8>> {
+    [16, 64, 128, 256, 512, 1024]
+        .into_iter()
+        .map(|kib| echo_struct(kib * 1024))
+        .collect()
+}
+
+/// `echo_struct` of a catalogue of at most `bytes` of JSON.
+fn echo_struct(bytes: usize) -> Vec<u8> {
+    let catalog = shared::catalog(bytes);
     let params = serde_json::to_string(&catalog).unwrap_or_default();
     format!(r#"{{"jsonrpc":"2.0","method":"echo_struct","params":[{params}],"id":1}}"#).into_bytes()
 }
