@@ -38,6 +38,7 @@ mod extensions;
 mod frame;
 #[cfg(all(unix, feature = "handover"))]
 pub mod handover;
+pub mod heap;
 mod id;
 mod json;
 mod limits;

@@ -74,6 +74,7 @@ impl Server {
             max_in_flight: DEFAULT_MAX_IN_FLIGHT,
             max_connections: DEFAULT_MAX_CONNECTIONS,
             idle_timeout: Some(DEFAULT_IDLE_TIMEOUT),
+            reuse_large_blocks: true,
         }
     }
 }
@@ -90,6 +91,7 @@ pub struct ServerBuilder {
     max_in_flight: usize,
     max_connections: usize,
     idle_timeout: Option<Duration>,
+    reuse_large_blocks: bool,
 }
 
 impl ServerBuilder {
@@ -173,7 +175,21 @@ impl ServerBuilder {
         self
     }
 
+    /// Whether glibc's malloc is made to keep large blocks for reuse when
+    /// the server is bound, instead of giving the pages of large frames
+    /// back to the kernel and faulting them in again on the next ones.
+    /// Default `true`. The price is memory kept rather than returned after
+    /// a peak; see [`rpckit_codec::heap`]. It does nothing with other
+    /// allocators.
+    pub fn reuse_large_blocks(mut self, reuse: bool) -> Self {
+        self.reuse_large_blocks = reuse;
+        self
+    }
+
     fn settings(self) -> io::Result<Settings> {
+        if self.reuse_large_blocks {
+            rpckit_codec::heap::reuse_blocks_up_to(rpckit_codec::heap::MAX_REUSED_BLOCK);
+        }
         let codec = self
             .codec
             .unwrap_or_else(|| Arc::clone(self.service.codecs().default_codec()));
