@@ -516,7 +516,7 @@ impl ServerBuilder {
     /// the server is built, instead of giving their pages back to the
     /// kernel and faulting them in again on the next large request (which
     /// it may or may not do, depending on what the process freed before:
-    /// 57 page faults a request on a 128 KiB echo, a tenth to a fifth of
+    /// 57 page faults a request on a 128 KiB echo, a tenth to a quarter of
     /// the throughput). Default `true`.
     ///
     /// The price is memory kept rather than returned after a peak: up to
