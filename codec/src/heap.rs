@@ -5,15 +5,15 @@
 //! *mmap threshold* with a mapping of their own. Both start at 128 KiB and
 //! rise only when a mapped block is freed: the mmap threshold to that
 //! block's size, the trim threshold to twice it (`mallopt(3)`, "dynamic
-//! mmap threshold"). Until they have
-//! risen past what a request allocates, a server whose requests take and
-//! give back a few hundred KiB (a 128 KiB body, its parse, the handler's
-//! values, the reply) hands those pages back and faults them in again on
-//! every request. Whether it does depends on the heap's history, not on
-//! the request: the load benchmark's 128 KiB SIMD-JSON echo faulted 0 times
-//! a request on a fresh server and 57 times after a few larger and smaller
-//! bodies had been served, and an 800 KB one 183 times (a tenth to a
-//! quarter of the throughput at those sizes).
+//! mmap threshold"). Until they have risen past what a request allocates,
+//! a server whose requests take and give back a few hundred KiB (a
+//! 128 KiB body, its parse, the handler's values, the reply) hands those
+//! pages back and faults them in again on every request. Whether it does
+//! depends on the heap's history, not on the request: the load
+//! benchmark's 128 KiB SIMD-JSON echo faulted 0 times a request on a fresh
+//! server and 57 times after a few larger and smaller bodies had been
+//! served, and an 800 KB one 183 times (a tenth to a quarter of the
+//! throughput at those sizes).
 //!
 //! [`reuse_blocks_up_to`] raises both thresholds the way glibc itself does,
 //! by freeing one block of that size, untouched (so never resident), once
@@ -22,13 +22,16 @@
 //! heap must keep is not one body but all the bodies, parses and replies
 //! in flight at once (with the threshold at 10 MiB, 32 connections
 //! echoing 800 KB bodies still faulted 180 times a request; at 32 MiB, 6
-//! to 10, as the heap still grew to new peaks). The cost is memory kept rather than given back after a peak: up
-//! to twice the size free at the top of each heap (glibc makes one per
-//! thread that allocates, up to eight per core), and blocks up to the
-//! size carved from the heaps rather than mapped on their own.
+//! to 10, as the heap still grew to new peaks). The cost is memory kept
+//! rather than given back after a peak: up to twice the size free at the
+//! top of each heap (glibc makes one per thread that allocates, up to
+//! eight per core), and blocks up to the size carved from the heaps rather
+//! than mapped on their own.
 //!
-//! Only glibc needs this; elsewhere (musl, another global allocator, other
-//! systems) the call does nothing. Thresholds set by hand (`mallopt`, or
+//! Only glibc needs this. Under another global allocator (jemalloc,
+//! mimalloc) the block is taken from and given back to that allocator
+//! untouched, which changes nothing; on other systems (musl, macOS) the
+//! call does nothing. Thresholds set by hand (`mallopt`, or
 //! `GLIBC_TUNABLES=glibc.malloc.trim_threshold=...`) turn glibc's dynamic
 //! adjustment off, and this with it.
 
