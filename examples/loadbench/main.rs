@@ -671,6 +671,7 @@ impl Bench<'_> {
                 probe,
                 background,
                 background_connections,
+                paced_background,
             } => {
                 let (background_script, background_bodies) = prepared
                     .background
@@ -705,8 +706,8 @@ impl Bench<'_> {
                 probe_run(options.warmup)?;
                 let mut metrics = wrk_metrics(&probe_run(options.duration)?);
                 let paced = paced_run(options.duration)?;
-                let background = wrk::finish(background_run.take())?;
-                metrics.insert(scenarios::BACKGROUND_REQ_S, background.req_per_s());
+                let closed_loop = wrk::finish(background_run.take())?;
+                metrics.insert(scenarios::BACKGROUND_REQ_S, closed_loop.req_per_s());
                 metrics.insert(scenarios::IDLE_P99, idle.p99_us);
                 metrics.insert(scenarios::P99_OVER_IDLE, idle_ratio(&metrics, idle.p99_us));
                 metrics.insert(scenarios::PACED_IDLE_P99, paced_idle.p99_us);
@@ -715,6 +716,29 @@ impl Bench<'_> {
                     scenarios::PACED_P99_OVER_IDLE,
                     paced.p99_us / paced_idle.p99_us,
                 );
+                if let Some(rate) = paced_background {
+                    // The same probe again, under the same work for every
+                    // server: the background paced too.
+                    let request =
+                        http::request_bytes(background, server.addr, &background_bodies[0]);
+                    let paced_load = paced::spawn_background(
+                        self.work,
+                        server.addr,
+                        &request,
+                        *rate,
+                        *background_connections,
+                        options.warmup + options.duration + 1,
+                    )?;
+                    std::thread::sleep(Duration::from_secs(options.warmup));
+                    let loaded = paced_run(options.duration)?;
+                    let paced_load = paced_load.finish()?;
+                    metrics.insert(scenarios::FIXED_PACED_P99, loaded.p99_us);
+                    metrics.insert(
+                        scenarios::FIXED_PACED_P99_OVER_IDLE,
+                        loaded.p99_us / paced_idle.p99_us,
+                    );
+                    metrics.insert(scenarios::FIXED_BACKGROUND_P50, paced_load.p50_us);
+                }
                 Ok(metrics)
             }
             Load::IdleConnections { count, request } => {
@@ -824,10 +848,10 @@ fn wrk_metrics(outcome: &wrk::Outcome) -> Metrics {
 
 /// A child process killed (by its id) if still running when dropped.
 #[derive(Debug)]
-struct KillOnDrop(Option<Child>);
+pub(crate) struct KillOnDrop(pub(crate) Option<Child>);
 
 impl KillOnDrop {
-    fn take(mut self) -> Child {
+    pub(crate) fn take(mut self) -> Child {
         self.0.take().expect("taken once")
     }
 }

@@ -64,6 +64,66 @@ pub(crate) fn probe(
             file.display().to_string(),
         ],
     )?;
+    parse_outcome(&line)
+}
+
+/// The paced generator as a background load: `request` (a whole HTTP/1.1
+/// request) `rate` times a second over `connections` connections for
+/// `seconds`, at normal priority on core 0, running while the caller
+/// probes. Unlike wrk's closed loop, every server gets the same work
+/// whatever its speed.
+pub(crate) fn spawn_background(
+    work: &Path,
+    addr: SocketAddr,
+    request: &[u8],
+    rate: u32,
+    connections: u32,
+    seconds: u64,
+) -> anyhow::Result<Background> {
+    let file = work.join("paced-background.http");
+    std::fs::write(&file, request)?;
+    let child = Command::new("taskset")
+        .args(["-c", "0"])
+        .arg(std::env::current_exe()?)
+        .arg("__paced")
+        .arg(addr.to_string())
+        .arg(rate.to_string())
+        .arg(connections.to_string())
+        .arg(seconds.to_string())
+        .arg(&file)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .context("could not start the paced background load")?;
+    Ok(Background(crate::KillOnDrop(Some(child))))
+}
+
+/// A running [`spawn_background`] load.
+#[derive(Debug)]
+pub(crate) struct Background(crate::KillOnDrop);
+
+impl Background {
+    /// Waits for the load to end: its own latencies.
+    pub(crate) fn finish(self) -> anyhow::Result<Outcome> {
+        let output = self.0.take().wait_with_output()?;
+        let text = String::from_utf8_lossy(&output.stdout);
+        if !output.status.success() {
+            bail!(
+                "the paced background load failed ({}): {text}",
+                output.status
+            );
+        }
+        let line = text
+            .lines()
+            .find_map(|line| line.strip_prefix("LOADBENCH "))
+            .with_context(|| format!("the paced background load printed no result: {text}"))?;
+        parse_outcome(line)
+    }
+}
+
+/// `ANSWERED P50_US P99_US MAX_US`, as [`paced`] prints them.
+fn parse_outcome(line: &str) -> anyhow::Result<Outcome> {
     let numbers: Vec<f64> = line
         .split_whitespace()
         .map(str::parse)

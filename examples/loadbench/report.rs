@@ -114,6 +114,13 @@ pub(crate) fn brief(load: &Load, metrics: &Metrics) -> String {
     if let Some(background) = metrics.get(scenarios::BACKGROUND_REQ_S) {
         let _ = write!(line, "  (background {background:.1} req/s)");
     }
+    if let Some(fixed) = metrics.get(scenarios::FIXED_PACED_P99) {
+        let _ = write!(
+            line,
+            "  (paced p99 {} ms under the paced background)",
+            millis(*fixed)
+        );
+    }
     if let Some(errors) = metrics.get("errors").filter(|errors| **errors > 0.0) {
         let _ = write!(line, "  WARNING: {errors} wrk errors");
     }
@@ -157,6 +164,13 @@ fn columns(load: &Load) -> &'static [Column] {
                 two_decimals_times,
             ),
             ("bg req/s", scenarios::BACKGROUND_REQ_S, one_decimal),
+            ("fixed p99", scenarios::FIXED_PACED_P99, millis),
+            (
+                "fixed/idle",
+                scenarios::FIXED_PACED_P99_OVER_IDLE,
+                two_decimals_times,
+            ),
+            ("fixed bg p50", scenarios::FIXED_BACKGROUND_P50, millis),
         ],
         Load::Pipelined { .. } => &[
             ("req/s", scenarios::REQ_S, thousands),

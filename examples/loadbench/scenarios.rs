@@ -37,6 +37,11 @@ pub(crate) const P99_OVER_IDLE: &str = "p99_over_idle_p99";
 pub(crate) const PACED_IDLE_P99: &str = "paced_idle_p99_us";
 pub(crate) const PACED_P99: &str = "paced_p99_us";
 pub(crate) const PACED_P99_OVER_IDLE: &str = "paced_p99_over_idle_p99";
+/// The paced probe's p99 under a paced background (`paced_background` of
+/// [`Load::Contended`]), over its idle p99, and the background's own p50.
+pub(crate) const FIXED_PACED_P99: &str = "paced_p99_fixed_background_us";
+pub(crate) const FIXED_PACED_P99_OVER_IDLE: &str = "paced_p99_fixed_background_over_idle_p99";
+pub(crate) const FIXED_BACKGROUND_P50: &str = "fixed_background_p50_us";
 
 /// One HTTP request the load generator repeats.
 #[derive(Debug)]
@@ -106,10 +111,18 @@ pub(crate) enum Load {
     /// the paced probe (`paced.rs`, 4,000 requests a second), alone and
     /// loaded: wrk saturates the server, so its p99 is mostly the queue's,
     /// idle or not; the paced p99 is how long an answer took.
+    ///
+    /// wrk's background is closed-loop, so a server that answers it faster
+    /// gets more of it to do, and its probe's p99 can rise because it got
+    /// faster. With `paced_background`, the paced probe runs once more
+    /// under the background sent that many times a second (over the same
+    /// connections, by `loadbench __paced`): the same work for every
+    /// server and every build.
     Contended {
         probe: Request,
         background: Request,
         background_connections: u32,
+        paced_background: Option<u32>,
     },
     /// `connections` TCP connections each keep `depth` newline-delimited
     /// copies of `line` outstanding (`lines.rs` generates the load): req/s
@@ -328,7 +341,7 @@ pub(crate) fn all() -> Vec<Scenario> {
         Scenario {
             key: "small_under_4m",
             servers: EVERY_SERVER,
-            note: "",
+            note: "the fixed columns: the paced probe again while the 2 connections send 4 MiB echoes paced, 30 a second: the same work for every server (wrk's closed loop gives a faster server more)",
             title: "small echo while 2 conns send 4 MiB echo",
             load: Load::Contended {
                 probe: SMALL,
@@ -337,6 +350,7 @@ pub(crate) fn all() -> Vec<Scenario> {
                     ..SMALL
                 },
                 background_connections: 2,
+                paced_background: Some(FIXED_4M_RATE),
             },
             targets: &[P99_UNDER_LOAD, PACED_P99_UNDER_LOAD],
         },
@@ -389,6 +403,7 @@ pub(crate) fn all() -> Vec<Scenario> {
                     ..SMALL
                 },
                 background_connections: 4,
+                paced_background: None,
             },
             targets: &[P99_UNDER_LOAD, PACED_P99_UNDER_LOAD],
         },
@@ -413,6 +428,11 @@ pub(crate) fn all() -> Vec<Scenario> {
         },
     ]
 }
+
+/// `small_under_4m`'s paced background: 4 MiB echoes a second, which every
+/// server of the comparison keeps up with (closed-loop on one core:
+/// jsonrpsee 55-65, rpckit 60-67, bare hyper, which only reads them, 570).
+const FIXED_4M_RATE: u32 = 30;
 
 const P99_UNDER_LOAD: Target = Target {
     text: "p99 <= 2x its idle p99",
