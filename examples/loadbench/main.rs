@@ -808,20 +808,36 @@ impl Bench<'_> {
 /// its output. `taskset` is `taskset`, or a command that runs it; `what`
 /// names the helper in errors.
 pub(crate) fn helper(
-    mut taskset: Command,
+    taskset: Command,
     subcommand: &str,
     what: &str,
     args: &[String],
 ) -> anyhow::Result<String> {
-    let output = taskset
-        .args(["-c", "0"])
-        .arg(std::env::current_exe()?)
-        .arg(subcommand)
-        .args(args)
+    let output = helper_command(taskset, subcommand, args)?
         .stdin(Stdio::null())
         .stderr(Stdio::inherit())
         .output()
         .with_context(|| format!("could not run {what}"))?;
+    helper_result(&output, what)
+}
+
+/// The command line of [`helper`]: `taskset -c 0 <this binary> subcommand
+/// args...`, for a helper that runs in the background too.
+pub(crate) fn helper_command(
+    mut taskset: Command,
+    subcommand: &str,
+    args: &[String],
+) -> anyhow::Result<Command> {
+    taskset
+        .args(["-c", "0"])
+        .arg(std::env::current_exe()?)
+        .arg(subcommand)
+        .args(args);
+    Ok(taskset)
+}
+
+/// What follows `LOADBENCH ` in a finished helper's output.
+pub(crate) fn helper_result(output: &std::process::Output, what: &str) -> anyhow::Result<String> {
     let text = String::from_utf8_lossy(&output.stdout);
     if !output.status.success() {
         bail!("{what} failed ({}): {text}", output.status);

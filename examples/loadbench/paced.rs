@@ -82,15 +82,14 @@ pub(crate) fn spawn_background(
 ) -> anyhow::Result<Background> {
     let file = work.join("paced-background.http");
     std::fs::write(&file, request)?;
-    let child = Command::new("taskset")
-        .args(["-c", "0"])
-        .arg(std::env::current_exe()?)
-        .arg("__paced")
-        .arg(addr.to_string())
-        .arg(rate.to_string())
-        .arg(connections.to_string())
-        .arg(seconds.to_string())
-        .arg(&file)
+    let args = [
+        addr.to_string(),
+        rate.to_string(),
+        connections.to_string(),
+        seconds.to_string(),
+        file.display().to_string(),
+    ];
+    let child = crate::helper_command(Command::new("taskset"), "__paced", &args)?
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
@@ -107,18 +106,7 @@ impl Background {
     /// Waits for the load to end: its own latencies.
     pub(crate) fn finish(self) -> anyhow::Result<Outcome> {
         let output = self.0.take().wait_with_output()?;
-        let text = String::from_utf8_lossy(&output.stdout);
-        if !output.status.success() {
-            bail!(
-                "the paced background load failed ({}): {text}",
-                output.status
-            );
-        }
-        let line = text
-            .lines()
-            .find_map(|line| line.strip_prefix("LOADBENCH "))
-            .with_context(|| format!("the paced background load printed no result: {text}"))?;
-        parse_outcome(line)
+        parse_outcome(&crate::helper_result(&output, "the paced background load")?)
     }
 }
 
