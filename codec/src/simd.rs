@@ -56,7 +56,12 @@
 //!   so they decode exactly as there (at serde_json's speed), and their
 //!   params are JSON bytes.
 //! - simd-json reads `-0` as the integer 0, serde_json as the float -0.0;
-//!   this codec gives -0.0, as serde_json does.
+//!   this codec gives -0.0, as serde_json does (and 0 to an `i128`, which
+//!   serde_json reads from the integer's text).
+//! - A map key that holds a number in escapes (`{"\u0031":true}` for a
+//!   `HashMap<u32, bool>`) is the number here: simd-json hands over the key
+//!   unescaped, `"1"`. serde_json reads the number out of the key's raw
+//!   text and rejects the backslash. Keys without escapes read alike.
 //! - Depth: the frame's nesting is limited by [`DecodeLimits::depth`],
 //!   checked by simd-json itself. Reading params fails past 128 nested
 //!   levels, serde_json's recursion limit, as with the JSON codec.
@@ -785,8 +790,32 @@ impl<'de> Deserializer<'de> for &mut NodeDeserializer<'de> {
         visitor.visit_unit()
     }
 
+    /// serde_json reads an `i128` from the integer's text, so `-0` is 0
+    /// there, where everywhere else it is the float -0.0 ([`number`]).
+    fn deserialize_i128<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, DeError> {
+        if let Node::Static(StaticNode::I64(0)) = self.peek()? {
+            self.pos += 1;
+            return visitor.visit_i128(0);
+        }
+        self.deserialize_any(visitor)
+    }
+
+    /// serde_json (with `float_roundtrip`, as the workspace builds it)
+    /// reads an `f32` at single precision and rejects a number beyond
+    /// `f32::MAX`; a float read wider and narrowed would be infinite.
+    fn deserialize_f32<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, DeError> {
+        if let Node::Static(scalar) = self.peek()? {
+            if let Scalar::F64(wide) = number(scalar) {
+                if wide.is_finite() && (wide as f32).is_infinite() {
+                    return Err(DeError::custom("number out of range"));
+                }
+            }
+        }
+        self.deserialize_any(visitor)
+    }
+
     serde::forward_to_deserialize_any! {
-        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string
+        bool i8 i16 i32 i64 u8 u16 u32 u64 u128 f64 char str string
         bytes byte_buf unit unit_struct seq tuple tuple_struct map struct identifier
     }
 }
@@ -855,11 +884,16 @@ impl<'a> Key<'_, 'a> {
     }
 }
 
+/// A number read out of a key, as serde_json reads one: the key's text
+/// starts with a digit or `-` and is the number and nothing after it
+/// (`"1 "` is no number, though `Deserializer::end` allows the space).
 macro_rules! numeric_key {
     ($($method:ident)*) => {$(
         fn $method<V: Visitor<'de>>(mut self, visitor: V) -> Result<V::Value, DeError> {
             let text = self.text()?;
-            if !text.starts_with(|c: char| c.is_ascii_digit() || c == '-') {
+            if !text.starts_with(|c: char| c.is_ascii_digit() || c == '-')
+                || text.ends_with([' ', '\t', '\n', '\r'])
+            {
                 return Err(DeError::invalid_type(Unexpected::Str(text), &visitor));
             }
             let mut de = serde_json::Deserializer::from_str(text);

@@ -83,18 +83,6 @@ impl Tree {
             _ => false,
         }
     }
-
-    /// Whether any float in the tree is infinite.
-    pub fn has_infinity(&self) -> bool {
-        match self {
-            Tree::Float(x) => x.is_infinite(),
-            Tree::Array(items) => items.iter().any(Tree::has_infinity),
-            Tree::Map(entries) => entries
-                .iter()
-                .any(|(k, v)| k.has_infinity() || v.has_infinity()),
-            _ => false,
-        }
-    }
 }
 
 /// Whether two floats are equal, bit for bit (NaNs aside), or within

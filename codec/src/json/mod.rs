@@ -10,8 +10,8 @@ use std::fmt;
 
 use bytes::Bytes;
 use serde::de::{
-    self, DeserializeOwned, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess,
-    Visitor,
+    self, Deserialize, DeserializeOwned, DeserializeSeed, Deserializer, IgnoredAny, MapAccess,
+    SeqAccess, Visitor,
 };
 use serde_json::value::RawValue;
 
@@ -214,25 +214,42 @@ fn too_deep(limits: &DecodeLimits) -> ErrorObject {
 }
 
 /// Decodes `text` (the frame, checked) through serde_json: any frame.
+///
+/// A frame serde_json fails on is read once more with every entry
+/// captured raw first ([`EntrySeed::raw_first`]): serde_json also fails on
+/// a value it cannot hold, a number beyond f64 such as `1e999` or a string
+/// with a lone surrogate escape, before a visitor sees it. Captured raw,
+/// such a value is one more entry that is not a request (-32600), as it is
+/// past the batch limit, where entries are only skipped; what fails the
+/// second read is not JSON (-32700). Valid frames are read once.
 fn decode_with_serde(frame: &Bytes, text: &str, limits: &DecodeLimits) -> Message {
+    read_with_serde(frame, text, limits, false)
+        .or_else(|_| read_with_serde(frame, text, limits, true))
+        .unwrap_or_else(|err| Message::error(ErrorObject::parse_error(err)))
+}
+
+/// One read of [`decode_with_serde`]: `raw_first` as in [`EntrySeed`].
+fn read_with_serde(
+    frame: &Bytes,
+    text: &str,
+    limits: &DecodeLimits,
+    raw_first: bool,
+) -> Result<Message, serde_json::Error> {
     let mut deserializer = serde_json::Deserializer::from_str(text);
     let message = match text.bytes().find(|b| !b.is_ascii_whitespace()) {
         Some(b'[') => deserializer
             .deserialize_seq(BatchVisitor {
                 frame,
                 max_len: limits.batch_len(),
+                raw_first,
             })
             .map(|batch| batch.into_message(limits.batch_len())),
-        _ => EntrySeed { frame }
+        _ => EntrySeed { frame, raw_first }
             .deserialize(&mut deserializer)
             .map(Message::Single),
-    };
-    // The visitors accept any value where a request is not, so every error
-    // here is a syntax error: the frame is not JSON.
-    match message.and_then(|message| deserializer.end().map(|()| message)) {
-        Ok(message) => message,
-        Err(err) => Message::error(ErrorObject::parse_error(err)),
-    }
+    }?;
+    deserializer.end()?;
+    Ok(message)
 }
 
 /// The two decode paths of [`JsonCodec`] apart, for the `json_fast_path`
@@ -263,6 +280,8 @@ pub mod fuzzing {
 struct BatchVisitor<'f> {
     frame: &'f Bytes,
     max_len: usize,
+    /// As in [`EntrySeed`].
+    raw_first: bool,
 }
 
 /// A batch as read: the entries kept (at most the limit) and how many
@@ -299,10 +318,10 @@ impl<'de> Visitor<'de> for BatchVisitor<'_> {
             entries: Vec::with_capacity(seq.size_hint().unwrap_or(0).min(self.max_len)),
             len: 0,
         };
-        let frame = self.frame;
+        let (frame, raw_first) = (self.frame, self.raw_first);
         // Past the limit, entries are only checked for syntax, not kept.
         while batch.len < self.max_len {
-            match seq.next_element_seed(EntrySeed { frame })? {
+            match seq.next_element_seed(EntrySeed { frame, raw_first })? {
                 Some(entry) => batch.entries.push(entry),
                 None => return Ok(batch),
             }
@@ -319,17 +338,38 @@ impl<'de> Visitor<'de> for BatchVisitor<'_> {
 ///
 /// Members are captured raw and checked afterwards, so that a value of the
 /// wrong type (or one serde cannot hold: a lone surrogate, a number with
-/// 10,000 digits) makes this entry invalid instead of stopping the parse:
-/// the deserializer fails only on text that is not JSON.
+/// 10,000 digits) makes this entry invalid instead of stopping the parse.
+/// The entry itself is read as it comes, unless `raw_first`
+/// ([`decode_with_serde`] says when): then it is captured raw, which checks
+/// its grammar and nothing more, and only an object is read further, out
+/// of that text.
 struct EntrySeed<'f> {
     frame: &'f Bytes,
+    raw_first: bool,
 }
 
 impl<'de> DeserializeSeed<'de> for EntrySeed<'_> {
     type Value = Entry;
 
     fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Entry, D::Error> {
-        deserializer.deserialize_any(self)
+        if !self.raw_first {
+            return deserializer.deserialize_any(self);
+        }
+        let text = <&'de RawValue>::deserialize(deserializer)?.get();
+        let found = match text.as_bytes().first() {
+            // Its grammar is checked: this read fails on nothing.
+            Some(b'{') => {
+                return serde_json::Deserializer::from_str(text)
+                    .deserialize_map(self)
+                    .map_err(de::Error::custom)
+            }
+            Some(b'[') => "an array",
+            Some(b't' | b'f') => "a boolean",
+            Some(b'n') => "null",
+            Some(b'"') => "a string",
+            _ => "a number",
+        };
+        Ok(Err(not_an_object(found)))
     }
 }
 
@@ -347,7 +387,10 @@ impl<'de> Visitor<'de> for EntrySeed<'_> {
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Entry, A::Error> {
         let mut members: [Option<&'de RawValue>; 4] = [None; 4];
         let mut duplicate = None;
-        while let Some(slot) = map.next_key_seed(MemberKey)? {
+        let key = MemberKey {
+            as_bytes: self.raw_first,
+        };
+        while let Some(slot) = map.next_key_seed(key)? {
             let Some(slot) = slot else {
                 map.next_value::<IgnoredAny>()?;
                 continue;
@@ -399,13 +442,26 @@ impl<'de> Visitor<'de> for EntrySeed<'_> {
 /// It compares the name where the deserializer holds it, so no key is
 /// copied (`Cow<str>` would be: serde deserializes it owned, which cost
 /// four allocations per request).
-struct MemberKey;
+#[derive(Clone, Copy)]
+struct MemberKey {
+    /// Read the name as bytes, which serde_json unescapes without
+    /// insisting on paired surrogates: then an unknown member is skipped
+    /// whatever its name, `"\ud800"` included, where reading it as a
+    /// string stops the parse. Only in the second read of a frame
+    /// ([`decode_with_serde`]): the string is some 30 instructions a name
+    /// cheaper.
+    as_bytes: bool,
+}
 
 impl<'de> DeserializeSeed<'de> for MemberKey {
     type Value = Option<usize>;
 
     fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Option<usize>, D::Error> {
-        deserializer.deserialize_str(self)
+        if self.as_bytes {
+            deserializer.deserialize_bytes(self)
+        } else {
+            deserializer.deserialize_str(self)
+        }
     }
 }
 
@@ -417,7 +473,11 @@ impl<'de> Visitor<'de> for MemberKey {
     }
 
     fn visit_str<E: de::Error>(self, key: &str) -> Result<Option<usize>, E> {
-        Ok(MEMBERS.iter().position(|member| *member == key))
+        self.visit_bytes(key.as_bytes())
+    }
+
+    fn visit_bytes<E: de::Error>(self, key: &[u8]) -> Result<Option<usize>, E> {
+        Ok(MEMBERS.iter().position(|member| member.as_bytes() == key))
     }
 }
 
