@@ -390,6 +390,18 @@ fn json_edge_cases() -> Vec<Vec<u8>> {
     bytes.push(
         b"{\"jsonrpc\":\"2.0\",\"method\":\"m\",\"params\":[\"\xc3\x28\"],\"id\":1}".to_vec(),
     );
+    // Grammatical JSON serde_json cannot hold, as an entry, a frame and a
+    // member name (codec/tests/fuzz_regressions.rs).
+    bytes.extend(
+        [
+            r#"[1,2,1e999]"#,
+            r#"[{"jsonrpc":"2.0","method":"m","id":1},"\ud800"]"#,
+            "1e999",
+            r#""\ud800""#,
+            r#"{"jsonrpc":"2.0","method":"m","id":1,"\ud800":1}"#,
+        ]
+        .map(|text| text.as_bytes().to_vec()),
+    );
     bytes
 }
 
