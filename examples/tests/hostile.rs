@@ -416,6 +416,40 @@ async fn number_of_10_000_digits_as_a_single_id_is_an_invalid_request() {
     support::stop(server).await;
 }
 
+/// Grammatical JSON that serde_json cannot hold, where a request should
+/// stand: as a batch entry or a whole frame it is one more value that is
+/// not a request (-32600, id null) and the rest of the batch runs; as the
+/// name of a member it names an unknown member, which is skipped.
+#[tokio::test]
+async fn values_serde_cannot_hold_in_place_of_a_request() {
+    let _guard = support::shared().await;
+    let server = support::start(router()).await;
+    let mut client = Client::connect(server.local_addr()).await;
+    let digits = "9".repeat(10_000);
+    for wire in [Wire::Json, Wire::Simd] {
+        for value in ["1e999", r#""\ud800""#, &digits] {
+            let context = format!("{wire:?}: {:.20}", value);
+            let valid = r#"{"jsonrpc":"2.0","method":"sum","params":[2],"id":2}"#;
+            let frame = format!("[{value},{valid}]");
+            let reply = hostile(&mut client, wire, frame.as_bytes(), &context).await;
+            assert_error(&reply[0], INVALID_REQUEST, &Value::Null, &context);
+            assert_result(&reply[1], &json!(2), &json!(2), &context);
+            assert_rejected(
+                &mut client,
+                wire,
+                value.as_bytes(),
+                INVALID_REQUEST,
+                &context,
+            )
+            .await;
+        }
+        let frame = r#"{"jsonrpc":"2.0","method":"sum","params":[2],"id":2,"\ud800":1}"#;
+        let reply = hostile(&mut client, wire, frame.as_bytes(), "").await;
+        assert_result(&reply, &json!(2), &json!(2), &format!("{wire:?}"));
+    }
+    support::stop(server).await;
+}
+
 #[tokio::test]
 async fn duplicate_keys() {
     let _guard = support::shared().await;
