@@ -67,6 +67,9 @@
 //!   levels, serde_json's recursion limit, as with the JSON codec.
 //! - Floats are parsed with correct rounding; serde_json without its
 //!   `float_roundtrip` feature may differ in the last bit in rare cases.
+//!   An `f32` is read through the `f64` on the tape: rounded twice, it can
+//!   land one `f32` step from serde_json's direct, single rounding (rare;
+//!   the differential fuzz target allows exactly that).
 //! - A `serde_json::value::RawValue` in the handler's type receives the
 //!   params re-encoded (compact, escapes normalised), not the bytes as sent.
 //! - Duplicate `jsonrpc`, `method`, `params` or `id` members are -32600, as
