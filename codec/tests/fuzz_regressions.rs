@@ -85,8 +85,9 @@ fn simd_json_numeric_keys_with_escapes_are_numbers_unlike_serde_json() {
 /// for members since 5207a1f). But the JSON codec read a batch entry with
 /// `deserialize_any`, and serde_json's failure to convert the scalar
 /// stopped the whole parse: -32700 for the frame, while past the batch
-/// limit the same entry is only skipped. `EntrySeed` in
-/// codec/src/json/mod.rs now captures an entry raw before it reads it.
+/// limit the same entry is only skipped. Now a frame the first read fails
+/// on is read again with every entry captured raw first
+/// (`decode_with_serde` in codec/src/json/mod.rs).
 #[test]
 fn json_batch_entry_serde_cannot_hold_is_an_invalid_entry() {
     let invalid = Some(ErrorCode::InvalidRequest);
@@ -127,7 +128,7 @@ fn json_single_frame_serde_cannot_hold_is_an_invalid_request() {
 /// Found while minimising the finding above: an unknown member was skipped
 /// whatever its value, but not whatever its key. The key was read as a
 /// string, so a key with a lone surrogate escape stopped the parse: -32700
-/// for a valid request. `MemberKey` now reads it as bytes.
+/// for a valid request. That second read takes member names as bytes.
 #[test]
 fn json_unknown_member_key_serde_cannot_hold_is_skipped() {
     let frame = br#"{"jsonrpc":"2.0","method":"m","id":1,"\ud800":1}"#;
