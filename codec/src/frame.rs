@@ -16,11 +16,8 @@ use crate::{Codec, Extensions};
 /// after it, it parses the frame in place instead of copying it (for a
 /// 128 KiB body, 128 KiB less memory touched). Any other frame is copied;
 /// nothing else depends on it. rpckit's HTTP transport leaves it after a
-/// body it decompressed. A body read off the socket is cut from the
-/// connection's read buffer, which goes on to the next request: giving
-/// each large body a buffer of its own was tried, and made the allocator
-/// hand that memory back to the kernel and fault it in again on every
-/// request where the codec did not keep it.
+/// body it decompressed, and its HTTP/1 connection after a body larger
+/// than its read buffer, which it hands over with the buffer and all.
 pub const FRAME_PADDING: usize = 64;
 
 /// The bytes of one message as a transport received them, the codec chosen

@@ -8,9 +8,10 @@
 //!   the bytes mutable and followed by padding. A frame that is the only
 //!   handle to its buffer, with room for the padding after it
 //!   ([`crate::FRAME_PADDING`]; rpckit's HTTP transport leaves it after a
-//!   body it decompressed) and without escapes, is parsed where it lies;
-//!   any other is copied. The padding lets simd-json skip the second,
-//!   aligned copy it would otherwise make.
+//!   body it decompressed, and its HTTP/1 connection after a large body)
+//!   and without escapes, is parsed where it lies; any other is copied.
+//!   The padding lets simd-json skip the second, aligned copy it would
+//!   otherwise make.
 //! - **The parse**: stage 1 finds the structural characters and validates
 //!   UTF-8 with SIMD, stage 2 writes a flat tape of nodes whose strings
 //!   point into the padded buffer.
@@ -1079,7 +1080,7 @@ mod tests {
     }
 
     /// `frame` in a buffer of its own with room for the padding after it,
-    /// as the HTTP transport hands over a body it decompressed.
+    /// as the HTTP transport hands over a large or decompressed body.
     fn own_buffer(frame: &[u8]) -> Bytes {
         let mut buffer = BytesMut::with_capacity(frame.len() + crate::FRAME_PADDING);
         buffer.extend_from_slice(frame);

@@ -5,8 +5,8 @@
 //! `float_roundtrip` may not); error texts may differ; a `RawValue` is
 //! re-encoded by SimdJsonCodec. Anything else is a finding. SimdJsonCodec
 //! gets the bytes in a buffer of their own with room after them, as the
-//! HTTP transport hands over a decompressed body, so that it parses them in
-//! place where it can.
+//! HTTP transport hands over a large or decompressed body, so that it
+//! parses them in place where it can.
 #![no_main]
 
 use bytes::Bytes;

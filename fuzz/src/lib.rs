@@ -561,8 +561,8 @@ fn check_error_object(error: &Tree) -> (i128, Option<&Tree>) {
 // The decoder targets
 
 /// `data` in a buffer of its own with [`rpckit_codec::FRAME_PADDING`] to
-/// spare after it, as rpckit's HTTP transport hands over a decompressed
-/// body (the SIMD-JSON codec parses such a frame in place).
+/// spare after it, as rpckit's HTTP transport hands over a large or
+/// decompressed body (the SIMD-JSON codec parses such a frame in place).
 pub fn own_buffer(data: &[u8]) -> Bytes {
     let mut buffer = bytes::BytesMut::with_capacity(data.len() + rpckit_codec::FRAME_PADDING);
     buffer.extend_from_slice(data);

@@ -371,6 +371,13 @@ impl Client {
         &mut self.stream
     }
 
+    /// The connection alone, without the client's read buffer (64 KiB once
+    /// it has read): for tests that count the server's memory per
+    /// connection in this process.
+    pub fn into_stream(self) -> TcpStream {
+        self.stream
+    }
+
     /// Writes raw bytes.
     pub async fn write(&mut self, bytes: &[u8]) {
         within("write", self.stream.write_all(bytes))

@@ -41,12 +41,13 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::task::{ready, Context, Poll};
 
-use bytes::{BufMut, Bytes, BytesMut};
+use bytes::{Buf, BufMut, Bytes, BytesMut};
 use http::{Response, StatusCode, Version};
 use http_body::Body as _;
 use http_body_util::{BodyExt, Full};
 use hyper::server::conn::http1;
 use hyper_util::rt::TokioIo;
+use rpckit_codec::FRAME_PADDING;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -217,8 +218,21 @@ async fn serve(
         let (version, keep_alive) = (request.version, request.keep_alive);
         let whole = request.head_len + request.body_len;
         let body_len = request.body_len;
-        let arrived = read_now(&mut stream, &mut read, whole)?;
-        let head_bytes = read.split_to(request.head_len).freeze();
+        // A body larger than the read buffer (which grows for it anyway)
+        // gets a buffer that it alone holds, with `FRAME_PADDING` spare
+        // after it, so that the SIMD-JSON codec can parse it where it lies
+        // instead of copying it; the connection reads on into a new one.
+        let own_body = body_len > READ_SIZE;
+        let room = if own_body { FRAME_PADDING } else { 0 };
+        let arrived = read_now(&mut stream, &mut read, whole, room)?;
+        let head_bytes = if own_body {
+            // Copied, so that the body is its buffer's only handle.
+            let head = Bytes::copy_from_slice(&read[..request.head_len]);
+            read.advance(request.head_len);
+            head
+        } else {
+            read.split_to(request.head_len).freeze()
+        };
         // Kept only for a hand-over, which needs them back.
         let kept = (!arrived).then(|| head_bytes.clone());
         let Ok(head) = request.into_head(head_bytes) else {
@@ -243,7 +257,7 @@ async fn serve(
                     read: unserved.freeze(),
                 });
             }
-            if !read_until(&mut stream, &mut read, body_len).await? {
+            if !read_until(&mut stream, &mut read, body_len, room).await? {
                 // The client stopped sending with the body half sent: it
                 // may still read, and hyper tells it (400) too.
                 write_bad_request(&mut out, version);
@@ -251,7 +265,18 @@ async fn serve(
                 return Ok(Ending::Closed);
             }
         }
-        let body = read.split_to(body_len).freeze();
+        let body = if own_body {
+            // The whole buffer goes with the body, padding room and all: a
+            // codec may parse the body where it lies (`FRAME_PADDING`), and
+            // the connection keeps no buffer the size of the largest body
+            // it was ever sent. What came in behind the body (the next
+            // request, pipelined) moves to a fresh buffer.
+            let behind = BytesMut::from(&read[body_len..]);
+            read.truncate(body_len);
+            std::mem::replace(&mut read, behind).freeze()
+        } else {
+            read.split_to(body_len).freeze()
+        };
         let Ok(response) = service.call_head(head, Full::new(body)).await;
         let keep_alive = keep_alive && !control.closing();
         let keep_alive =
@@ -342,12 +367,18 @@ fn write_bad_request(out: &mut Vec<u8>, version: Version) {
 }
 
 /// Reads what the socket has, without waiting, until `read` holds `len`
-/// bytes; whether it does then.
-fn read_now(stream: &mut TcpStream, read: &mut BytesMut, len: usize) -> io::Result<bool> {
+/// bytes; whether it does then. The buffer is sized for `len` and `room`
+/// more.
+fn read_now(
+    stream: &mut TcpStream,
+    read: &mut BytesMut,
+    len: usize,
+    room: usize,
+) -> io::Result<bool> {
     if read.len() >= len {
         return Ok(true);
     }
-    read.reserve(len - read.len());
+    read.reserve(len - read.len() + room);
     while read.len() < len {
         match stream.try_read_buf(read) {
             // The client closed: the request will never be whole, and
@@ -370,8 +401,13 @@ fn read_now(stream: &mut TcpStream, read: &mut BytesMut, len: usize) -> io::Resu
 /// (up to 400 KB a call under the benchmark's 4 MiB bodies, by `strace`),
 /// and the loop went on reading, without a yield, for as long as data was
 /// there, while small calls on the worker's other connections waited.
-async fn read_until(stream: &mut TcpStream, read: &mut BytesMut, len: usize) -> io::Result<bool> {
-    read.reserve(len.saturating_sub(read.len()));
+async fn read_until(
+    stream: &mut TcpStream,
+    read: &mut BytesMut,
+    len: usize,
+    room: usize,
+) -> io::Result<bool> {
+    read.reserve(len.saturating_sub(read.len()) + room);
     // Read since the task last yielded. After a short read (the socket
     // had less than a slice) the next read most often waits for data,
     // which yields anyway.
