@@ -16,8 +16,9 @@ use crate::{Codec, Extensions};
 /// after it, it parses the frame in place instead of copying it (for a
 /// 128 KiB body, 128 KiB less memory touched). Any other frame is copied;
 /// nothing else depends on it. rpckit's HTTP transport leaves it after a
-/// body it decompressed, and its HTTP/1 connection after a body larger
-/// than its read buffer, which it hands over with the buffer and all.
+/// body it decompressed or joined from several frames (HTTP/2, chunked),
+/// and its HTTP/1 connection after a body larger than its read buffer,
+/// which it hands over with the buffer and all.
 pub const FRAME_PADDING: usize = 64;
 
 /// The bytes of one message as a transport received them, the codec chosen

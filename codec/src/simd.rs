@@ -8,10 +8,10 @@
 //!   the bytes mutable and followed by padding. A frame that is the only
 //!   handle to its buffer, with room for the padding after it
 //!   ([`crate::FRAME_PADDING`]; rpckit's HTTP transport leaves it after a
-//!   body it decompressed, and its HTTP/1 connection after a large body)
-//!   and without escapes, is parsed where it lies; any other is copied.
-//!   The padding lets simd-json skip the second, aligned copy it would
-//!   otherwise make.
+//!   body it decompressed or joined, and its HTTP/1 connection after a
+//!   large body) and without escapes, is parsed where it lies; any other
+//!   is copied. The padding lets simd-json skip the second, aligned copy
+//!   it would otherwise make.
 //! - **The parse**: stage 1 finds the structural characters and validates
 //!   UTF-8 with SIMD, stage 2 writes a flat tape of nodes whose strings
 //!   point into the padded buffer.

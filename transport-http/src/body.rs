@@ -8,6 +8,7 @@
 use bytes::{Buf, Bytes, BytesMut};
 use http_body::Body;
 use http_body_util::BodyExt;
+use rpckit_codec::FRAME_PADDING;
 
 use crate::error::Rejection;
 use crate::BoxError;
@@ -144,9 +145,11 @@ const JOIN_INLINE: usize = 256 * 1024;
 /// Frames from this size on are kept as they come ([`Gathered`]).
 const KEPT_FRAME: usize = 16 * 1024;
 
-/// `frames`, of `total` bytes, in one buffer.
+/// `frames`, of `total` bytes, in one buffer, with [`FRAME_PADDING`] spare
+/// after them: the body is that buffer's only handle, so the SIMD-JSON
+/// codec parses it where it lies instead of copying it once more.
 fn join(frames: &[Bytes], total: usize) -> Bytes {
-    let mut buffer = BytesMut::with_capacity(total);
+    let mut buffer = BytesMut::with_capacity(total + FRAME_PADDING);
     for frame in frames {
         buffer.extend_from_slice(frame);
     }
@@ -183,6 +186,14 @@ mod tests {
 
     fn chunked(chunks: &[&'static [u8]]) -> Chunked {
         Chunked(chunks.iter().copied().collect())
+    }
+
+    /// Whether `bytes` is its buffer's only handle with `FRAME_PADDING`
+    /// spare after it, as the SIMD-JSON codec needs to parse it in place.
+    fn has_room_for_an_in_place_parse(bytes: Bytes) -> bool {
+        bytes
+            .try_into_mut()
+            .is_ok_and(|bytes| bytes.capacity() - bytes.len() >= FRAME_PADDING)
     }
 
     #[tokio::test]
@@ -232,6 +243,7 @@ mod tests {
         for (index, part) in bytes.chunks(64 * 1024).enumerate() {
             assert!(part.iter().all(|&byte| byte == b'a' + index as u8));
         }
+        assert!(has_room_for_an_in_place_parse(bytes));
     }
 
     #[tokio::test]
@@ -246,6 +258,7 @@ mod tests {
             .iter()
             .enumerate()
             .all(|(i, &byte)| byte == b'a' + (i % 26) as u8));
+        assert!(has_room_for_an_in_place_parse(bytes));
     }
 
     #[test]
