@@ -667,6 +667,47 @@ async fn at_the_in_flight_limit_the_server_stops_reading() {
     stop(server).await;
 }
 
+/// A connection keeps no buffer the size of the large frames it carried:
+/// 32 connections each send a 200 KB `echo` (and read its 200 KB reply),
+/// then stay open, and the live heap holds far less than a frame for each,
+/// in every framing. (The read buffer used to take back, and keep, what
+/// it grew to for the largest frame a connection was sent, and the write
+/// buffer what it grew to for the largest reply.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idle_connections_keep_no_buffers_the_size_of_their_large_frames() {
+    let _guard = support::exclusive().await;
+    const CONNS: usize = 32;
+    let message = request("echo", json!(["z".repeat(200_000)]), json!(1));
+    let frame_len = Wire::Json.encode(&message).len();
+    for framing in [Framing::Newline, Framing::LengthPrefixed, Framing::Lsp] {
+        let (server, addr) = start(builder(api()).framing(framing)).await;
+        // The connection alone is kept, without this client's 64 KiB
+        // reader: the heap counted is the server's (same process).
+        let call = || async {
+            let mut conn = connect(addr, framing).await;
+            let reply = conn.call(Wire::Json, &message).await;
+            assert_eq!(reply["result"], message["params"][0], "{framing}");
+            (conn.reader.into_inner(), conn.writer)
+        };
+        // Pools, per-thread caches and the allocator reach their size on a
+        // first connection, closed before counting.
+        drop(call().await);
+        let before = support::live_heap_bytes();
+        let mut idle = Vec::new();
+        for _ in 0..CONNS {
+            idle.push(call().await);
+        }
+        let held = support::live_heap_bytes().saturating_sub(before) / CONNS;
+        println!("{framing}: each idle connection holds {held} bytes after a {frame_len}-byte frame each way");
+        assert!(
+            held < frame_len / 4,
+            "{framing}: each idle connection holds {held} bytes after a {frame_len}-byte frame each way"
+        );
+        drop(idle);
+        stop(server).await;
+    }
+}
+
 #[tokio::test]
 async fn a_client_that_never_reads_does_not_grow_server_memory() {
     let _guard = support::exclusive().await;

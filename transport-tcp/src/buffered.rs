@@ -14,7 +14,7 @@ use std::io;
 use std::pin::Pin;
 use std::task::{ready, Context, Poll};
 
-use bytes::{Buf, Bytes, BytesMut};
+use bytes::{Bytes, BytesMut};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio_util::codec::{Decoder, Encoder};
 use tokio_util::io::poll_read_buf;
@@ -54,8 +54,21 @@ impl<R: AsyncRead + Unpin> Inbox<R> {
 
     /// The next frame already in the buffer; `None` when the buffer holds
     /// no whole frame (reading more may complete one).
+    ///
+    /// A frame larger than a read leaves with the memory the buffer grew
+    /// to for it: what is left behind it, when less than a read, moves to
+    /// a fresh buffer. Otherwise the buffer would take that memory back
+    /// once the frame is dropped, and keep it as long as the connection
+    /// stays open: every idle connection that was once sent a large frame
+    /// would hold a buffer of that size.
     pub(crate) fn buffered(&mut self) -> Result<Option<Inbound>, FrameError> {
-        self.framer.decode(&mut self.buffer)
+        let inbound = self.framer.decode(&mut self.buffer)?;
+        if let Some(Inbound::Frame(frame)) = &inbound {
+            if frame.len() > READ_SIZE && self.buffer.len() < READ_SIZE {
+                self.buffer = BytesMut::from(&self.buffer[..]);
+            }
+        }
+        Ok(inbound)
     }
 
     /// The next frame, reading from the peer as needed; `None` once the
@@ -94,10 +107,15 @@ impl<R: AsyncRead + Unpin> Inbox<R> {
 /// Replies framed and waiting to be written to the peer.
 ///
 /// Like the inbox, the buffer is allocated when the first reply comes.
+/// Once everything in it is written it is reused from its start, unless a
+/// large reply grew it past [`WRITE_HIGH_WATER`]: that memory is given
+/// back rather than kept for as long as the connection stays open.
 #[derive(Debug)]
 pub(crate) struct Outbox<W> {
     writer: W,
     buffer: BytesMut,
+    /// How much of `buffer` is written already.
+    written: usize,
     framer: AnyCodec,
 }
 
@@ -106,6 +124,7 @@ impl<W: AsyncWrite + Unpin> Outbox<W> {
         Outbox {
             writer,
             buffer: BytesMut::new(),
+            written: 0,
             framer,
         }
     }
@@ -117,12 +136,12 @@ impl<W: AsyncWrite + Unpin> Outbox<W> {
 
     /// Nothing waits to be written.
     pub(crate) fn is_empty(&self) -> bool {
-        self.buffer.is_empty()
+        self.written == self.buffer.len()
     }
 
     /// Under [`WRITE_HIGH_WATER`]: more replies may be added.
     pub(crate) fn has_room(&self) -> bool {
-        self.buffer.len() < WRITE_HIGH_WATER
+        self.buffer.len() - self.written < WRITE_HIGH_WATER
     }
 
     /// Writes everything buffered.
@@ -134,12 +153,19 @@ impl<W: AsyncWrite + Unpin> Outbox<W> {
     }
 
     fn poll_flush(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        while !self.buffer.is_empty() {
-            let n = ready!(Pin::new(&mut self.writer).poll_write(cx, &self.buffer))?;
+        while !self.is_empty() {
+            let unwritten = &self.buffer[self.written..];
+            let n = ready!(Pin::new(&mut self.writer).poll_write(cx, unwritten))?;
             if n == 0 {
                 return Poll::Ready(Err(io::ErrorKind::WriteZero.into()));
             }
-            self.buffer.advance(n);
+            self.written += n;
+        }
+        self.written = 0;
+        if self.buffer.capacity() > WRITE_HIGH_WATER {
+            self.buffer = BytesMut::new();
+        } else {
+            self.buffer.clear();
         }
         Pin::new(&mut self.writer).poll_flush(cx)
     }
