@@ -736,3 +736,69 @@ async fn bounded_load_answers_everything_and_does_not_grow() {
     );
     support::stop(server).await;
 }
+
+/// The same for the bodies hyper reads (over 256 KiB, or chunked): 16
+/// connections each send a 1 MB call, with a `Content-Length` or chunked,
+/// and stay open; each holds at most hyper's read buffer (64 KiB) and its
+/// state. (With hyper's default limit, 424 KB each.) A head of 200 KB,
+/// which that limit let through, gets `431`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idle_connections_hold_at_most_hyper_s_read_buffer_after_a_large_body() {
+    let _guard = support::exclusive().await;
+    let (server, _control) = start().await;
+    let addr = server.local_addr();
+    const CONNS: usize = 16;
+    let body = serde_json::to_vec(&request("sum", json!(vec![0; 500_000]), json!(1))).unwrap();
+    let head = "POST /rpc HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n";
+    let sized = [
+        format!("{head}Content-Length: {}\r\n\r\n", body.len()).as_bytes(),
+        &body,
+    ]
+    .concat();
+    let mut chunked = format!("{head}Transfer-Encoding: chunked\r\n\r\n").into_bytes();
+    for piece in body.chunks(64 * 1024) {
+        chunked.extend_from_slice(format!("{:x}\r\n", piece.len()).as_bytes());
+        chunked.extend_from_slice(piece);
+        chunked.extend_from_slice(b"\r\n");
+    }
+    chunked.extend_from_slice(b"0\r\n\r\n");
+    for (form, request) in [("Content-Length", &sized), ("chunked", &chunked)] {
+        let call = || async {
+            let mut client = Client::connect(addr).await;
+            client.write(request).await;
+            let response = client.response().await;
+            assert_eq!(response.status, 200, "{form}: {}", response.text());
+            assert_result(
+                &serde_json::from_slice(&response.body).unwrap(),
+                &json!(0),
+                &json!(1),
+                form,
+            );
+            client.into_stream()
+        };
+        drop(call().await);
+        let before = support::live_heap_bytes();
+        let mut idle = Vec::new();
+        for _ in 0..CONNS {
+            idle.push(call().await);
+        }
+        let held = support::live_heap_bytes().saturating_sub(before) / CONNS;
+        println!(
+            "{form}: each idle connection holds {held} bytes after a {}-byte body",
+            body.len()
+        );
+        assert!(
+            held < 128 * 1024,
+            "{form}: each idle connection holds {held} bytes after a {}-byte body",
+            body.len()
+        );
+    }
+    let mut client = Client::connect(addr).await;
+    let long = format!(
+        "{head}Cookie: {}\r\nContent-Length: 2\r\n\r\n[]",
+        "c".repeat(200_000)
+    );
+    client.write(long.as_bytes()).await;
+    assert_eq!(client.response().await.status, 431);
+    support::stop(server).await;
+}

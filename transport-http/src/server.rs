@@ -108,6 +108,7 @@ impl Server {
 /// |---|---|---|
 /// | [`max_body_size`](Self::max_body_size) | 10 MiB | `413` |
 /// | [`max_decompressed_size`](Self::max_decompressed_size) | 10 MiB | `413` |
+/// | an HTTP/1 request head (fixed) | about 64 KiB | `431` |
 /// | [`max_connections`](Self::max_connections) | 10,000 | no more accepted until one closes |
 /// | [`header_read_timeout`](Self::header_read_timeout) | 30 s | connection closed |
 /// | [`idle_timeout`](Self::idle_timeout) | 60 s | connection closed (HTTP/2: `GOAWAY`) |

@@ -29,6 +29,16 @@ use http_body_util::Full;
 use crate::dispatch::{self, BoxedAnswer, RequestHead, Shared};
 use crate::Body;
 
+/// The most hyper's HTTP/1 side buffers on a connection: about the
+/// longest request head it takes (it checks between reads, so a head up to
+/// twice this may pass; longer ones get `431`), and the most it reads of a
+/// body at once. hyper keeps a connection's buffer at the largest size
+/// it grew to for as long as the connection stays open: with hyper's own
+/// limit (about 400 KB), a connection that had sent one large body (hyper
+/// serves those over 256 KiB, and chunked ones) held 424 KB while idle;
+/// with this, 83 KB.
+const HYPER_READ_BUFFER: usize = 64 * 1024;
+
 /// What every connection of one server run shares.
 #[derive(Debug)]
 pub(super) struct Serving {
@@ -72,7 +82,8 @@ impl Serving {
         // timers (see `head_timeout`).
         auto.http1()
             .timer(TokioTimer::new())
-            .header_read_timeout(settings.header_read_timeout);
+            .header_read_timeout(settings.header_read_timeout)
+            .max_buf_size(HYPER_READ_BUFFER);
         // Keep-alive pings find HTTP/2 peers that vanished without a
         // `FIN`: hyper closes a connection whose `PING` goes unanswered.
         auto.http2()
@@ -82,6 +93,7 @@ impl Serving {
         let mut http1 = http1::Builder::new();
         // hyper's header read timeout is off: see `head_timeout`.
         http1.header_read_timeout(None);
+        http1.max_buf_size(HYPER_READ_BUFFER);
         Serving {
             auto,
             http1,
