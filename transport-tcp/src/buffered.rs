@@ -14,7 +14,7 @@ use std::io;
 use std::pin::Pin;
 use std::task::{ready, Context, Poll};
 
-use bytes::{Bytes, BytesMut};
+use bytes::{Buf, Bytes, BytesMut};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio_util::codec::{Decoder, Encoder};
 use tokio_util::io::poll_read_buf;
@@ -107,15 +107,15 @@ impl<R: AsyncRead + Unpin> Inbox<R> {
 /// Replies framed and waiting to be written to the peer.
 ///
 /// Like the inbox, the buffer is allocated when the first reply comes.
-/// Once everything in it is written it is reused from its start, unless a
-/// large reply grew it past [`WRITE_HIGH_WATER`]: that memory is given
-/// back rather than kept for as long as the connection stays open.
+/// Once a large reply (or a burst) has grown it past [`WRITE_HIGH_WATER`],
+/// it is given back when everything in it is written, rather than kept at
+/// that size for as long as the connection stays open.
 #[derive(Debug)]
 pub(crate) struct Outbox<W> {
     writer: W,
     buffer: BytesMut,
-    /// How much of `buffer` is written already.
-    written: usize,
+    /// The buffer has grown past [`WRITE_HIGH_WATER`].
+    oversized: bool,
     framer: AnyCodec,
 }
 
@@ -124,24 +124,26 @@ impl<W: AsyncWrite + Unpin> Outbox<W> {
         Outbox {
             writer,
             buffer: BytesMut::new(),
-            written: 0,
+            oversized: false,
             framer,
         }
     }
 
     /// Frames `reply` into the buffer; written by the next flush.
     pub(crate) fn push(&mut self, reply: Bytes) -> Result<(), FrameError> {
-        self.framer.encode(reply, &mut self.buffer)
+        self.framer.encode(reply, &mut self.buffer)?;
+        self.oversized |= self.buffer.capacity() > WRITE_HIGH_WATER;
+        Ok(())
     }
 
     /// Nothing waits to be written.
     pub(crate) fn is_empty(&self) -> bool {
-        self.written == self.buffer.len()
+        self.buffer.is_empty()
     }
 
     /// Under [`WRITE_HIGH_WATER`]: more replies may be added.
     pub(crate) fn has_room(&self) -> bool {
-        self.buffer.len() - self.written < WRITE_HIGH_WATER
+        self.buffer.len() < WRITE_HIGH_WATER
     }
 
     /// Writes everything buffered.
@@ -153,19 +155,16 @@ impl<W: AsyncWrite + Unpin> Outbox<W> {
     }
 
     fn poll_flush(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        while !self.is_empty() {
-            let unwritten = &self.buffer[self.written..];
-            let n = ready!(Pin::new(&mut self.writer).poll_write(cx, unwritten))?;
+        while !self.buffer.is_empty() {
+            let n = ready!(Pin::new(&mut self.writer).poll_write(cx, &self.buffer))?;
             if n == 0 {
                 return Poll::Ready(Err(io::ErrorKind::WriteZero.into()));
             }
-            self.written += n;
+            self.buffer.advance(n);
         }
-        self.written = 0;
-        if self.buffer.capacity() > WRITE_HIGH_WATER {
+        if self.oversized {
             self.buffer = BytesMut::new();
-        } else {
-            self.buffer.clear();
+            self.oversized = false;
         }
         Pin::new(&mut self.writer).poll_flush(cx)
     }
