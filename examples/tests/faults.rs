@@ -648,15 +648,9 @@ async fn idle_connections_keep_no_buffers_the_size_of_their_large_bodies() {
             client.into_stream()
         }
     };
-    // Pools, per-thread caches and the allocator's own state reach their
-    // size on a first connection, closed before counting.
-    drop(call(Client::connect(addr).await).await);
-    let before = support::live_heap_bytes();
-    let mut idle = Vec::new();
-    for _ in 0..CONNS {
-        idle.push(call(Client::connect(addr).await).await);
-    }
-    let held = support::live_heap_bytes().saturating_sub(before) / CONNS;
+    let (held, idle) =
+        support::heap_held_by_each(CONNS, || async { call(Client::connect(addr).await).await })
+            .await;
     println!(
         "each idle connection holds {held} bytes after a {}-byte body each way",
         body.len()
@@ -776,13 +770,7 @@ async fn idle_connections_hold_at_most_hyper_s_read_buffer_after_a_large_body() 
             );
             client.into_stream()
         };
-        drop(call().await);
-        let before = support::live_heap_bytes();
-        let mut idle = Vec::new();
-        for _ in 0..CONNS {
-            idle.push(call().await);
-        }
-        let held = support::live_heap_bytes().saturating_sub(before) / CONNS;
+        let (held, _idle) = support::heap_held_by_each(CONNS, call).await;
         println!(
             "{form}: each idle connection holds {held} bytes after a {}-byte body",
             body.len()

@@ -689,15 +689,7 @@ async fn idle_connections_keep_no_buffers_the_size_of_their_large_frames() {
             assert_eq!(reply["result"], message["params"][0], "{framing}");
             (conn.reader.into_inner(), conn.writer)
         };
-        // Pools, per-thread caches and the allocator reach their size on a
-        // first connection, closed before counting.
-        drop(call().await);
-        let before = support::live_heap_bytes();
-        let mut idle = Vec::new();
-        for _ in 0..CONNS {
-            idle.push(call().await);
-        }
-        let held = support::live_heap_bytes().saturating_sub(before) / CONNS;
+        let (held, idle) = support::heap_held_by_each(CONNS, call).await;
         println!("{framing}: each idle connection holds {held} bytes after a {frame_len}-byte frame each way");
         assert!(
             held < frame_len / 4,

@@ -62,6 +62,26 @@ pub fn live_heap_bytes() -> usize {
         .saturating_sub(stats.bytes_deallocated)
 }
 
+/// The live heap each connection holds once its work is done: opens one
+/// with `open` and drops it (pools, per-thread caches and the allocator
+/// reach their size), then opens `count` more and keeps them. Returns the
+/// heap held per connection, and the connections, to close when the test
+/// is done with them.
+pub async fn heap_held_by_each<T, Open, Opened>(count: usize, mut open: Open) -> (usize, Vec<T>)
+where
+    Open: FnMut() -> Opened,
+    Opened: Future<Output = T>,
+{
+    drop(open().await);
+    let mut kept = Vec::with_capacity(count);
+    let before = live_heap_bytes();
+    for _ in 0..count {
+        kept.push(open().await);
+    }
+    let held = live_heap_bytes().saturating_sub(before) / count;
+    (held, kept)
+}
+
 /// The file descriptors this process has open.
 pub fn open_fds() -> usize {
     std::fs::read_dir("/proc/self/fd")
