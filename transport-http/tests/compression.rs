@@ -14,7 +14,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use bytes::Bytes;
-use common::{codecs, raw_head, send, send_h2, start, Answer};
+use common::{
+    assert_room_for_an_in_place_parse, body_buffer, codecs, raw_head, send, send_h2, start, Answer,
+};
 use http::header::HeaderName;
 use http::{HeaderValue, Request};
 use http_body_util::Full;
@@ -423,18 +425,7 @@ async fn request_bodies_in_every_coding_are_decoded() {
 /// background thread), so that the SIMD-JSON codec parses it in place.
 #[tokio::test]
 async fn a_decompressed_body_reaches_the_route_with_room_for_an_in_place_parse() {
-    // Answers how the body came: `own <spare bytes>` or `shared`.
-    let route = Route::new(
-        codecs(),
-        tower::service_fn(|frame: Frame| async move {
-            let how = match frame.bytes.try_into_mut() {
-                Ok(bytes) => format!("own {}", bytes.capacity() - bytes.len()),
-                Err(_) => "shared".to_owned(),
-            };
-            Ok::<_, Infallible>(Some(Frame::new(Bytes::from(how), frame.codec)))
-        }),
-    );
-    let server = start(Server::builder().route("/rpc", route)).await;
+    let server = start(Server::builder().route("/rpc", body_buffer())).await;
     for len in [2_000, 300_000] {
         for coding in ["gzip", "br"] {
             let encoded = encode(coding, &text(len));
@@ -443,17 +434,7 @@ async fn a_decompressed_body_reaches_the_route_with_room_for_an_in_place_parse()
                 request(&[("content-encoding", coding)], encoded),
             )
             .await;
-            assert_eq!(answer.status, 200, "{coding}, {len}: {}", answer.text());
-            let spare: usize = answer
-                .text()
-                .strip_prefix("own ")
-                .unwrap_or_else(|| panic!("{coding}, {len}: {}", answer.text()))
-                .parse()
-                .unwrap();
-            assert!(
-                spare >= rpckit_codec::FRAME_PADDING,
-                "{coding}, {len}: {spare}"
-            );
+            assert_room_for_an_in_place_parse(&answer, &format!("{coding}, {len}"));
         }
     }
     server.shutdown().await;

@@ -213,48 +213,26 @@ async fn a_body_of_many_slices_and_the_request_behind_it_are_answered_whole() {
 /// pieces, or with the next requests right behind it.
 #[tokio::test]
 async fn a_large_body_reaches_the_route_in_a_buffer_of_its_own_with_room() {
-    use bytes::Bytes;
-    use rpckit_codec::{Frame, FRAME_PADDING};
-    use rpckit_http::Route;
+    use common::assert_room_for_an_in_place_parse;
 
-    // Answers how the body came: `own <spare bytes>` or `shared`.
-    let route = Route::new(
-        common::codecs(),
-        tower::service_fn(|frame: Frame| async move {
-            let how = match frame.bytes.try_into_mut() {
-                Ok(bytes) => format!("own {}", bytes.capacity() - bytes.len()),
-                Err(_) => "shared".to_owned(),
-            };
-            Ok::<_, std::convert::Infallible>(Some(Frame::new(Bytes::from(how), frame.codec)))
-        }),
-    );
-    let server = start(Server::builder().route("/rpc", route)).await;
+    let server = start(Server::builder().route("/rpc", common::body_buffer())).await;
     let mut conn = connect(server.local_addr()).await;
     let body = format!("[\"{}\"]", "z".repeat(100_000));
     let request = post(&body, "");
-    let own = |answer: &common::Answer| {
-        let spare: usize = answer
-            .text()
-            .strip_prefix("own ")
-            .unwrap_or_else(|| panic!("not its buffer's only handle: {}", answer.text()))
-            .parse()
-            .unwrap();
-        assert!(spare >= FRAME_PADDING, "{spare} bytes to spare");
-    };
     // Whole, and in pieces (the head and a little first).
     conn.stream.write_all(request.as_bytes()).await.unwrap();
-    own(&conn.answer().await);
+    assert_room_for_an_in_place_parse(&conn.answer().await, "whole");
     let (head, rest) = request.split_at(request.len() - body.len() + 10);
     conn.stream.write_all(head.as_bytes()).await.unwrap();
     tokio::time::sleep(Duration::from_millis(20)).await;
     conn.stream.write_all(rest.as_bytes()).await.unwrap();
-    own(&conn.answer().await);
+    assert_room_for_an_in_place_parse(&conn.answer().await, "in pieces");
     // With the next requests behind it in the same write: still its own,
     // and what follows it is served from the connection's next buffer.
     let three = format!("{request}{request}{}", post("[6]", ""));
     conn.stream.write_all(three.as_bytes()).await.unwrap();
-    own(&conn.answer().await);
-    own(&conn.answer().await);
+    assert_room_for_an_in_place_parse(&conn.answer().await, "first of three");
+    assert_room_for_an_in_place_parse(&conn.answer().await, "second of three");
     assert_eq!(conn.answer().await.text(), "shared");
     server.shutdown().await;
 }

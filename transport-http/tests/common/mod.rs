@@ -67,7 +67,6 @@ pub fn echo() -> Route {
     )
 }
 
-/// Answers nothing, as for a notification.
 /// Takes `delay` for every frame; counts calls that finished.
 pub fn slow(delay: Duration, finished: Arc<AtomicUsize>) -> Route {
     Route::new(
@@ -83,11 +82,44 @@ pub fn slow(delay: Duration, finished: Arc<AtomicUsize>) -> Route {
     )
 }
 
+/// Answers nothing, as for a notification.
 pub fn silent() -> Route {
     Route::new(
         codecs(),
         tower::service_fn(|_: Frame| async move { Ok::<_, Infallible>(None) }),
     )
+}
+
+/// Answers how each body reached it: `own <spare bytes>` when the frame
+/// is its buffer's only handle, `shared` otherwise.
+pub fn body_buffer() -> Route {
+    Route::new(
+        codecs(),
+        tower::service_fn(|frame: Frame| async move {
+            let how = match frame.bytes.try_into_mut() {
+                Ok(bytes) => format!("own {}", bytes.capacity() - bytes.len()),
+                Err(_) => "shared".to_owned(),
+            };
+            Ok::<_, Infallible>(Some(Frame::new(Bytes::from(how), frame.codec)))
+        }),
+    )
+}
+
+/// Asserts that [`body_buffer`] got the body as its buffer's only handle
+/// with `FRAME_PADDING` spare after it: what the SIMD-JSON codec needs to
+/// parse it in place.
+pub fn assert_room_for_an_in_place_parse(answer: &Answer, context: &str) {
+    assert_eq!(answer.status, 200, "{context}: {}", answer.text());
+    let spare: usize = answer
+        .text()
+        .strip_prefix("own ")
+        .unwrap_or_else(|| panic!("{context}: not its buffer's only handle: {}", answer.text()))
+        .parse()
+        .unwrap();
+    assert!(
+        spare >= rpckit_codec::FRAME_PADDING,
+        "{context}: {spare} bytes to spare"
+    );
 }
 
 /// Always fails.
